@@ -1,0 +1,78 @@
+//! The constants of Xen's `xen/include/public/kexec.h` (Xen 4.23), under their C names.
+//!
+//! These `const` items are the single source of every number: the open enums in
+//! [`crate::types`] take their values from here, and the header generator emits them
+//! as `#define`s. The names are Xen's, hence the lower-case parts.
+#![allow(non_upper_case_globals)]
+
+/// `KEXEC_CMD_kexec`: enter the loaded image of a type; takes `xen_kexec_exec_t` and does
+/// not return on success.
+pub const KEXEC_CMD_kexec: u32 = 0;
+/// `KEXEC_CMD_kexec_load_v1`: the removed v1 load (its `unsigned long page_list[17]`
+/// changed size with the guest's width). Xen 4.23 answers `-EOPNOTSUPP`, and so do we.
+pub const KEXEC_CMD_kexec_load_v1: u32 = 1;
+/// `KEXEC_CMD_kexec_unload_v1`: the removed v1 unload; answered with `-EOPNOTSUPP`.
+pub const KEXEC_CMD_kexec_unload_v1: u32 = 2;
+/// `KEXEC_CMD_kexec_get_range`: ask where a machine range (crash region, Xen, a CPU's
+/// notes, ...) lies; takes `xen_kexec_range_t`, fills `size` and `start`.
+pub const KEXEC_CMD_kexec_get_range: u32 = 3;
+/// `KEXEC_CMD_kexec_load`: load an image as an array of segments; takes
+/// `xen_kexec_load_t`.
+pub const KEXEC_CMD_kexec_load: u32 = 4;
+/// `KEXEC_CMD_kexec_unload`: unload the image of a type; takes `xen_kexec_unload_t`.
+pub const KEXEC_CMD_kexec_unload: u32 = 5;
+/// `KEXEC_CMD_kexec_status`: whether an image of a type is loaded (returns 0 or 1);
+/// takes `xen_kexec_status_t`.
+pub const KEXEC_CMD_kexec_status: u32 = 6;
+
+/// `KEXEC_TYPE_DEFAULT`: the image entered on a normal reboot.
+pub const KEXEC_TYPE_DEFAULT: u8 = 0;
+/// `KEXEC_TYPE_CRASH`: the image entered when Xen crashes; it must live in the reserved
+/// crash region.
+pub const KEXEC_TYPE_CRASH: u8 = 1;
+
+/// `KEXEC_RANGE_MA_CRASH`: the machine range reserved for the crash image.
+pub const KEXEC_RANGE_MA_CRASH: i32 = 0;
+/// `KEXEC_RANGE_MA_XEN`: the machine range holding Xen itself.
+pub const KEXEC_RANGE_MA_XEN: i32 = 1;
+/// `KEXEC_RANGE_MA_CPU`: a physical CPU's crash notes; `nr` is the CPU number.
+pub const KEXEC_RANGE_MA_CPU: i32 = 2;
+/// `KEXEC_RANGE_MA_XENHEAP`: the machine range of the Xen heap.
+pub const KEXEC_RANGE_MA_XENHEAP: i32 = 3;
+/// `KEXEC_RANGE_MA_BOOT_PARAM`: obsolete (ia64 boot parameters); kept for its number.
+pub const KEXEC_RANGE_MA_BOOT_PARAM: i32 = 4;
+/// `KEXEC_RANGE_MA_EFI_MEMMAP`: the EFI memory map.
+pub const KEXEC_RANGE_MA_EFI_MEMMAP: i32 = 5;
+/// `KEXEC_RANGE_MA_VMCOREINFO`: the vmcoreinfo note.
+pub const KEXEC_RANGE_MA_VMCOREINFO: i32 = 6;
+
+/// `KEXEC_SEGMENT_MAX`: the most segments one load may carry. Internal to Xen's
+/// hypervisor; public here because both sides of the ABI need it. Xen's own check
+/// (`nr_segments >= KEXEC_SEGMENT_MAX`) refuses exactly this many; this crate accepts it.
+pub const KEXEC_SEGMENT_MAX: u32 = 16;
+
+/// `EM_386`: the ELF machine of a 32-bit x86 image, entered in 32-bit protected mode.
+pub const EM_386: u16 = 3;
+/// `EM_X86_64`: the ELF machine of a 64-bit x86 image, entered in 64-bit long mode.
+pub const EM_X86_64: u16 = 62;
+
+/// `XEN_EPERM` (Xen's `errno.h`): operation not permitted.
+pub const XEN_EPERM: i32 = 1;
+/// `XEN_ENOENT`: no such entry.
+pub const XEN_ENOENT: i32 = 2;
+/// `XEN_ENOMEM`: out of memory.
+pub const XEN_ENOMEM: i32 = 12;
+/// `XEN_EFAULT`: a guest address could not be read or written.
+pub const XEN_EFAULT: i32 = 14;
+/// `XEN_EBUSY`: the resource is busy.
+pub const XEN_EBUSY: i32 = 16;
+/// `XEN_EINVAL`: an argument is invalid.
+pub const XEN_EINVAL: i32 = 22;
+/// `XEN_ERANGE`: a result does not fit in the caller's type.
+pub const XEN_ERANGE: i32 = 34;
+/// `XEN_ENOSYS`: the function is not implemented.
+pub const XEN_ENOSYS: i32 = 38;
+/// `XEN_EOPNOTSUPP`: the operation is not supported.
+pub const XEN_EOPNOTSUPP: i32 = 95;
+/// `XEN_EADDRNOTAVAIL`: an address is not usable for this purpose.
+pub const XEN_EADDRNOTAVAIL: i32 = 99;

@@ -1,0 +1,3 @@
+//! headgen: renders `include/public/kexec.h` from the `xen-kexec-abi` crate.
+
+fn main() {}
