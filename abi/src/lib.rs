@@ -38,9 +38,18 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Hypervisor code: no path may panic on guest input.
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[cfg(target_endian = "big")]
-compile_error!("Xen's x86 and Arm ABIs are little-endian; this crate models them with native integers");
+compile_error!(
+    "Xen's x86 and Arm ABIs are little-endian; this crate models them with native integers"
+);
 
 pub mod compat;
 pub mod consts;

@@ -39,7 +39,9 @@ assert_layout!(KexecStatus, STATUS, Arch::X86_32, { type_ => "type" });
 #[doc(alias = "compat_kexec_range_t")]
 #[doc(alias = "xen_kexec_range_t")]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecRange {
     /// Which range: a `KEXEC_RANGE_MA_*` value.
@@ -68,7 +70,9 @@ assert_layout!(KexecRange, RANGE, Arch::X86_32, {
 #[doc(alias = "compat_kexec_segment_t")]
 #[doc(alias = "xen_kexec_segment_t")]
 #[repr(C, packed(4))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecSegment {
     /// Guest address of the source bytes, in the low 4 bytes.
@@ -96,7 +100,9 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_32, {
 #[doc(alias = "compat_kexec_load_t")]
 #[doc(alias = "xen_kexec_load_t")]
 #[repr(C, packed(4))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecLoad {
     /// Which image: a `KEXEC_TYPE_*` value.

@@ -25,7 +25,9 @@ use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 #[doc(alias = "xen_kexec_exec_t")]
 #[doc(alias = "xen_kexec_exec")]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecExec {
     /// Which image to enter: a `KEXEC_TYPE_*` value, as a C `int`.
@@ -51,7 +53,9 @@ assert_layout!(KexecExec, EXEC, Arch::X86_64, { type_ => "type" });
 #[doc(alias = "xen_kexec_range_t")]
 #[doc(alias = "xen_kexec_range")]
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecRange {
     /// Which range: a `KEXEC_RANGE_MA_*` value.
@@ -88,7 +92,9 @@ assert_layout!(KexecRange, RANGE, Arch::X86_64, {
 #[doc(alias = "xen_kexec_segment_t")]
 #[doc(alias = "xen_kexec_segment")]
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecSegment {
     /// Guest address of the source bytes (`XEN_GUEST_HANDLE(const_void)` in an 8-byte
@@ -119,7 +125,9 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_64, {
 #[doc(alias = "xen_kexec_load_t")]
 #[doc(alias = "xen_kexec_load")]
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecLoad {
     /// Which image: a `KEXEC_TYPE_*` value.
@@ -145,7 +153,9 @@ assert_layout!(KexecLoad, LOAD, Arch::X86_64, {
 #[doc(alias = "xen_kexec_unload_t")]
 #[doc(alias = "xen_kexec_unload")]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecUnload {
     /// Which image: a `KEXEC_TYPE_*` value.
@@ -157,7 +167,9 @@ assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
 #[doc(alias = "xen_kexec_status_t")]
 #[doc(alias = "xen_kexec_status")]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecStatus {
     /// Which image: a `KEXEC_TYPE_*` value.
