@@ -1,7 +1,7 @@
 //! The constants of Xen's `xen/include/public/kexec.h` (Xen 4.23), under their C names.
 //!
-//! These `const` items are the single source of every number: the open enums in
-//! [`crate::types`] take their values from here, and the header generator emits them
+//! These `const` items are the single source of every number: the open enums
+//! ([`crate::KexecCmd`], [`crate::KexecType`], ...) take their values from here, and the header generator emits them
 //! as `#define`s. The names are Xen's, hence the lower-case parts.
 #![allow(non_upper_case_globals)]
 
