@@ -27,6 +27,13 @@ const SOURCES: [(&str, &str); 2] = [
     ("x86_32.rs", include_str!("../src/x86_32.rs")),
 ];
 
+/// Whether `ty` is on the allowlist (a `GuestHandle64<...>` of any pointee included).
+fn is_explicit_width(ty: &str) -> bool {
+    ALLOWED
+        .iter()
+        .any(|ok| ty == *ok || (ok.ends_with('<') && ty.starts_with(ok)))
+}
+
 /// A structure found by the scan: (file, name, [(field, type)]).
 type Found = (&'static str, String, Vec<(String, String)>);
 
@@ -58,7 +65,8 @@ fn repr_c_structs(file: &'static str, source: &'static str) -> Vec<Found> {
             }
             found.push((file, name, fields));
             in_repr_c = false;
-        } else if !line.starts_with("#[") && !line.starts_with("///") {
+        } else if line.is_empty() || line.ends_with(';') || line == "}" {
+            // The end of an item: attributes above the next struct start afresh.
             in_repr_c = false;
         }
     }
@@ -106,14 +114,26 @@ fn the_scanned_structures_are_exactly_the_models() {
 }
 
 #[test]
-fn the_scan_rejects_a_pointer_sized_field() {
-    let bad =
-        "#[repr(C)]\n#[derive(Debug)]\npub struct Bad {\n    /// Doc.\n    pub size: usize,\n}\n";
+fn the_scan_finds_and_rejects_pointer_sized_and_platform_types() {
+    let bad = "#[repr(C)]\n#[derive(\n    Debug,\n)]\npub struct Bad {\n    /// Doc.\n    pub size: usize,\n    pub p: *const u8,\n}\n";
     let structs = repr_c_structs("bad.rs", bad);
     assert_eq!(structs.len(), 1);
-    let (_, _, fields) = &structs[0];
-    assert_eq!(fields, &[("size".to_string(), "usize".to_string())]);
-    assert!(!ALLOWED.contains(&fields[0].1.as_str()));
+    let types: Vec<_> = structs[0].2.iter().map(|(_, ty)| ty.as_str()).collect();
+    assert_eq!(types, ["usize", "*const u8"]);
+    for ty in [
+        "usize",
+        "isize",
+        "c_ulong",
+        "core::ffi::c_long",
+        "*const u8",
+        "&'static u8",
+        "u128",
+    ] {
+        assert!(!is_explicit_width(ty), "{ty} must be refused");
+    }
+    for ty in ["u64", "GuestHandle64<ConstVoid>", "ElfMachine"] {
+        assert!(is_explicit_width(ty), "{ty} must be allowed");
+    }
 }
 
 #[test]
