@@ -106,6 +106,7 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_32, {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecLoad {
     /// Which image: a `KEXEC_TYPE_*` value.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: KexecType,
     /// Reserved; zero.
     #[allow(clippy::pub_underscore_fields)] // Xen's name

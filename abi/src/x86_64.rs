@@ -31,6 +31,7 @@ use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecExec {
     /// Which image to enter: a `KEXEC_TYPE_*` value, as a C `int`.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: i32,
 }
 assert_layout!(KexecExec, EXEC, Arch::X86_64, { type_ => "type" });
@@ -131,6 +132,7 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_64, {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecLoad {
     /// Which image: a `KEXEC_TYPE_*` value.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: KexecType,
     /// Reserved; zero.
     #[allow(clippy::pub_underscore_fields)] // Xen's name
@@ -159,6 +161,7 @@ assert_layout!(KexecLoad, LOAD, Arch::X86_64, {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecUnload {
     /// Which image: a `KEXEC_TYPE_*` value.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: KexecType,
 }
 assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
@@ -173,6 +176,7 @@ assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecStatus {
     /// Which image: a `KEXEC_TYPE_*` value.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: KexecType,
 }
 assert_layout!(KexecStatus, STATUS, Arch::X86_64, { type_ => "type" });

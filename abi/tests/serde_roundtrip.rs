@@ -1,5 +1,5 @@
 //! With the `serde` feature, every ABI structure and value serializes field-wise and
-//! round-trips. The `assert_impl_all!` lines fail to compile if a derive goes missing.
+//! round-trips, under Xen's C field names (`type`, not `type_`). The `assert_impl_all!` lines fail to compile if a derive goes missing.
 #![cfg(feature = "serde")]
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -42,7 +42,7 @@ fn load_serializes_field_wise_and_round_trips_in_both_layouts() {
     };
     assert_eq!(
         round_trip(&wide),
-        r#"{"type_":1,"_pad":0,"arch":62,"nr_segments":2,"segments":4096,"entry_maddr":2097152}"#
+        r#"{"type":1,"_pad":0,"arch":62,"nr_segments":2,"segments":4096,"entry_maddr":2097152}"#
     );
     round_trip(&x86_32::KexecLoad::from(wide));
 }
