@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::types::{ElfMachine, Errno};
+use crate::types::{ElfMachine, Errno, KexecCmd, KexecRangeKind};
 
 /// Which field of `xen_kexec_range_t` an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +22,57 @@ impl RangeField {
             RangeField::Start => "start",
         }
     }
+}
+
+/// Whether a guest memory access was a read or a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Access {
+    /// Copying from the guest (`copy_from_guest`).
+    Read,
+    /// Copying to the guest (`copy_to_guest`).
+    Write,
+}
+
+impl Access {
+    /// `"read"` or `"write"`.
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// Which end of a segment's destination `[dest_maddr, dest_maddr + dest_size)` an error
+/// is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum DestBound {
+    /// `dest_maddr`, the first byte.
+    Start,
+    /// `dest_maddr + dest_size`, one past the last byte.
+    End,
+}
+
+impl DestBound {
+    /// How the C code names this bound.
+    pub const fn c_expr(self) -> &'static str {
+        match self {
+            DestBound::Start => "dest_maddr",
+            DestBound::End => "dest_maddr + dest_size",
+        }
+    }
+}
+
+/// Which guest handle of a load request an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum HandleField {
+    /// The load structure's `segments` handle.
+    Segments,
+    /// The `buf` handle of the segment with this index.
+    Buf(u8),
 }
 
 /// Everything this crate refuses, each with exactly one Xen errno ([`Error::errno`]).
@@ -59,14 +110,146 @@ pub enum Error {
         /// The value found (the C `int` of `exec`, or a `uint8_t` widened).
         value: i32,
     },
+    /// Guest memory could not be read or written (`EFAULT`): some byte of
+    /// `[addr, addr + len)` is not backed, or the range wraps past 2^64.
+    GuestFault {
+        /// The guest address of the access.
+        addr: u64,
+        /// Its length in bytes.
+        len: u64,
+        /// Read or write.
+        access: Access,
+    },
+    /// A command this ABI does not offer (`EOPNOTSUPP`): an unknown number, or one of the
+    /// v1 commands (1, 2) removed in Xen 4.23.
+    UnsupportedCmd {
+        /// The command the guest passed.
+        cmd: KexecCmd,
+    },
+    /// `KEXEC_CMD_kexec_get_range` names a range kind this ABI does not define
+    /// (`EINVAL`, as Xen's lookup answers).
+    UnknownRangeKind {
+        /// The kind the guest passed.
+        range: KexecRangeKind,
+    },
+    /// The reserved `_pad` byte of the load structure is not zero (`EINVAL`). Xen does
+    /// not check it; this crate does (see [`crate::load`]).
+    ReservedNotZero {
+        /// The value found.
+        value: u8,
+    },
+    /// `nr_segments` exceeds `KEXEC_SEGMENT_MAX` (`EINVAL`).
+    TooManySegments {
+        /// The number the request carries (for a builder, the count it would reach).
+        nr: u32,
+    },
+    /// A segment's `dest_maddr + dest_size` wraps past 2^64 (`EADDRNOTAVAIL`).
+    SegmentWraps {
+        /// The segment's index.
+        segment: u8,
+        /// Its `dest_maddr`.
+        dest_maddr: u64,
+        /// Its `dest_size`.
+        dest_size: u64,
+    },
+    /// A bound of a segment's destination is not page aligned (`EADDRNOTAVAIL`).
+    SegmentMisaligned {
+        /// The segment's index.
+        segment: u8,
+        /// Which bound.
+        bound: DestBound,
+        /// Its value.
+        addr: u64,
+    },
+    /// A segment's `buf_size` exceeds its `dest_size` (`EINVAL`).
+    BufferExceedsDest {
+        /// The segment's index.
+        segment: u8,
+        /// Its `buf_size`.
+        buf_size: u64,
+        /// Its `dest_size`.
+        dest_size: u64,
+    },
+    /// The destinations of two segments overlap (`EINVAL`); `first < second`.
+    SegmentsOverlap {
+        /// The index of the earlier segment.
+        first: u8,
+        /// The index of the later segment.
+        second: u8,
+    },
+    /// A crash image was loaded on a host that reserves no crash region
+    /// (`EADDRNOTAVAIL`).
+    NoCrashRegion,
+    /// A crash image's segment with a source buffer has a destination outside the crash
+    /// region (`EADDRNOTAVAIL`).
+    CrashSegmentOutside {
+        /// The segment's index.
+        segment: u8,
+        /// Its `dest_maddr`.
+        dest_maddr: u64,
+        /// Its `dest_size`.
+        dest_size: u64,
+    },
+    /// A crash image's entry point is outside `[start, start + size)` of the crash
+    /// region (`EADDRNOTAVAIL`).
+    CrashEntryOutside {
+        /// The `entry_maddr` of the request.
+        entry: u64,
+    },
+    /// Toolstack side: an address cannot be put in a 32-bit guest's handle, whose value
+    /// is 4 bytes (`ERANGE`).
+    HandleTooWide {
+        /// Which handle.
+        handle: HandleField,
+        /// The address that does not fit.
+        value: u64,
+    },
 }
 
 impl Error {
     /// The Xen errno of this error: one errno per variant.
     pub const fn errno(&self) -> Errno {
         match self {
-            Error::RangeTooWide { .. } => Errno::ERANGE,
-            Error::UnsupportedArch { .. } | Error::UnknownType { .. } => Errno::EINVAL,
+            Error::RangeTooWide { .. } | Error::HandleTooWide { .. } => Errno::ERANGE,
+            Error::UnsupportedArch { .. }
+            | Error::UnknownType { .. }
+            | Error::UnknownRangeKind { .. }
+            | Error::ReservedNotZero { .. }
+            | Error::TooManySegments { .. }
+            | Error::BufferExceedsDest { .. }
+            | Error::SegmentsOverlap { .. } => Errno::EINVAL,
+            Error::GuestFault { .. } => Errno::EFAULT,
+            Error::UnsupportedCmd { .. } => Errno::EOPNOTSUPP,
+            Error::SegmentWraps { .. }
+            | Error::SegmentMisaligned { .. }
+            | Error::NoCrashRegion
+            | Error::CrashSegmentOutside { .. }
+            | Error::CrashEntryOutside { .. } => Errno::EADDRNOTAVAIL,
+        }
+    }
+
+    /// The index of the segment this error is about, if it is about one segment (for
+    /// [`Error::SegmentsOverlap`], the later of the two).
+    ///
+    /// ```
+    /// use xen_kexec_abi::Error;
+    /// assert_eq!(Error::SegmentsOverlap { first: 1, second: 4 }.segment(), Some(4));
+    /// assert_eq!(Error::NoCrashRegion.segment(), None);
+    /// ```
+    pub const fn segment(&self) -> Option<u8> {
+        match *self {
+            Error::SegmentWraps { segment, .. }
+            | Error::SegmentMisaligned { segment, .. }
+            | Error::BufferExceedsDest { segment, .. }
+            | Error::CrashSegmentOutside { segment, .. }
+            | Error::HandleTooWide {
+                handle: HandleField::Buf(segment),
+                ..
+            }
+            | Error::SegmentsOverlap {
+                second: segment, ..
+            } => Some(segment),
+            _ => None,
         }
     }
 
@@ -97,6 +280,81 @@ impl fmt::Display for Error {
                 f,
                 "type {value} is neither KEXEC_TYPE_DEFAULT nor KEXEC_TYPE_CRASH"
             ),
+            Error::GuestFault { addr, len, access } => write!(
+                f,
+                "cannot {} {len} bytes of guest memory at {addr:#x}",
+                access.verb()
+            ),
+            Error::UnsupportedCmd { cmd } => match cmd {
+                KexecCmd::LOAD_V1 | KexecCmd::UNLOAD_V1 => {
+                    write!(f, "command {cmd:?} was removed in Xen 4.23")
+                }
+                _ => write!(f, "command {cmd:?} is not a kexec_op command"),
+            },
+            Error::UnknownRangeKind { range } => {
+                write!(f, "range {range:?} is not a KEXEC_RANGE_MA_* value")
+            }
+            Error::ReservedNotZero { value } => {
+                write!(f, "reserved load _pad is {value:#x}, not zero")
+            }
+            Error::TooManySegments { nr } => write!(
+                f,
+                "nr_segments {nr} exceeds KEXEC_SEGMENT_MAX ({})",
+                crate::consts::KEXEC_SEGMENT_MAX
+            ),
+            Error::SegmentWraps {
+                segment,
+                dest_maddr,
+                dest_size,
+            } => write!(
+                f,
+                "segment {segment}: dest_maddr {dest_maddr:#x} + dest_size {dest_size:#x} wraps past 2^64"
+            ),
+            Error::SegmentMisaligned {
+                segment,
+                bound,
+                addr,
+            } => write!(
+                f,
+                "segment {segment}: {} {addr:#x} is not page aligned",
+                bound.c_expr()
+            ),
+            Error::BufferExceedsDest {
+                segment,
+                buf_size,
+                dest_size,
+            } => write!(
+                f,
+                "segment {segment}: buf_size {buf_size:#x} exceeds dest_size {dest_size:#x}"
+            ),
+            Error::SegmentsOverlap { first, second } => write!(
+                f,
+                "segments {first} and {second} have overlapping destinations"
+            ),
+            Error::NoCrashRegion => {
+                f.write_str("a crash image needs a crash region and the host reserves none")
+            }
+            Error::CrashSegmentOutside {
+                segment,
+                dest_maddr,
+                dest_size,
+            } => write!(
+                f,
+                "segment {segment}: destination {dest_maddr:#x} (size {dest_size:#x}) is not inside the crash region"
+            ),
+            Error::CrashEntryOutside { entry } => {
+                write!(f, "entry_maddr {entry:#x} is not inside the crash region")
+            }
+            Error::HandleTooWide { handle, value } => match handle {
+                HandleField::Segments => write!(
+                    f,
+                    "segments address {value:#x} does not fit in a 32-bit guest's handle"
+                ),
+                HandleField::Buf(segment) => write!(
+                    f,
+                    "segment {segment}: buf address {value:#x} does not fit in a 32-bit guest's handle"
+                ),
+            },
         }
     }
 }

@@ -51,19 +51,25 @@ compile_error!(
     "Xen's x86 and Arm ABIs are little-endian; this crate models them with native integers"
 );
 
+pub mod build;
 pub mod compat;
 pub mod consts;
+pub mod decode;
 mod entry;
 mod error;
+pub mod get_range;
+pub mod guest_mem;
 mod handle;
+pub mod host;
 pub mod layout;
+pub mod load;
 pub mod open_enum;
 mod types;
 pub mod x86_32;
 pub mod x86_64;
 
 pub use entry::EntryMode;
-pub use error::{Error, RangeField};
+pub use error::{Access, DestBound, Error, HandleField, RangeField};
 pub use handle::{ConstVoid, GuestHandle64};
 pub use open_enum::OpenEnum;
 pub use types::{ElfMachine, Errno, KexecCmd, KexecRangeKind, KexecType};

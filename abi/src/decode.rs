@@ -1,0 +1,254 @@
+//! The hypervisor side of `kexec_op`: read a guest's argument from its memory, at its
+//! width, into a typed, validated [`Operation`], or the exact error to return.
+//!
+//! Follows Xen 4.23's `do_kexec_op` (`xen/common/kexec.c`) and its compat twin:
+//!
+//! | `cmd` | argument read | result |
+//! |---|---|---|
+//! | 0 `KEXEC_CMD_kexec` | `xen_kexec_exec_t` (4 bytes) | [`Operation::Exec`] |
+//! | 1, 2 (v1, removed) | nothing | `EOPNOTSUPP` ([`Error::UnsupportedCmd`]) |
+//! | 3 `KEXEC_CMD_kexec_get_range` | `xen_kexec_range_t` (16 or 24 bytes) | [`Operation::GetRange`] |
+//! | 4 `KEXEC_CMD_kexec_load` | `xen_kexec_load_t`, then the segment array | [`Operation::Load`] |
+//! | 5 `KEXEC_CMD_kexec_unload` | `xen_kexec_unload_t` | [`Operation::Unload`] |
+//! | 6 `KEXEC_CMD_kexec_status` | `xen_kexec_status_t` | [`Operation::Status`] |
+//! | any other | nothing | `EOPNOTSUPP` ([`Error::UnsupportedCmd`]) |
+//!
+//! **No double fetch.** Every guest object is read exactly once, with one
+//! [`GuestMemory::read`]: the argument structure, then (for a load) the whole segment
+//! array in one copy into a fixed `[KexecSegment; 16]` buffer. Every check and the
+//! returned operation use those copies only, so a guest that rewrites its memory during
+//! the hypercall cannot make what was validated differ from what is used. Nothing is
+//! read that the decision does not need: unknown commands read nothing, a load refused
+//! by its header or with zero segments does not read the segment array.
+//!
+//! **Types of exec, unload and status.** Xen only acts on a known type (its `switch`
+//! falls through to `-EINVAL`); the decoder refuses an unknown one at once with
+//! [`Error::UnknownType`] (`EINVAL`), so the hypervisor never sees it.
+//!
+//! **Widths.** A 32-bit guest's handles are read from the low 4 bytes of their 8-byte
+//! field; the upper 4 bytes are ignored (its compiler never writes them). An image's
+//! entry mode comes from its `arch` alone. The load rules and their departures from Xen
+//! are listed in [`crate::load`].
+
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::get_range::{decode_get_range, RangeQuery};
+use crate::guest_mem::{read_object, GuestMemory};
+use crate::host::HostDescription;
+use crate::load::{check_arch, check_count, check_reserved, check_type};
+use crate::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
+use crate::types::KexecCmd;
+use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
+
+/// A decoded `kexec_op` call, ready for the hypervisor to act on.
+///
+/// ```
+/// use xen_kexec_abi::decode::{decode, Operation};
+/// use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+/// use xen_kexec_abi::host::HostDescription;
+/// use xen_kexec_abi::{GuestAbi, KexecCmd, KexecType};
+///
+/// let status = [1u8]; // xen_kexec_status_t { type = KEXEC_TYPE_CRASH }
+/// let mut regions = [GuestRegion { base: 0x2000, bytes: &status[..] }];
+/// let mut mem = SparseMemory::new(&mut regions).unwrap();
+/// let op = decode(GuestAbi::X86_32, KexecCmd::STATUS, 0x2000, &mut mem, &HostDescription::x86(None));
+/// assert_eq!(op, Ok(Operation::Status { type_: KexecType::CRASH }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+// A load is ~540 bytes held inline: there is no heap to box it on, and the hypervisor
+// keeps the one copy it validated.
+#[allow(clippy::large_enum_variant)]
+pub enum Operation {
+    /// `KEXEC_CMD_kexec`: enter the loaded image of this type.
+    Exec {
+        /// DEFAULT or CRASH.
+        #[cfg_attr(feature = "serde", serde(rename = "type"))]
+        type_: KexecType,
+    },
+    /// `KEXEC_CMD_kexec_get_range`: answer with [`RangeQuery::complete`].
+    GetRange(RangeQuery),
+    /// `KEXEC_CMD_kexec_load`: a load that passed every rule.
+    Load(ValidatedLoad),
+    /// `KEXEC_CMD_kexec_unload`: unload the image of this type.
+    Unload {
+        /// DEFAULT or CRASH.
+        #[cfg_attr(feature = "serde", serde(rename = "type"))]
+        type_: KexecType,
+    },
+    /// `KEXEC_CMD_kexec_status`: is an image of this type loaded?
+    Status {
+        /// DEFAULT or CRASH.
+        #[cfg_attr(feature = "serde", serde(rename = "type"))]
+        type_: KexecType,
+    },
+}
+
+impl Operation {
+    /// The command this operation answers.
+    pub const fn cmd(&self) -> KexecCmd {
+        match self {
+            Operation::Exec { .. } => KexecCmd::KEXEC,
+            Operation::GetRange(_) => KexecCmd::GET_RANGE,
+            Operation::Load(_) => KexecCmd::LOAD,
+            Operation::Unload { .. } => KexecCmd::UNLOAD,
+            Operation::Status { .. } => KexecCmd::STATUS,
+        }
+    }
+}
+
+/// Decodes `kexec_op(cmd, arg)` from a guest of width `abi`, validating a load against
+/// `host`.
+///
+/// # Errors
+/// [`Error::UnsupportedCmd`] (`EOPNOTSUPP`) for commands 1, 2 and unknown ones;
+/// [`Error::GuestFault`] (`EFAULT`) when the argument cannot be read; otherwise the
+/// error of the command's decoder ([`decode_exec`], [`decode_get_range`],
+/// [`decode_load`], [`decode_unload`], [`decode_status`]).
+pub fn decode<M: GuestMemory + ?Sized>(
+    abi: GuestAbi,
+    cmd: KexecCmd,
+    arg: u64,
+    mem: &mut M,
+    host: &HostDescription,
+) -> Result<Operation, Error> {
+    match cmd.0 {
+        consts::KEXEC_CMD_kexec => decode_exec(mem, arg).map(|type_| Operation::Exec { type_ }),
+        consts::KEXEC_CMD_kexec_get_range => {
+            decode_get_range(abi, mem, arg).map(Operation::GetRange)
+        }
+        consts::KEXEC_CMD_kexec_load => decode_load(abi, mem, arg, host).map(Operation::Load),
+        consts::KEXEC_CMD_kexec_unload => {
+            decode_unload(mem, arg).map(|type_| Operation::Unload { type_ })
+        }
+        consts::KEXEC_CMD_kexec_status => {
+            decode_status(mem, arg).map(|type_| Operation::Status { type_ })
+        }
+        // The v1 commands (1, 2) were removed in Xen 4.23; anything else never existed.
+        _ => Err(Error::UnsupportedCmd { cmd }),
+    }
+}
+
+/// Reads `xen_kexec_exec_t` (the same 4 bytes for both widths) at `arg`.
+///
+/// # Errors
+/// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`) for an `int type`
+/// that is not DEFAULT or CRASH.
+pub fn decode_exec<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+    read_object::<x86_64::KexecExec, M>(mem, arg)?.kexec_type()
+}
+
+/// Reads `xen_kexec_unload_t` (1 byte, both widths) at `arg`.
+///
+/// # Errors
+/// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`).
+pub fn decode_unload<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+    check_type(read_object::<x86_64::KexecUnload, M>(mem, arg)?.type_)
+}
+
+/// Reads `xen_kexec_status_t` (1 byte, both widths) at `arg`.
+///
+/// # Errors
+/// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`).
+pub fn decode_status<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+    check_type(read_object::<x86_64::KexecStatus, M>(mem, arg)?.type_)
+}
+
+/// Reads a load request at `arg` from a guest of width `abi` (the 24-byte load
+/// structure, then the segment array, each once) and validates it against `host` with
+/// the rules of [`crate::load`].
+///
+/// # Errors
+/// [`Error::GuestFault`] (`EFAULT`) if either read faults; otherwise the first rule
+/// broken. The header rules (type, `_pad`, arch, segment count) are checked before the
+/// segment array is read.
+///
+/// ```
+/// use xen_kexec_abi::decode::decode_load;
+/// use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+/// use xen_kexec_abi::host::HostDescription;
+/// use xen_kexec_abi::{x86_32, ElfMachine, Errno, GuestAbi, GuestHandle64, KexecType};
+/// use zerocopy::IntoBytes;
+///
+/// // A 32-bit guest asks for 17 segments: refused before the array is read.
+/// let load = x86_32::KexecLoad { type_: KexecType::DEFAULT, _pad: 0, arch: ElfMachine::EM_386,
+///     nr_segments: 17, segments: GuestHandle64::from_low32(0x5000), entry_maddr: 0x10_0000 };
+/// let mut regions = [GuestRegion { base: 0x4000, bytes: load.as_bytes() }];
+/// let mut mem = SparseMemory::new(&mut regions).unwrap();
+/// let err = decode_load(GuestAbi::X86_32, &mut mem, 0x4000, &HostDescription::x86(None));
+/// assert_eq!(err.unwrap_err().errno(), Errno::EINVAL);
+/// ```
+pub fn decode_load<M: GuestMemory + ?Sized>(
+    abi: GuestAbi,
+    mem: &mut M,
+    arg: u64,
+    host: &HostDescription,
+) -> Result<ValidatedLoad, Error> {
+    // One copy of the load structure, in the guest's own layout (the bytes are the same
+    // for both widths; only the handle is read differently).
+    let load: x86_64::KexecLoad = match abi {
+        GuestAbi::X86_64 => read_object::<x86_64::KexecLoad, M>(mem, arg)?,
+        GuestAbi::X86_32 => read_object::<x86_32::KexecLoad, M>(mem, arg)?.into(),
+    };
+    check_type(load.type_)?;
+    #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
+    check_reserved(load._pad)?;
+    check_arch(load.arch)?;
+    let count = check_count(load.nr_segments)?;
+    let segments_addr = load.segments.addr(abi);
+    let segments = match abi {
+        GuestAbi::X86_64 => {
+            read_segments::<x86_64::KexecSegment, M>(mem, segments_addr, count, |s| Segment {
+                buf: s.buf.raw(),
+                buf_size: s.buf_size,
+                dest_maddr: s.dest_maddr,
+                dest_size: s.dest_size,
+            })?
+        }
+        GuestAbi::X86_32 => {
+            read_segments::<x86_32::KexecSegment, M>(mem, segments_addr, count, |s| Segment {
+                // A 32-bit guest's handle is its low 4 bytes; the upper 4 are ignored.
+                buf: u64::from({ s.buf }.low32()),
+                buf_size: s.buf_size,
+                dest_maddr: s.dest_maddr,
+                dest_size: s.dest_size,
+            })?
+        }
+    };
+    LoadRequest {
+        type_: load.type_,
+        arch: load.arch,
+        entry_maddr: load.entry_maddr,
+        segments,
+    }
+    .validate(host)
+}
+
+/// Reads `count` (at most 16) segments of layout `S` at `addr` with one read into a
+/// fixed buffer, and converts each with `to_segment`.
+fn read_segments<S, M>(
+    mem: &mut M,
+    addr: u64,
+    count: usize,
+    to_segment: impl Fn(S) -> Segment,
+) -> Result<SegmentList, Error>
+where
+    S: FromBytes + IntoBytes + Copy,
+    M: GuestMemory + ?Sized,
+{
+    let mut raw = [S::new_zeroed(); SegmentList::CAPACITY];
+    let Some(wanted) = raw.get_mut(..count) else {
+        return Err(Error::TooManySegments {
+            nr: u32::try_from(count).unwrap_or(u32::MAX),
+        });
+    };
+    if !wanted.is_empty() {
+        mem.read(addr, wanted.as_mut_bytes())?;
+    }
+    let mut list = SegmentList::new();
+    for s in wanted.iter() {
+        list.push(to_segment(*s))?;
+    }
+    Ok(list)
+}

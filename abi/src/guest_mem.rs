@@ -1,0 +1,362 @@
+//! Guest memory as the decoder sees it: copy bytes in from a guest address, copy bytes
+//! out to one. A hypervisor implements [`GuestMemory`] over its `copy_from_guest` /
+//! `copy_to_guest`; tests and tools use [`SparseMemory`], a few byte regions at chosen
+//! guest addresses, which needs neither `std` nor a heap.
+//!
+//! A fault is [`Error::GuestFault`] (`EFAULT`), naming the address, length and
+//! direction of the access. Address arithmetic is checked: an access whose last byte
+//! would lie beyond 2^64 - 1 is a fault, never a wrap to address 0 and never a panic.
+
+use core::fmt;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use crate::error::{Access, Error};
+
+/// Byte access to a guest's memory.
+///
+/// Both methods take `&mut self`: an implementation may keep state per access (a mapping
+/// cache, an access log, a test double that changes the guest's bytes after each read).
+/// An access either succeeds in full or fails with [`Error::GuestFault`]; after a
+/// failed read the contents of `buf` are unspecified, and callers discard them.
+///
+/// ```
+/// use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, SparseMemory};
+/// let mut page = [0u8; 4096];
+/// let mut regions = [GuestRegion { base: 0x10_0000, bytes: &mut page[..] }];
+/// let mut mem = SparseMemory::new(&mut regions).unwrap();
+/// mem.write(0x10_0010, &[1, 2, 3]).unwrap();
+/// let mut buf = [0u8; 3];
+/// mem.read(0x10_0010, &mut buf).unwrap();
+/// assert_eq!(buf, [1, 2, 3]);
+/// assert_eq!(mem.read(0x20_0000, &mut buf).unwrap_err().errno(), xen_kexec_abi::Errno::EFAULT);
+/// ```
+pub trait GuestMemory {
+    /// Copies `buf.len()` bytes starting at guest address `addr` into `buf`.
+    ///
+    /// # Errors
+    /// [`Error::GuestFault`] with [`Access::Read`] if any byte cannot be read.
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error>;
+
+    /// Copies `bytes` to guest memory starting at guest address `addr`.
+    ///
+    /// # Errors
+    /// [`Error::GuestFault`] with [`Access::Write`] if any byte cannot be written.
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error>;
+}
+
+impl<M: GuestMemory + ?Sized> GuestMemory for &mut M {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        (**self).read(addr, buf)
+    }
+
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+        (**self).write(addr, bytes)
+    }
+}
+
+/// The [`Error::GuestFault`] for an access of `len` bytes at `addr`.
+pub fn fault(addr: u64, len: usize, access: Access) -> Error {
+    Error::GuestFault {
+        addr,
+        len: u64::try_from(len).unwrap_or(u64::MAX),
+        access,
+    }
+}
+
+/// Reads one `T` at `addr` with a single [`GuestMemory::read`] of `size_of::<T>()` bytes.
+///
+/// # Errors
+/// The fault of the read.
+///
+/// ```
+/// use xen_kexec_abi::guest_mem::{read_object, GuestRegion, SparseMemory};
+/// use xen_kexec_abi::x86_64::KexecExec;
+/// let bytes = [1u8, 0, 0, 0];
+/// let mut regions = [GuestRegion { base: 0x1000, bytes: &bytes[..] }];
+/// let mut mem = SparseMemory::new(&mut regions).unwrap();
+/// let exec: KexecExec = read_object(&mut mem, 0x1000).unwrap();
+/// assert_eq!(exec.type_, 1);
+/// ```
+pub fn read_object<T, M>(mem: &mut M, addr: u64) -> Result<T, Error>
+where
+    T: FromBytes + IntoBytes,
+    M: GuestMemory + ?Sized,
+{
+    let mut obj = T::new_zeroed();
+    mem.read(addr, obj.as_mut_bytes())?;
+    Ok(obj)
+}
+
+/// Writes `obj` at `addr` with a single [`GuestMemory::write`].
+///
+/// # Errors
+/// The fault of the write.
+pub fn write_object<T, M>(mem: &mut M, addr: u64, obj: &T) -> Result<(), Error>
+where
+    T: IntoBytes + Immutable,
+    M: GuestMemory + ?Sized,
+{
+    mem.write(addr, obj.as_bytes())
+}
+
+/// The backing bytes of one [`GuestRegion`]: read-only (`&[u8]`) or writable
+/// (`&mut [u8]`, `[u8; N]`). Writes to a read-only region fault.
+pub trait RegionBytes {
+    /// Whether [`bytes_mut`](Self::bytes_mut) gives access.
+    const WRITABLE: bool;
+    /// The region's bytes.
+    fn bytes(&self) -> &[u8];
+    /// The region's bytes for writing, or `None` if the region is read-only.
+    fn bytes_mut(&mut self) -> Option<&mut [u8]>;
+}
+
+impl RegionBytes for &[u8] {
+    const WRITABLE: bool = false;
+
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        None
+    }
+}
+
+impl RegionBytes for &mut [u8] {
+    const WRITABLE: bool = true;
+
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        Some(self)
+    }
+}
+
+impl<const N: usize> RegionBytes for [u8; N] {
+    const WRITABLE: bool = true;
+
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        Some(self)
+    }
+}
+
+/// Guest bytes at a guest address: `bytes` occupy `[base, base + bytes.len())`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestRegion<B> {
+    /// The guest address of the first byte.
+    pub base: u64,
+    /// The bytes.
+    pub bytes: B,
+}
+
+impl<B: RegionBytes> GuestRegion<B> {
+    /// The address of the last byte, or `None` for an empty region. `Err` if the region
+    /// runs past 2^64 - 1.
+    fn last(&self) -> Result<Option<u64>, ()> {
+        let len = self.bytes.bytes().len();
+        let Some(extra) = len.checked_sub(1) else {
+            return Ok(None);
+        };
+        let extra = u64::try_from(extra).map_err(|_| ())?;
+        self.base.checked_add(extra).map(Some).ok_or(())
+    }
+
+    /// Whether `addr` is one of this region's bytes.
+    fn holds(&self, addr: u64) -> bool {
+        matches!(self.last(), Ok(Some(last)) if self.base <= addr && addr <= last)
+    }
+}
+
+/// Why a set of regions cannot form a [`SparseMemory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// Region `index` runs past the top of the 64-bit address space.
+    Wraps {
+        /// The index of the region in the slice given.
+        index: usize,
+    },
+    /// Regions `first` and `second` (`first < second`) share an address.
+    Overlap {
+        /// The index of the earlier region.
+        first: usize,
+        /// The index of the later region.
+        second: usize,
+    },
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RegionError::Wraps { index } => {
+                write!(f, "region {index} runs past the top of the address space")
+            }
+            RegionError::Overlap { first, second } => {
+                write!(f, "regions {first} and {second} overlap")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RegionError {}
+
+/// Guest memory made of disjoint regions at chosen guest addresses; every other address
+/// faults. Borrows its regions, so it needs no heap.
+///
+/// An access may span regions that touch (the end of one is the base of the next), as
+/// it would span pages of a real guest. An access is checked in full before any byte is
+/// copied, so a faulting write changes nothing. A zero-length access always succeeds.
+///
+/// ```
+/// use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, RegionError, SparseMemory};
+/// let (a, b) = ([1u8; 8], [2u8; 8]);
+/// let mut regions = [
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
+///     GuestRegion { base: 0x1008, bytes: &b[..] },
+/// ];
+/// let mut mem = SparseMemory::new(&mut regions).unwrap();
+/// let mut buf = [0u8; 4];
+/// mem.read(0x1006, &mut buf).unwrap(); // spans the two touching regions
+/// assert_eq!(buf, [1, 1, 2, 2]);
+///
+/// let mut overlapping = [
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
+///     GuestRegion { base: 0x1004, bytes: &b[..] },
+/// ];
+/// assert_eq!(
+///     SparseMemory::new(&mut overlapping).unwrap_err(),
+///     RegionError::Overlap { first: 0, second: 1 }
+/// );
+/// ```
+#[derive(Debug)]
+pub struct SparseMemory<'r, B> {
+    regions: &'r mut [GuestRegion<B>],
+}
+
+/// One piece of an access: inside region `region`, from byte `offset` of it, `len` bytes,
+/// which are bytes `at..at + len` of the access.
+#[derive(Clone, Copy)]
+struct Piece {
+    region: usize,
+    offset: usize,
+    at: usize,
+    len: usize,
+}
+
+impl<'r, B: RegionBytes> SparseMemory<'r, B> {
+    /// Guest memory over `regions`.
+    ///
+    /// # Errors
+    /// [`RegionError::Wraps`] for a region that runs past 2^64 - 1 (one ending exactly
+    /// at 2^64 is fine); [`RegionError::Overlap`] for two regions sharing an address.
+    pub fn new(regions: &'r mut [GuestRegion<B>]) -> Result<Self, RegionError> {
+        for (index, region) in regions.iter().enumerate() {
+            let Ok(last) = region.last() else {
+                return Err(RegionError::Wraps { index });
+            };
+            let Some(last) = last else { continue };
+            for (first, earlier) in regions.iter().enumerate().take(index) {
+                if let Ok(Some(earlier_last)) = earlier.last() {
+                    if earlier.base <= last && region.base <= earlier_last {
+                        return Err(RegionError::Overlap {
+                            first,
+                            second: index,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(SparseMemory { regions })
+    }
+
+    /// The regions.
+    pub fn regions(&self) -> &[GuestRegion<B>] {
+        self.regions
+    }
+
+    /// The piece of the access `[addr, addr + len)` that starts `at` bytes in, or `None`
+    /// if that byte is not backed or its address wraps.
+    fn piece(&self, addr: u64, len: usize, at: usize) -> Option<Piece> {
+        let cur = addr.checked_add(u64::try_from(at).ok()?)?;
+        let (region, r) = self
+            .regions
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.holds(cur))?;
+        let offset = usize::try_from(cur - r.base).ok()?;
+        let available = r.bytes.bytes().len().checked_sub(offset)?;
+        Some(Piece {
+            region,
+            offset,
+            at,
+            len: available.min(len - at),
+        })
+    }
+
+    /// Whether every byte of `[addr, addr + len)` is backed (and writable, if `write`).
+    fn check(&self, addr: u64, len: usize, write: bool) -> bool {
+        let mut at = 0;
+        while at < len {
+            match self.piece(addr, len, at) {
+                Some(p) if p.len > 0 && (!write || B::WRITABLE) => at += p.len,
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl<B: RegionBytes> GuestMemory for SparseMemory<'_, B> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let len = buf.len();
+        let err = || fault(addr, len, Access::Read);
+        if !self.check(addr, len, false) {
+            return Err(err());
+        }
+        let mut at = 0;
+        while at < len {
+            let p = self.piece(addr, len, at).ok_or_else(err)?;
+            let src = self
+                .regions
+                .get(p.region)
+                .and_then(|r| r.bytes.bytes().get(p.offset..p.offset + p.len));
+            let dst = buf.get_mut(p.at..p.at + p.len);
+            match (src, dst) {
+                (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                _ => return Err(err()),
+            }
+            at += p.len;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+        let len = bytes.len();
+        let err = || fault(addr, len, Access::Write);
+        if !self.check(addr, len, true) {
+            return Err(err());
+        }
+        let mut at = 0;
+        while at < len {
+            let p = self.piece(addr, len, at).ok_or_else(err)?;
+            let dst = self
+                .regions
+                .get_mut(p.region)
+                .and_then(|r| r.bytes.bytes_mut())
+                .and_then(|b| b.get_mut(p.offset..p.offset + p.len));
+            let src = bytes.get(p.at..p.at + p.len);
+            match (src, dst) {
+                (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                _ => return Err(err()),
+            }
+            at += p.len;
+        }
+        Ok(())
+    }
+}

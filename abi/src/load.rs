@@ -1,0 +1,488 @@
+//! Load requests independent of the guest's width, and the one implementation of the
+//! rules a load must pass: used by the hypervisor's decoder ([`crate::decode`]) and by
+//! the toolstack's builder ([`LoadRequest::validate`]) alike.
+//!
+//! The rules are those of Xen 4.23's `kexec_load` (`xen/common/kexec.c` and
+//! `kimage.c`), with Xen's weaknesses fixed. In the order they are checked:
+//!
+//! 1. `type` is `KEXEC_TYPE_DEFAULT` or `KEXEC_TYPE_CRASH`, else `EINVAL`
+//!    ([`Error::UnknownType`]).
+//! 2. (decoder only) the reserved `_pad` byte is zero, else `EINVAL`
+//!    ([`Error::ReservedNotZero`]). **Departure**: Xen never reads it. The facts this
+//!    crate follows list unchecked reserved bytes among Xen's weaknesses: a byte that
+//!    callers may fill with garbage can never be given a meaning later, and refusing it
+//!    now is the only way to keep it usable. The cost: a caller that leaves the byte
+//!    uninitialised, which Xen tolerates, is refused here; the builder in
+//!    [`crate::build`] always writes zero. (The upper 4 bytes of a 32-bit guest's
+//!    handles are not reserved bytes but the rest of a union, and stay ignored: see
+//!    [`crate::GuestHandle64`].)
+//! 3. `arch` is `EM_386` or `EM_X86_64`, else `EINVAL` ([`Error::UnsupportedArch`]).
+//! 4. `nr_segments <= KEXEC_SEGMENT_MAX`, else `EINVAL` ([`Error::TooManySegments`]).
+//!    **Departure**: Xen tests `nr_segments >= KEXEC_SEGMENT_MAX` and so refuses the
+//!    maximum itself; 16 segments are accepted here.
+//! 5. For each segment in order:
+//!    - `dest_maddr` is page aligned, else `EADDRNOTAVAIL`
+//!      ([`Error::SegmentMisaligned`], [`DestBound::Start`]);
+//!    - `dest_maddr + dest_size` does not wrap past 2^64, else `EADDRNOTAVAIL`
+//!      ([`Error::SegmentWraps`]). **Departure**: Xen adds without a check, so a
+//!      segment near the top of the address space wraps to a small end that passes the
+//!      alignment test and defeats the overlap test. A wrapping end is not a machine
+//!      address at all, so this crate answers as it does for the other unusable
+//!      destination addresses: `EADDRNOTAVAIL` (Linux's kexec answers the same for a
+//!      segment whose end is below its start). The highest end accepted is therefore
+//!      2^64 - page size;
+//!    - the end is page aligned, else `EADDRNOTAVAIL` ([`Error::SegmentMisaligned`],
+//!      [`DestBound::End`]);
+//!    - `buf_size <= dest_size`, else `EINVAL` ([`Error::BufferExceedsDest`]).
+//! 6. Destinations are pairwise disjoint, else `EINVAL` ([`Error::SegmentsOverlap`],
+//!    the first pair in `(second, first)` order). Ranges are half-open, so segments
+//!    that touch do not overlap. As in Xen, the test is `a.start < b.end && b.start <
+//!    a.end`, so an empty destination strictly inside another one counts as overlapping.
+//! 7. For a crash image:
+//!    - the host reserves a crash region, else `EADDRNOTAVAIL` ([`Error::NoCrashRegion`]);
+//!    - every segment with a source buffer (a non-null `buf`, read at the guest's width)
+//!      has its destination inside the crash region, else `EADDRNOTAVAIL`
+//!      ([`Error::CrashSegmentOutside`]). As in Xen, a segment without a buffer is not
+//!      checked: Xen copies nothing for it;
+//!    - the entry point is in `[start, start + size)`, else `EADDRNOTAVAIL`
+//!      ([`Error::CrashEntryOutside`]). **Departure**: Xen's test accepts an entry
+//!      equal to `start + size`, one byte past the region.
+//!
+//! The page size and the crash region come from the [`HostDescription`], never from a
+//! global.
+
+use core::fmt;
+
+use crate::consts::KEXEC_SEGMENT_MAX;
+use crate::entry::EntryMode;
+use crate::error::{DestBound, Error};
+use crate::host::{HostDescription, PageSize};
+use crate::types::{ElfMachine, KexecType};
+
+/// The capacity of a [`SegmentList`]: `KEXEC_SEGMENT_MAX`.
+const CAPACITY: usize = KEXEC_SEGMENT_MAX as usize;
+
+/// One segment of a load, independent of the guest's width: `buf` is the source's guest
+/// address already read at the guest's width (the low 4 bytes of a 32-bit guest's
+/// handle), 0 for a segment without a source buffer.
+///
+/// ```
+/// use xen_kexec_abi::load::Segment;
+/// let seg = Segment { buf: 0x8000_0000, buf_size: 0x1800, dest_maddr: 0x100_0000, dest_size: 0x2000 };
+/// assert_eq!(seg.dest_end(), Some(0x100_2000));
+/// assert!(seg.has_buffer());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Segment {
+    /// Guest address of the source bytes; 0 for none.
+    pub buf: u64,
+    /// Number of source bytes.
+    pub buf_size: u64,
+    /// Machine address of the destination.
+    pub dest_maddr: u64,
+    /// Size of the destination in bytes.
+    pub dest_size: u64,
+}
+
+impl Segment {
+    /// `dest_maddr + dest_size`, or `None` if it wraps past 2^64.
+    pub const fn dest_end(&self) -> Option<u64> {
+        self.dest_maddr.checked_add(self.dest_size)
+    }
+
+    /// Whether the segment has a source buffer (a non-null `buf`).
+    pub const fn has_buffer(&self) -> bool {
+        self.buf != 0
+    }
+}
+
+/// Up to `KEXEC_SEGMENT_MAX` (16) segments, in a fixed array: no heap.
+///
+/// ```
+/// use xen_kexec_abi::load::{Segment, SegmentList};
+/// use xen_kexec_abi::Errno;
+/// let mut list = SegmentList::new();
+/// for _ in 0..16 {
+///     list.push(Segment::default()).unwrap();
+/// }
+/// assert_eq!(list.len(), 16);
+/// assert_eq!(list.push(Segment::default()).unwrap_err().errno(), Errno::EINVAL);
+/// ```
+#[derive(Clone, Copy)]
+pub struct SegmentList {
+    len: u8,
+    items: [Segment; CAPACITY],
+}
+
+impl SegmentList {
+    /// The most segments a list holds.
+    pub const CAPACITY: usize = CAPACITY;
+
+    /// An empty list.
+    pub const fn new() -> SegmentList {
+        SegmentList {
+            len: 0,
+            items: [Segment {
+                buf: 0,
+                buf_size: 0,
+                dest_maddr: 0,
+                dest_size: 0,
+            }; CAPACITY],
+        }
+    }
+
+    /// A list of `segments`.
+    ///
+    /// # Errors
+    /// [`Error::TooManySegments`] (`EINVAL`) for more than 16.
+    pub fn from_slice(segments: &[Segment]) -> Result<SegmentList, Error> {
+        let mut list = SegmentList::new();
+        for seg in segments {
+            list.push(*seg)?;
+        }
+        Ok(list)
+    }
+
+    /// Appends a segment.
+    ///
+    /// # Errors
+    /// [`Error::TooManySegments`] (`EINVAL`) if the list already holds 16; it is
+    /// unchanged.
+    pub fn push(&mut self, segment: Segment) -> Result<(), Error> {
+        match self.items.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = segment;
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(Error::TooManySegments {
+                nr: u32::from(self.len) + 1,
+            }),
+        }
+    }
+
+    /// The segments.
+    pub fn as_slice(&self) -> &[Segment] {
+        self.items.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// Iterates over the segments.
+    pub fn iter(&self) -> core::slice::Iter<'_, Segment> {
+        self.as_slice().iter()
+    }
+
+    /// The number of segments.
+    pub const fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are none.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Default for SegmentList {
+    fn default() -> Self {
+        SegmentList::new()
+    }
+}
+
+impl PartialEq for SegmentList {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for SegmentList {}
+
+impl fmt::Debug for SegmentList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a SegmentList {
+    type Item = &'a Segment;
+    type IntoIter = core::slice::Iter<'a, Segment>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for SegmentList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.as_slice())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SegmentList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SegmentList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a sequence of at most {CAPACITY} segments")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SegmentList, A::Error> {
+                let mut list = SegmentList::new();
+                while let Some(seg) = seq.next_element()? {
+                    if list.push(seg).is_err() {
+                        return Err(serde::de::Error::invalid_length(CAPACITY + 1, &self));
+                    }
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
+}
+
+/// A load request, independent of the guest's width: the toolstack's builder, and what
+/// the hypervisor's decoder reads a guest's request into before validating it.
+///
+/// ```
+/// use xen_kexec_abi::host::{HostDescription, MachineRange};
+/// use xen_kexec_abi::load::{LoadRequest, Segment};
+/// use xen_kexec_abi::{ElfMachine, EntryMode, KexecType};
+///
+/// let mut req = LoadRequest::new(KexecType::CRASH, ElfMachine::EM_X86_64, 0x1000_0000);
+/// req.push_segment(Segment { buf: 0x7f00_0000, buf_size: 0x1800,
+///                            dest_maddr: 0x1000_0000, dest_size: 0x2000 })?;
+/// let host = HostDescription::x86(MachineRange::new(0x1000_0000, 0x1000_0000));
+/// let load = req.validate(&host)?;
+/// assert_eq!(load.entry_mode(), EntryMode::Long64);
+/// assert_eq!(load.request(), req);
+/// # Ok::<(), xen_kexec_abi::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LoadRequest {
+    /// Which image: DEFAULT or CRASH.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
+    pub type_: KexecType,
+    /// The image's ELF machine.
+    pub arch: ElfMachine,
+    /// Machine address of the entry point.
+    pub entry_maddr: u64,
+    /// The segments.
+    pub segments: SegmentList,
+}
+
+impl LoadRequest {
+    /// A request without segments.
+    pub const fn new(type_: KexecType, arch: ElfMachine, entry_maddr: u64) -> LoadRequest {
+        LoadRequest {
+            type_,
+            arch,
+            entry_maddr,
+            segments: SegmentList::new(),
+        }
+    }
+
+    /// Appends a segment.
+    ///
+    /// # Errors
+    /// [`Error::TooManySegments`] (`EINVAL`) beyond 16.
+    pub fn push_segment(&mut self, segment: Segment) -> Result<&mut Self, Error> {
+        self.segments.push(segment)?;
+        Ok(self)
+    }
+
+    /// Checks every rule of the [module documentation](self) (all but the decoder-only
+    /// `_pad` rule) against `host`.
+    ///
+    /// # Errors
+    /// The first rule broken, in the order listed there.
+    pub fn validate(&self, host: &HostDescription) -> Result<ValidatedLoad, Error> {
+        check_type(self.type_)?;
+        let entry_mode = check_arch(self.arch)?;
+        let segments = self.segments.as_slice();
+        let mut ends = [0u64; CAPACITY];
+        for ((index, seg), end) in (0u8..).zip(segments).zip(ends.iter_mut()) {
+            *end = check_segment(index, seg, host.page_size)?;
+        }
+        check_disjoint(segments, &ends)?;
+        if self.type_ == KexecType::CRASH {
+            check_crash(segments, &ends, self.entry_maddr, host)?;
+        }
+        Ok(ValidatedLoad {
+            type_: self.type_,
+            arch: self.arch,
+            entry_mode,
+            entry_maddr: self.entry_maddr,
+            segments: self.segments,
+        })
+    }
+}
+
+/// A load request that passed every rule for some host: what the hypervisor acts on.
+///
+/// Only [`LoadRequest::validate`] (directly, or through [`crate::decode`]) makes one,
+/// so its fields are read through methods. It is the same whichever guest width sent the
+/// request: handles are already read at the sender's width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ValidatedLoad {
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
+    type_: KexecType,
+    arch: ElfMachine,
+    entry_mode: EntryMode,
+    entry_maddr: u64,
+    segments: SegmentList,
+}
+
+impl ValidatedLoad {
+    /// DEFAULT or CRASH.
+    pub const fn kexec_type(&self) -> KexecType {
+        self.type_
+    }
+
+    /// The image's ELF machine: `EM_386` or `EM_X86_64`.
+    pub const fn arch(&self) -> ElfMachine {
+        self.arch
+    }
+
+    /// How Xen enters the image: from its `arch` alone.
+    pub const fn entry_mode(&self) -> EntryMode {
+        self.entry_mode
+    }
+
+    /// Machine address of the entry point.
+    pub const fn entry_maddr(&self) -> u64 {
+        self.entry_maddr
+    }
+
+    /// The segments, in the order given.
+    pub fn segments(&self) -> &[Segment] {
+        self.segments.as_slice()
+    }
+
+    /// The request this load was validated from.
+    pub const fn request(&self) -> LoadRequest {
+        LoadRequest {
+            type_: self.type_,
+            arch: self.arch,
+            entry_maddr: self.entry_maddr,
+            segments: self.segments,
+        }
+    }
+}
+
+/// Rule 1: the type is DEFAULT or CRASH.
+pub(crate) const fn check_type(type_: KexecType) -> Result<KexecType, Error> {
+    type_.known()
+}
+
+/// Rule 2 (decoder only): the reserved byte is zero. See the module documentation for
+/// why this departs from Xen.
+pub(crate) const fn check_reserved(pad: u8) -> Result<(), Error> {
+    if pad == 0 {
+        Ok(())
+    } else {
+        Err(Error::ReservedNotZero { value: pad })
+    }
+}
+
+/// Rule 3: the arch is one Xen can enter; gives the entry mode.
+pub(crate) const fn check_arch(arch: ElfMachine) -> Result<EntryMode, Error> {
+    EntryMode::for_arch(arch)
+}
+
+/// Rule 4: at most `KEXEC_SEGMENT_MAX` segments; gives the count.
+///
+/// Departure from Xen: Xen refuses `nr_segments >= KEXEC_SEGMENT_MAX`, so a load of
+/// exactly the maximum, 16, fails there. The maximum is a maximum: 16 is accepted here.
+pub(crate) fn check_count(nr_segments: u32) -> Result<usize, Error> {
+    if nr_segments <= KEXEC_SEGMENT_MAX {
+        usize::try_from(nr_segments).map_err(|_| Error::TooManySegments { nr: nr_segments })
+    } else {
+        Err(Error::TooManySegments { nr: nr_segments })
+    }
+}
+
+/// Rule 5, for segment `index`: alignment of both bounds, no wrap, buffer fits. Gives
+/// the end of the destination.
+fn check_segment(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error> {
+    if !page.is_aligned(seg.dest_maddr) {
+        return Err(Error::SegmentMisaligned {
+            segment: index,
+            bound: DestBound::Start,
+            addr: seg.dest_maddr,
+        });
+    }
+    // Departure from Xen: the end is computed with an overflow check; a wrap is
+    // EADDRNOTAVAIL, not a small end (see the module documentation).
+    let Some(end) = seg.dest_end() else {
+        return Err(Error::SegmentWraps {
+            segment: index,
+            dest_maddr: seg.dest_maddr,
+            dest_size: seg.dest_size,
+        });
+    };
+    if !page.is_aligned(end) {
+        return Err(Error::SegmentMisaligned {
+            segment: index,
+            bound: DestBound::End,
+            addr: end,
+        });
+    }
+    if seg.buf_size > seg.dest_size {
+        return Err(Error::BufferExceedsDest {
+            segment: index,
+            buf_size: seg.buf_size,
+            dest_size: seg.dest_size,
+        });
+    }
+    Ok(end)
+}
+
+/// Rule 6: destinations pairwise disjoint (half-open ranges; touching is fine). A plain
+/// pairwise test: at most 120 comparisons, no allocation.
+fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
+    for ((second, b), &b_end) in (0u8..).zip(segments).zip(ends) {
+        for ((first, a), &a_end) in (0u8..).zip(segments).zip(ends).take(usize::from(second)) {
+            if a.dest_maddr < b_end && b.dest_maddr < a_end {
+                return Err(Error::SegmentsOverlap { first, second });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rule 7: a crash image lives in the crash region and is entered there.
+fn check_crash(
+    segments: &[Segment],
+    ends: &[u64],
+    entry: u64,
+    host: &HostDescription,
+) -> Result<(), Error> {
+    let region = host.crash_region.ok_or(Error::NoCrashRegion)?;
+    for ((index, seg), &end) in (0u8..).zip(segments).zip(ends) {
+        // As in Xen: only segments with a source buffer are checked; Xen copies nothing
+        // for the others.
+        if seg.has_buffer() && !region.covers(seg.dest_maddr, end) {
+            return Err(Error::CrashSegmentOutside {
+                segment: index,
+                dest_maddr: seg.dest_maddr,
+                dest_size: seg.dest_size,
+            });
+        }
+    }
+    // Departure from Xen: Xen accepts `entry == start + size`, one byte past the
+    // region; the entry must be one of the region's bytes.
+    if region.contains(entry) {
+        Ok(())
+    } else {
+        Err(Error::CrashEntryOutside { entry })
+    }
+}
