@@ -1,2 +1,8 @@
-//! Cross-checks of the `xen-kexec-abi` crate: 32-on-64 round trips and C-compiler
-//! fixtures. The tests live in `tests/`.
+//! Cross-checks of the `xen-kexec-abi` crate against real C compilers: the fixture
+//! tool's library (`make-fixtures` is its binary) and the harness the tests in `tests/`
+//! share.
+
+pub mod cc;
+pub mod cvalue;
+pub mod fixtures;
+pub mod manifest;
