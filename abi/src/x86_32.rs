@@ -36,6 +36,7 @@ assert_layout!(KexecStatus, STATUS, Arch::X86_32, { type_ => "type" });
 /// let err = x86_32::KexecRange::try_from(wide).unwrap_err();
 /// assert_eq!(err.errno(), Errno::ERANGE);
 /// ```
+#[doc = include_str!("../doc/xen_kexec_range.md")]
 #[doc(alias = "compat_kexec_range_t")]
 #[doc(alias = "xen_kexec_range_t")]
 #[repr(C)]
@@ -67,6 +68,7 @@ assert_layout!(KexecRange, RANGE, Arch::X86_32, {
 /// assert_eq!(core::mem::align_of::<KexecSegment>(), 4);
 /// assert_eq!({ seg.buf }.addr(GuestAbi::X86_32), 0x8000_0000);
 /// ```
+#[doc = include_str!("../doc/xen_kexec_segment.md")]
 #[doc(alias = "compat_kexec_segment_t")]
 #[doc(alias = "xen_kexec_segment_t")]
 #[repr(C, packed(4))]
@@ -97,6 +99,7 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_32, {
 /// let load = KexecLoad { arch: ElfMachine::EM_X86_64, ..Default::default() };
 /// assert_eq!(load.entry_mode(), Ok(EntryMode::Long64));
 /// ```
+#[doc = include_str!("../doc/xen_kexec_load.md")]
 #[doc(alias = "compat_kexec_load_t")]
 #[doc(alias = "xen_kexec_load_t")]
 #[repr(C, packed(4))]

@@ -22,6 +22,7 @@ use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 /// let exec = KexecExec { type_: 1 };
 /// assert_eq!(exec.as_bytes(), &[1, 0, 0, 0]);
 /// ```
+#[doc = include_str!("../doc/xen_kexec_exec.md")]
 #[doc(alias = "xen_kexec_exec_t")]
 #[doc(alias = "xen_kexec_exec")]
 #[repr(C)]
@@ -51,6 +52,7 @@ assert_layout!(KexecExec, EXEC, Arch::X86_64, { type_ => "type" });
 /// let r = KexecRange::read_from_bytes(&bytes).unwrap();
 /// assert_eq!((r.range, r.nr), (KexecRangeKind::MA_CPU, 3));
 /// ```
+#[doc = include_str!("../doc/xen_kexec_range.md")]
 #[doc(alias = "xen_kexec_range_t")]
 #[doc(alias = "xen_kexec_range")]
 #[repr(C, align(8))]
@@ -90,6 +92,7 @@ assert_layout!(KexecRange, RANGE, Arch::X86_64, {
 /// };
 /// assert_eq!(seg.as_bytes().len(), 32);
 /// ```
+#[doc = include_str!("../doc/xen_kexec_segment.md")]
 #[doc(alias = "xen_kexec_segment_t")]
 #[doc(alias = "xen_kexec_segment")]
 #[repr(C, align(8))]
@@ -123,6 +126,7 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_64, {
 /// let load = KexecLoad { type_: KexecType::CRASH, arch: ElfMachine::EM_386, ..Default::default() };
 /// assert_eq!(load.entry_mode(), Ok(EntryMode::Protected32));
 /// ```
+#[doc = include_str!("../doc/xen_kexec_load.md")]
 #[doc(alias = "xen_kexec_load_t")]
 #[doc(alias = "xen_kexec_load")]
 #[repr(C, align(8))]
@@ -152,6 +156,7 @@ assert_layout!(KexecLoad, LOAD, Arch::X86_64, {
 });
 
 /// Argument of `KEXEC_CMD_kexec_unload`: unload the image of `type`.
+#[doc = include_str!("../doc/xen_kexec_unload.md")]
 #[doc(alias = "xen_kexec_unload_t")]
 #[doc(alias = "xen_kexec_unload")]
 #[repr(C)]
@@ -167,6 +172,7 @@ pub struct KexecUnload {
 assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
 
 /// Argument of `KEXEC_CMD_kexec_status`: ask whether an image of `type` is loaded.
+#[doc = include_str!("../doc/xen_kexec_status.md")]
 #[doc(alias = "xen_kexec_status_t")]
 #[doc(alias = "xen_kexec_status")]
 #[repr(C)]

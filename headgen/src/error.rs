@@ -1,0 +1,113 @@
+//! The errors of headgen: each says what went wrong, where, and what to do about it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why generating or checking failed.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// Reading or writing a file failed.
+    Io {
+        /// What was being done, with the path ("reading include/public/kexec.h").
+        action: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// cbindgen refused the abi crate's source.
+    Cbindgen(String),
+    /// cbindgen logged warnings: each is a declaration it could not render faithfully
+    /// (an unknown type would otherwise be emitted verbatim), so none is tolerated.
+    CbindgenWarnings(Vec<String>),
+    /// cbindgen's output disagrees with the layout model or cannot be turned into Xen's
+    /// form; `line` is the 1-based line of cbindgen's output.
+    Xenify {
+        /// The line of cbindgen's output where the problem was found (0: the whole output).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A compiler the C checks need is not installed.
+    MissingCompiler {
+        /// The program that could not be started.
+        program: String,
+        /// The Debian package that provides it.
+        package: &'static str,
+    },
+    /// A C check failed to compile: the header does not lay out as the model says, or it
+    /// is not clean under a dialect's warnings.
+    CCheck {
+        /// Which check ("x86_32: gcc -m32 -std=c11 ...").
+        check: String,
+        /// The compiler's diagnostics.
+        stderr: String,
+    },
+    /// A committed generated file differs from what the generator produces now.
+    Stale {
+        /// The file, relative to the workspace root.
+        path: PathBuf,
+        /// A unified diff from the committed file to the generated one.
+        diff: String,
+    },
+    /// Several checks failed; each is reported.
+    Many(Vec<Error>),
+}
+
+impl Error {
+    /// An [`Error::Io`] for `action` (a phrase naming the path).
+    pub(crate) fn io(action: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            action: action.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { action, source } => write!(f, "{action}: {source}"),
+            Error::Cbindgen(message) => {
+                write!(f, "cbindgen could not read the abi crate: {message}")
+            }
+            Error::CbindgenWarnings(warnings) => {
+                writeln!(
+                    f,
+                    "cbindgen logged {} warning(s); headgen treats each as an error:",
+                    warnings.len()
+                )?;
+                for warning in warnings {
+                    writeln!(f, "  warning: {warning}")?;
+                }
+                Ok(())
+            }
+            Error::Xenify { line: 0, message } => write!(f, "cbindgen's output: {message}"),
+            Error::Xenify { line, message } => {
+                write!(f, "cbindgen's output, line {line}: {message}")
+            }
+            Error::MissingCompiler { program, package } => write!(
+                f,
+                "`{program}` is not installed; the C checks need it: install the Debian package \
+                 `{package}` (apt-get install {package})"
+            ),
+            Error::CCheck { check, stderr } => write!(f, "C check failed: {check}\n{stderr}"),
+            Error::Stale { path, diff } => write!(
+                f,
+                "{} is stale: it differs from what the generator produces now.\n\
+                 Run `{}` and commit the result.\n{diff}",
+                path.display(),
+                crate::GENERATE_COMMAND
+            ),
+            Error::Many(errors) => {
+                for (i, error) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
