@@ -118,7 +118,7 @@ fn decode_encoded(
     abi: GuestAbi,
 ) -> Result<Operation, xen_kexec_abi::Error> {
     let encoded = req.validate(host)?.encode(abi, 0x2000)?;
-    let mut page = vec![0u8; 0x1000];
+    let mut page = vec![0u8; 0x2000];
     let mut regions = [GuestRegion {
         base: 0x1000,
         bytes: &mut page[..],
