@@ -231,6 +231,66 @@ mod tests {
         );
     }
 
+    /// A copy of the files `check` reads, in a scratch directory.
+    fn scratch_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = workspace_root();
+        let mut files = vec![
+            "abi/src/x86_64.rs".to_owned(),
+            "abi/src/consts.rs".to_owned(),
+            header::PATH.to_owned(),
+            outputs::LAYOUT_MD.to_owned(),
+        ];
+        for def in layout::ALL {
+            files.push(format!("{}/{}.md", outputs::STRUCT_DOC_DIR, def.c_name));
+        }
+        for file in files {
+            let to = dir.path().join(&file);
+            std::fs::create_dir_all(to.parent().expect("a file has a directory")).expect("mkdir");
+            std::fs::copy(root.join(&file), &to).expect("copy");
+        }
+        dir
+    }
+
+    #[test]
+    fn check_of_a_hand_edited_header_fails_with_the_diff_and_the_command() {
+        let tree = scratch_tree();
+        let header = tree.path().join(header::PATH);
+        let text = std::fs::read_to_string(&header).expect("read");
+        let edited = text.replacen("    uint64_t buf_size;", "    uint32_t buf_size;", 1);
+        assert_ne!(edited, text);
+        std::fs::write(&header, edited).expect("write");
+        let e = check(tree.path(), &layout::ALL)
+            .expect_err("stale")
+            .to_string();
+        assert!(e.starts_with("include/public/kexec.h is stale"), "{e}");
+        assert!(
+            e.contains("Run `cargo run -p headgen -- generate` and commit the result."),
+            "{e}"
+        );
+        assert!(
+            e.contains("\n-    uint32_t buf_size;\n+    uint64_t buf_size;\n"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("docs/layout.md"),
+            "only the header is stale: {e}"
+        );
+    }
+
+    #[test]
+    fn generate_then_check_repairs_a_stale_tree() {
+        let tree = scratch_tree();
+        std::fs::write(tree.path().join(outputs::LAYOUT_MD), "hand-written\n").expect("write");
+        assert!(check(tree.path(), &layout::ALL).is_err());
+        generate(tree.path()).expect("generates");
+        let lines = check(tree.path(), &layout::ALL).expect("fresh after generate");
+        assert!(
+            lines.iter().any(|l| l == "docs/layout.md: up to date"),
+            "{lines:?}"
+        );
+    }
+
     #[test]
     fn layout_accepts_each_arch_name_and_refuses_others() {
         for (name, arches) in [

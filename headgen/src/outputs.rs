@@ -69,7 +69,7 @@ pub(crate) fn all(
     Ok(outputs)
 }
 
-/// What [`write`] did to a file.
+/// What [`write()`] did to a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Written {
     /// It already had the generated contents and was left untouched (so that cargo

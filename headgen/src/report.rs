@@ -88,11 +88,9 @@ pub(crate) fn x86_differences(def: &'static StructDef) -> String {
 /// The text report: a pahole-style block per structure and arch, then, when both x86
 /// widths are shown, their layouts side by side.
 pub(crate) fn text(model: &[&'static StructDef], arches: &[Arch]) -> String {
-    let mut out = String::new();
-    for (i, def) in model.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
+    let mut out =
+        String::from("/* Offsets and sizes in bytes: \"offset size\" after each member. */\n\n");
+    for def in model {
         for arch in arches {
             pahole_block(&mut out, def, *arch);
         }
@@ -131,7 +129,7 @@ fn pahole_block(out: &mut String, def: &'static StructDef, arch: Arch) {
         .map_or(0, |g| g.bytes);
     let _ = writeln!(
         out,
-        "\n    /* size: {}, align: {}, members: {}, holes: {}, sum holes: {}, padding: {} */\n}};",
+        "\n    /* size: {}, align: {}, members: {}, holes: {}, sum holes: {}, padding: {} */\n}};\n",
         def.size(arch),
         def.align(arch),
         def.len(),
@@ -188,6 +186,7 @@ fn side_by_side(out: &mut String, def: &'static StructDef) {
         (def.size(a), def.align(a)),
         (def.size(b), def.align(b)),
     );
+    out.push('\n');
 }
 
 /// `n`, in bold when `bold`.
