@@ -90,13 +90,18 @@ impl Compiler {
     }
 
     /// The compiler this project uses for `arch` in `dialect`.
+    ///
+    /// The units are freestanding and include only the compiler's own `<stddef.h>` and
+    /// `<stdint.h>`, so none needs a libc for the target; gcc is named by
+    /// `gcc-multilib`, the package that gives it `-m32` and that the project's setup
+    /// installs (the abi crate's i686 tests link with it).
     pub(crate) fn for_arch(arch: Arch, dialect: Dialect) -> Self {
         let cxx = dialect == Dialect::Cxx98;
         match (arch, cxx) {
             (Arch::X86_32, false) => Compiler::new("gcc", "-m32", "gcc-multilib"),
             (Arch::X86_64, false) => Compiler::new("gcc", "-m64", "gcc-multilib"),
-            (Arch::X86_32, true) => Compiler::new("g++", "-m32", "g++-multilib"),
-            (Arch::X86_64, true) => Compiler::new("g++", "-m64", "g++-multilib"),
+            (Arch::X86_32, true) => Compiler::new("g++", "-m32", "g++"),
+            (Arch::X86_64, true) => Compiler::new("g++", "-m64", "g++"),
             (Arch::Arm32, false) => Compiler::new("clang", "--target=arm-linux-gnueabihf", "clang"),
             (Arch::Arm64, false) => Compiler::new("clang", "--target=aarch64-linux-gnu", "clang"),
             (Arch::Arm32, true) => {
