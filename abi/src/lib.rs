@@ -17,6 +17,11 @@
 //!   [`KexecRangeKind`], [`ElfMachine`] and [`Errno`] are the open enums that carry them.
 //! - [`GuestHandle64`]: the 8-byte guest handle union.
 //! - [`Error`]: every refusal, with its Xen errno.
+//! - [`decode`]: the hypervisor side of `kexec_op`: each command's argument read once
+//!   from [`guest_mem`] at the caller's width, validated by the rules of [`load`]
+//!   against a [`host`] description; [`get_range`] writes the answer back.
+//! - [`build`]: the toolstack side: the same rules, and the argument bytes for either
+//!   width. Neither side allocates.
 //!
 //! No field of an ABI structure is pointer-sized or platform-dependent: every width is
 //! explicit, and every byte is a named field (zerocopy's derives refuse hidden padding).
