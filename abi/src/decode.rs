@@ -30,13 +30,11 @@
 //! entry mode comes from its `arch` alone. The load rules and their departures from Xen
 //! are listed in [`crate::load`].
 
-use zerocopy::{FromBytes, IntoBytes};
-
 use crate::get_range::{decode_get_range, RangeQuery};
 use crate::guest_mem::{read_object, GuestMemory};
 use crate::host::HostDescription;
 use crate::load::{check_arch, check_count, check_reserved, check_type};
-use crate::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
+use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
 use crate::types::KexecCmd;
 use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 
@@ -196,59 +194,12 @@ pub fn decode_load<M: GuestMemory + ?Sized>(
     check_reserved(load._pad)?;
     check_arch(load.arch)?;
     let count = check_count(load.nr_segments)?;
-    let segments_addr = load.segments.addr(abi);
-    let segments = match abi {
-        GuestAbi::X86_64 => {
-            read_segments::<x86_64::KexecSegment, M>(mem, segments_addr, count, |s| Segment {
-                buf: s.buf.raw(),
-                buf_size: s.buf_size,
-                dest_maddr: s.dest_maddr,
-                dest_size: s.dest_size,
-            })?
-        }
-        GuestAbi::X86_32 => {
-            read_segments::<x86_32::KexecSegment, M>(mem, segments_addr, count, |s| Segment {
-                // A 32-bit guest's handle is its low 4 bytes; the upper 4 are ignored.
-                buf: u64::from({ s.buf }.low32()),
-                buf_size: s.buf_size,
-                dest_maddr: s.dest_maddr,
-                dest_size: s.dest_size,
-            })?
-        }
-    };
+    let segments = SegmentList::read_from_guest(mem, abi, load.segments.addr(abi), count)?;
     LoadRequest {
         type_: load.type_,
         arch: load.arch,
         entry_maddr: load.entry_maddr,
         segments,
     }
-    .validate(host)
-}
-
-/// Reads `count` (at most 16) segments of layout `S` at `addr` with one read into a
-/// fixed buffer, and converts each with `to_segment`.
-fn read_segments<S, M>(
-    mem: &mut M,
-    addr: u64,
-    count: usize,
-    to_segment: impl Fn(S) -> Segment,
-) -> Result<SegmentList, Error>
-where
-    S: FromBytes + IntoBytes + Copy,
-    M: GuestMemory + ?Sized,
-{
-    let mut raw = [S::new_zeroed(); SegmentList::CAPACITY];
-    let Some(wanted) = raw.get_mut(..count) else {
-        return Err(Error::TooManySegments {
-            nr: u32::try_from(count).unwrap_or(u32::MAX),
-        });
-    };
-    if !wanted.is_empty() {
-        mem.read(addr, wanted.as_mut_bytes())?;
-    }
-    let mut list = SegmentList::new();
-    for s in wanted.iter() {
-        list.push(to_segment(*s))?;
-    }
-    Ok(list)
+    .into_validated(host)
 }

@@ -6,7 +6,8 @@
 //! compile time against [`crate::layout`], right under its definition. The structures
 //! holding 64-bit members are `align(8)`, so the layout is the same on every host
 //! (an i686 host aligns a bare `u64` member to 4). This module is
-//! the input of the C header generator, so its doc comments become the header's comments.
+//! the input of the C header generator: the first paragraph of each doc comment becomes
+//! the header's comment for that item.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
