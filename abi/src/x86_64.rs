@@ -157,6 +157,16 @@ assert_layout!(KexecLoad, LOAD, Arch::X86_64, {
 });
 
 /// Argument of `KEXEC_CMD_kexec_unload`: unload the image of `type`.
+///
+/// One byte, the same for both guest widths ([`crate::x86_32`] re-exports this type).
+///
+/// ```
+/// use xen_kexec_abi::{x86_64::KexecUnload, KexecType};
+/// use zerocopy::FromBytes;
+/// let unload = KexecUnload::read_from_bytes(&[1]).unwrap();
+/// assert_eq!(unload.type_, KexecType::CRASH);
+/// assert_eq!(unload.type_.known(), Ok(KexecType::CRASH));
+/// ```
 #[doc = include_str!("../doc/xen_kexec_unload.md")]
 #[doc(alias = "xen_kexec_unload_t")]
 #[doc(alias = "xen_kexec_unload")]
@@ -173,6 +183,17 @@ pub struct KexecUnload {
 assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
 
 /// Argument of `KEXEC_CMD_kexec_status`: ask whether an image of `type` is loaded.
+///
+/// One byte, the same for both guest widths. The hypercall returns 1 when such an image
+/// is loaded, 0 when none is.
+///
+/// ```
+/// use xen_kexec_abi::{x86_64::KexecStatus, Errno, KexecType};
+/// use zerocopy::IntoBytes;
+/// let status = KexecStatus { type_: KexecType(7) };
+/// assert_eq!(status.as_bytes(), &[7]);
+/// assert_eq!(status.type_.known().unwrap_err().errno(), Errno::EINVAL);
+/// ```
 #[doc = include_str!("../doc/xen_kexec_status.md")]
 #[doc(alias = "xen_kexec_status_t")]
 #[doc(alias = "xen_kexec_status")]
