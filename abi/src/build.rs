@@ -208,47 +208,30 @@ fn handle<T: ?Sized>(
 }
 
 /// Encodes a request (already validated by the caller) in `abi`'s layout.
+///
+/// Segment and load are *checked* structures: their bytes are the same in both guest
+/// layouts (proven in [`crate::compat`]), so the 64-bit types encode both, and only the
+/// handles' values depend on the width.
 fn encode_load(req: &LoadRequest, abi: GuestAbi, segments_addr: u64) -> Result<EncodedLoad, Error> {
     let mut segments = [[0u8; SEGMENT_SIZE]; SegmentList::CAPACITY];
     let list = req.segments.as_slice();
     for ((index, seg), slot) in (0u8..).zip(list).zip(segments.iter_mut()) {
-        let buf = handle(abi, seg.buf, HandleField::Buf(index))?;
         // `transmute!` checks at compile time that a segment is exactly SEGMENT_SIZE bytes.
-        *slot = match abi {
-            GuestAbi::X86_64 => transmute!(x86_64::KexecSegment {
-                buf,
-                buf_size: seg.buf_size,
-                dest_maddr: seg.dest_maddr,
-                dest_size: seg.dest_size,
-            }),
-            GuestAbi::X86_32 => transmute!(x86_32::KexecSegment {
-                buf,
-                buf_size: seg.buf_size,
-                dest_maddr: seg.dest_maddr,
-                dest_size: seg.dest_size,
-            }),
-        };
+        *slot = transmute!(x86_64::KexecSegment {
+            buf: handle(abi, seg.buf, HandleField::Buf(index))?,
+            buf_size: seg.buf_size,
+            dest_maddr: seg.dest_maddr,
+            dest_size: seg.dest_size,
+        });
     }
-    let nr_segments = u32::try_from(list.len()).unwrap_or(u32::MAX);
-    let segments_handle = handle::<()>(abi, segments_addr, HandleField::Segments)?.raw();
-    let load = match abi {
-        GuestAbi::X86_64 => transmute!(x86_64::KexecLoad {
-            type_: req.type_,
-            _pad: 0,
-            arch: req.arch,
-            nr_segments,
-            segments: GuestHandle64::from_raw(segments_handle),
-            entry_maddr: req.entry_maddr,
-        }),
-        GuestAbi::X86_32 => transmute!(x86_32::KexecLoad {
-            type_: req.type_,
-            _pad: 0,
-            arch: req.arch,
-            nr_segments,
-            segments: GuestHandle64::from_raw(segments_handle),
-            entry_maddr: req.entry_maddr,
-        }),
-    };
+    let load = transmute!(x86_64::KexecLoad {
+        type_: req.type_,
+        _pad: 0,
+        arch: req.arch,
+        nr_segments: u32::try_from(list.len()).unwrap_or(u32::MAX),
+        segments: handle(abi, segments_addr, HandleField::Segments)?,
+        entry_maddr: req.entry_maddr,
+    });
     Ok(EncodedLoad {
         load,
         segments_addr,

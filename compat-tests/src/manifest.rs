@@ -376,13 +376,7 @@ impl Case {
                 .ok_or_else(|| format!("case {}: no image {}", self.name, path.display()))?;
             copies.push((self.regions[i].addr.u64()?, bytes.clone()));
         }
-        let mut regions: Vec<GuestRegion<&mut [u8]>> = copies
-            .iter_mut()
-            .map(|(base, bytes)| GuestRegion {
-                base: *base,
-                bytes: bytes.as_mut_slice(),
-            })
-            .collect();
+        let mut regions = as_regions(&mut copies);
         let mut mem =
             SparseMemory::new(&mut regions).map_err(|e| format!("case {}: {e}", self.name))?;
         let result = decode(
@@ -400,13 +394,7 @@ impl Case {
             other => return Ok(outcome_of(&other)),
         };
         let before: Vec<Vec<u8>> = copies.iter().map(|(_, b)| b.clone()).collect();
-        let mut regions: Vec<GuestRegion<&mut [u8]>> = copies
-            .iter_mut()
-            .map(|(base, bytes)| GuestRegion {
-                base: *base,
-                bytes: bytes.as_mut_slice(),
-            })
-            .collect();
+        let mut regions = as_regions(&mut copies);
         let mut mem =
             SparseMemory::new(&mut regions).map_err(|e| format!("case {}: {e}", self.name))?;
         if let Err(e) = query.complete(&mut mem, size.u64()?, start.u64()?) {
@@ -463,6 +451,17 @@ impl Case {
             ))
         }
     }
+}
+
+/// Guest regions over owned `(base, bytes)` copies.
+fn as_regions(copies: &mut [(u64, Vec<u8>)]) -> Vec<GuestRegion<&mut [u8]>> {
+    copies
+        .iter_mut()
+        .map(|(base, bytes)| GuestRegion {
+            base: *base,
+            bytes: bytes.as_mut_slice(),
+        })
+        .collect()
 }
 
 /// An outcome in one line.
