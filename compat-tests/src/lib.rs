@@ -5,4 +5,5 @@
 pub mod cc;
 pub mod cvalue;
 pub mod fixtures;
+pub mod fuzzseed;
 pub mod manifest;
