@@ -82,6 +82,9 @@ impl<T: ?Sized> GuestHandle64<T> {
     }
 }
 
+impl<T: ?Sized> crate::layout::sealed::Sealed for GuestHandle64<T> {}
+impl<T: ?Sized> crate::layout::AbiField for GuestHandle64<T> {}
+
 impl<T: ?Sized> Clone for GuestHandle64<T> {
     fn clone(&self) -> Self {
         *self

@@ -394,15 +394,54 @@ pub static STATUS: StructDef = StructDef {
 /// Every ABI structure, in the order Xen's header declares them.
 pub static ALL: [&StructDef; 6] = [&EXEC, &RANGE, &SEGMENT, &LOAD, &UNLOAD, &STATUS];
 
-/// The size of the value a field accessor returns: lets a constant expression name a
-/// field's Rust type without a reference into a packed structure.
+/// The types a field of an ABI structure may have: the fixed-width integers `u8`, `u16`,
+/// `u32`, `u64` and `i32`, the open enums over them, and the 8-byte [`GuestHandle64`]
+/// union. Never `usize`, `isize`, a pointer, `c_ulong`/`c_long` or a Rust union: the
+/// layout assertions under each structure require this trait of every field, so a field
+/// of any other type does not compile. Sealed: only this crate implements it.
+///
+/// The check the assertions make, on a field of explicit width:
+/// ```
+/// use xen_kexec_abi::layout::size_of_return;
+/// #[derive(Clone, Copy)]
+/// struct Good { size: u64 }
+/// const _: usize = size_of_return(|s: Good| s.size);
+/// ```
+/// and the same check refusing a pointer-sized field:
+/// ```compile_fail,E0277
+/// use xen_kexec_abi::layout::size_of_return;
+/// #[derive(Clone, Copy)]
+/// struct Bad { size: usize }
+/// const _: usize = size_of_return(|s: Bad| s.size);
+/// ```
+///
+/// [`GuestHandle64`]: crate::GuestHandle64
+pub trait AbiField: sealed::Sealed + Copy {}
+
+pub(crate) mod sealed {
+    /// Seals [`AbiField`](super::AbiField).
+    pub trait Sealed {}
+}
+
+macro_rules! abi_fields {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl AbiField for $t {}
+    )*};
+}
+abi_fields!(u8, u16, u32, u64, i32);
+
+/// The size of the value a field accessor returns, which must be an [`AbiField`]: lets
+/// a constant expression name a field's Rust type without a reference into a packed
+/// structure.
 #[doc(hidden)]
-pub const fn size_of_return<S, F>(_accessor: fn(S) -> F) -> usize {
+pub const fn size_of_return<S, F: AbiField>(_accessor: fn(S) -> F) -> usize {
     size_of::<F>()
 }
 
 /// Asserts at compile time that a Rust structure matches its model on one arch: size,
-/// alignment, and every field's offset and size, with every model field named once.
+/// alignment, and every field's offset and size, with every model field named once and
+/// every field's type an [`AbiField`].
 macro_rules! assert_layout {
     ($ty:ty, $def:expr, $arch:expr, { $($field:ident => $cname:literal),+ $(,)? }) => {
         // `_pad` mirrors Xen's field name; reading it here is the point.

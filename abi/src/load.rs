@@ -61,6 +61,7 @@ use crate::error::{DestBound, Error};
 use crate::guest_mem::GuestMemory;
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::host::{HostDescription, PageSize};
+use crate::layout::size_of_return;
 use crate::types::{ElfMachine, KexecType};
 use crate::{x86_64, GuestAbi};
 
@@ -96,6 +97,15 @@ pub struct Segment {
     pub dest_size: u64,
 }
 
+// Filled straight from guest bytes, so held to the ABI structures' rule: every field an
+// explicit-width `AbiField`.
+static_assertions::const_assert_eq!(
+    size_of_return(|s: Segment| s.buf)
+        + size_of_return(|s: Segment| s.buf_size)
+        + size_of_return(|s: Segment| s.dest_maddr)
+        + size_of_return(|s: Segment| s.dest_size),
+    size_of::<Segment>()
+);
 static_assertions::assert_eq_size!(Segment, x86_64::KexecSegment);
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(Segment, buf),

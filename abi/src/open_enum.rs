@@ -58,6 +58,9 @@ macro_rules! open_enum {
             }
         }
 
+        impl $crate::layout::sealed::Sealed for $name {}
+        impl $crate::layout::AbiField for $name {}
+
         impl $crate::open_enum::OpenEnum for $name {
             type Repr = $repr;
             const C_TYPE: &'static str = $c_type;

@@ -4,7 +4,8 @@
 //!
 //! The compile-time layout assertions already fail on any host where a field's width
 //! changes (CI builds for i686 and x86_64); this test also catches a platform-dependent
-//! type that happens to have the right size on the hosts CI builds for.
+//! type that happens to have the right size on the hosts CI builds for. (The layout
+//! assertions also require every field's type to be an `AbiField`, at compile time.)
 
 use xen_kexec_abi::layout;
 
@@ -55,13 +56,19 @@ fn repr_c_structs(file: &'static str, source: &'static str) -> Vec<Found> {
                 if field == "}" {
                     break;
                 }
-                if let Some(decl) = field.strip_prefix("pub ") {
-                    let (fname, ty) = decl.split_once(':').expect("field: type");
-                    fields.push((
-                        fname.trim().to_string(),
-                        ty.trim().trim_end_matches(',').to_string(),
-                    ));
+                // Every field, whatever its visibility: skip comments and attributes.
+                if field.starts_with("//") || field.starts_with("#[") || field.is_empty() {
+                    continue;
                 }
+                let decl = field
+                    .strip_prefix("pub(crate) ")
+                    .or_else(|| field.strip_prefix("pub "))
+                    .unwrap_or(field);
+                let (fname, ty) = decl.split_once(':').expect("field: type");
+                fields.push((
+                    fname.trim().to_string(),
+                    ty.trim().trim_end_matches(',').to_string(),
+                ));
             }
             found.push((file, name, fields));
             in_repr_c = false;
@@ -82,9 +89,7 @@ fn every_abi_structure_field_has_an_explicit_width_type() {
             assert!(!fields.is_empty(), "{file}: {name} has no fields");
             for (field, ty) in fields {
                 assert!(
-                    ALLOWED
-                        .iter()
-                        .any(|ok| ty == *ok || (ok.ends_with('<') && ty.starts_with(ok))),
+                    is_explicit_width(&ty),
                     "{file}: {name}.{field} has type {ty}, not an explicit-width ABI type"
                 );
                 checked += 1;
@@ -115,11 +120,11 @@ fn the_scanned_structures_are_exactly_the_models() {
 
 #[test]
 fn the_scan_finds_and_rejects_pointer_sized_and_platform_types() {
-    let bad = "#[repr(C)]\n#[derive(\n    Debug,\n)]\npub struct Bad {\n    /// Doc.\n    pub size: usize,\n    pub p: *const u8,\n}\n";
+    let bad = "#[repr(C)]\n#[derive(\n    Debug,\n)]\npub struct Bad {\n    /// Doc.\n    pub size: usize,\n    pub p: *const u8,\n    len: isize,\n    #[allow(dead_code)]\n    pub(crate) w: c_ulong,\n}\n";
     let structs = repr_c_structs("bad.rs", bad);
     assert_eq!(structs.len(), 1);
     let types: Vec<_> = structs[0].2.iter().map(|(_, ty)| ty.as_str()).collect();
-    assert_eq!(types, ["usize", "*const u8"]);
+    assert_eq!(types, ["usize", "*const u8", "isize", "c_ulong"]);
     for ty in [
         "usize",
         "isize",

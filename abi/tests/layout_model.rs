@@ -15,7 +15,7 @@ const SIZES: [(&StructDef, [(usize, usize); 4]); 6] = [
 ];
 
 /// (structure, field, offset, size) the same on every arch.
-const FIXED_FIELDS: [(&StructDef, &str, usize, usize); 12] = [
+const FIXED_FIELDS: [(&StructDef, &str, usize, usize); 13] = [
     (&layout::EXEC, "type", 0, 4),
     (&layout::SEGMENT, "buf", 0, 8),
     (&layout::SEGMENT, "buf_size", 8, 8),
@@ -28,6 +28,7 @@ const FIXED_FIELDS: [(&StructDef, &str, usize, usize); 12] = [
     (&layout::LOAD, "segments", 8, 8),
     (&layout::LOAD, "entry_maddr", 16, 8),
     (&layout::UNLOAD, "type", 0, 1),
+    (&layout::STATUS, "type", 0, 1),
 ];
 
 #[test]
