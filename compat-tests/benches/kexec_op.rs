@@ -14,8 +14,9 @@ use xen_kexec_abi::build::encode_get_range;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
-use xen_kexec_abi::load::{LoadRequest, Segment};
-use xen_kexec_abi::{ElfMachine, GuestAbi, KexecCmd, KexecRangeKind, KexecType};
+use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
+use xen_kexec_abi::{x86_64, ElfMachine, GuestAbi, KexecCmd, KexecRangeKind, KexecType};
+use zerocopy::{FromZeros, IntoBytes};
 
 const LOAD_ADDR: u64 = 0x1000;
 const SEGMENTS_ADDR: u64 = 0x2000;
@@ -77,10 +78,11 @@ fn loads(c: &mut Criterion) {
                 if kind == KexecType::DEFAULT {
                     group.bench_function("copy_floor", |b| {
                         b.iter(|| {
-                            let mut load = [0u8; 24];
-                            let mut segments = [0u8; 32 * 16];
+                            let mut load = [0u8; size_of::<x86_64::KexecLoad>()];
+                            let mut segments =
+                                [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY];
                             mem.read(black_box(LOAD_ADDR), &mut load).expect("mapped");
-                            mem.read(black_box(SEGMENTS_ADDR), &mut segments[..32 * n])
+                            mem.read(black_box(SEGMENTS_ADDR), segments[..n].as_mut_bytes())
                                 .expect("mapped");
                             black_box((load, segments))
                         });

@@ -206,15 +206,21 @@ pub fn walk_pattern(size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// How many bytes of a field of `ctype` a guest's C compiler fills: all of them, but
+/// of a handle only its pointer member, so a 32-bit guest's compiler fills the low
+/// `long_size` (4) bytes of the 8-byte union.
+pub fn filled_bytes(ctype: CType, abi: GuestAbi) -> usize {
+    match ctype {
+        CType::Handle(_) => abi.arch().long_size(),
+        other => other.size(abi.arch()),
+    }
+}
+
 /// The field-walk value of field `index` of `def` for `abi`: that field holds
 /// [`walk_pattern`] of the bytes the guest's compiler fills, the rest are zero.
 pub fn walk_value(def: &'static StructDef, index: usize, abi: GuestAbi) -> StructValue {
     let field = def.field_at(index);
-    let filled = match field.ctype {
-        // A 32-bit guest's compiler fills only the handle's low 4 bytes.
-        CType::Handle(_) if abi == GuestAbi::X86_32 => 4,
-        ctype => ctype.size(abi.arch()),
-    };
+    let filled = filled_bytes(field.ctype, abi);
     let mut le = [0u8; 16];
     le[..filled].copy_from_slice(&walk_pattern(filled));
     let unsigned = u128::from_le_bytes(le);

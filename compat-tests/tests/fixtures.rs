@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use compat_tests::cvalue::walk_pattern;
+use compat_tests::cvalue::{filled_bytes, walk_pattern};
 use compat_tests::fixtures::{self, Spec};
-use xen_kexec_abi::layout::CType;
+use xen_kexec_abi::layout;
 use xen_kexec_abi::GuestAbi;
 
 const REMAKE: &str = "cargo run -p compat-tests --bin make-fixtures";
@@ -60,10 +60,7 @@ fn field_walks_show_each_field_at_the_models_offset_in_both_widths() {
         let (name, _) = &value.fields[0];
         let field = value.def.field(name).expect("model field");
         let arch = spec.abi.arch();
-        let filled = match field.ctype {
-            CType::Handle(_) if spec.abi == GuestAbi::X86_32 => 4,
-            ctype => ctype.size(arch),
-        };
+        let filled = filled_bytes(field.ctype, spec.abi);
         let image = &images[&spec.path];
         assert_eq!(image.len(), value.def.size(arch), "{}", spec.path.display());
         let mut expected = vec![0u8; image.len()];
@@ -77,8 +74,9 @@ fn field_walks_show_each_field_at_the_models_offset_in_both_widths() {
         );
         walked += 1;
     }
-    // 17 fields in the six structures, for each of the two widths.
-    assert_eq!(walked, 34);
+    // Every field of every structure, for each of the two widths.
+    let fields: usize = layout::ALL.iter().map(|def| def.len()).sum();
+    assert_eq!(walked, fields * GuestAbi::ALL.len());
 }
 
 #[test]
