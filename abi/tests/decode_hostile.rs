@@ -8,6 +8,7 @@ mod decode_support;
 use decode_support::*;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{fault, GuestMemory};
+use xen_kexec_abi::layout;
 use xen_kexec_abi::{
     x86_32, x86_64, Access, ElfMachine, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
 };
@@ -98,11 +99,15 @@ fn load_with_sixteen_segments_reads_each_byte_once_and_uses_the_first_copy() {
                 "one copy of the load, one of the segment array"
             );
             assert!(
-                mem.counts(ARG, 24).iter().all(|&n| n == 1),
+                mem.counts(ARG, layout::LOAD.size(abi.arch()))
+                    .iter()
+                    .all(|&n| n == 1),
                 "load struct read once"
             );
             assert!(
-                mem.counts(SEGS, 16 * 32).iter().all(|&n| n == 1),
+                mem.counts(SEGS, 16 * layout::SEGMENT.size(abi.arch()))
+                    .iter()
+                    .all(|&n| n == 1),
                 "segment array read once"
             );
             assert!(mem.reads.iter().all(|&n| n <= 1), "no byte read twice");
@@ -159,7 +164,7 @@ fn get_range_reads_once_and_answers_with_the_first_copy() {
                 }
                 .as_bytes()
                 .to_vec(),
-                24,
+                layout::RANGE.size(abi.arch()),
             ),
             GuestAbi::X86_32 => (
                 x86_32::KexecRange {
@@ -170,7 +175,7 @@ fn get_range_reads_once_and_answers_with_the_first_copy() {
                 }
                 .as_bytes()
                 .to_vec(),
-                16,
+                layout::RANGE.size(abi.arch()),
             ),
         };
         let mut mem = hostile(&arg, &[]);

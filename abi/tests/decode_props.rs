@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
+use xen_kexec_abi::layout;
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
 use xen_kexec_abi::{
     DestBound, ElfMachine, EntryMode, Errno, Error, GuestAbi, HandleField, KexecCmd, KexecType,
@@ -145,8 +146,11 @@ proptest! {
                 continue;
             }
             let encoded = encoded.expect("encodes");
-            prop_assert_eq!(encoded.load_bytes().len(), 24);
-            prop_assert_eq!(encoded.segment_bytes().len(), 32 * req.segments.len());
+            prop_assert_eq!(encoded.load_bytes().len(), layout::LOAD.size(abi.arch()));
+            prop_assert_eq!(
+                encoded.segment_bytes().len(),
+                layout::SEGMENT.size(abi.arch()) * req.segments.len()
+            );
             let mut guest = Guest::new().with(ARG, encoded.load_bytes()).with(SEGS, encoded.segment_bytes());
             let op = guest.decode(abi, KexecCmd::LOAD, ARG, &host);
             prop_assert_eq!(op, Ok(Operation::Load(validated)));
