@@ -1,54 +1,71 @@
-//! The constants of Xen's `xen/include/public/kexec.h` (Xen 4.23), under their C names.
+//! The constants of Xen's kexec interface, under their C names: the `KEXEC_*` ones of
+//! `xen/include/public/kexec.h` (Xen 4.23), the hypercall number of `xen.h`, the ELF
+//! machine numbers of `<elf.h>` and the error values of Xen's `errno.h`.
 //!
 //! These `const` items are the single source of every number: the open enums
-//! ([`crate::KexecCmd`], [`crate::KexecType`], ...) take their values from here, and the header generator emits them
-//! as `#define`s. The names are Xen's, hence the lower-case parts.
+//! ([`crate::KexecCmd`], [`crate::KexecType`], ...) take their values from here, and the
+//! header generator emits the `KEXEC_*` ones as `#define`s. The names are Xen's, hence the
+//! lower-case parts.
+//!
+//! The first paragraph of each `KEXEC_*` constant's documentation becomes its comment in
+//! the generated C header, so it is written as C header prose; anything about this crate
+//! goes in later paragraphs.
 #![allow(non_upper_case_globals)]
 
-/// `KEXEC_CMD_kexec`: enter the loaded image of a type; takes `xen_kexec_exec_t` and does
-/// not return on success.
+/// The hypercall number of `kexec_op`: `long kexec_op(unsigned int cmd, void *arg)`.
+///
+/// Xen defines it in its public `xen.h`, which `kexec.h` includes, so the generated
+/// header leaves it out (as it leaves out every `__HYPERVISOR_*` constant).
+pub const __HYPERVISOR_kexec_op: u32 = 37;
+
+/// Enter the loaded image of a type. Takes `xen_kexec_exec_t`; does not return on
+/// success.
 pub const KEXEC_CMD_kexec: u32 = 0;
-/// `KEXEC_CMD_kexec_load_v1`: the removed v1 load (its `unsigned long page_list[17]`
-/// changed size with the guest's width). Xen 4.23 answers `-EOPNOTSUPP`, and so do we.
+/// Removed in Xen 4.23 (the v1 load, whose `unsigned long page_list[17]` changed size
+/// with the guest's width); answered with `-EOPNOTSUPP`.
+///
+/// This crate refuses it the same way.
 pub const KEXEC_CMD_kexec_load_v1: u32 = 1;
-/// `KEXEC_CMD_kexec_unload_v1`: the removed v1 unload; answered with `-EOPNOTSUPP`.
+/// Removed in Xen 4.23 (the v1 unload); answered with `-EOPNOTSUPP`.
+///
+/// This crate refuses it the same way.
 pub const KEXEC_CMD_kexec_unload_v1: u32 = 2;
-/// `KEXEC_CMD_kexec_get_range`: ask where a machine range (crash region, Xen, a CPU's
-/// notes, ...) lies; takes `xen_kexec_range_t`, fills `size` and `start`.
+/// Ask where a machine range (the crash region, Xen, a CPU's notes, ...) lies. Takes
+/// `xen_kexec_range_t`; fills in `size` and `start`.
 pub const KEXEC_CMD_kexec_get_range: u32 = 3;
-/// `KEXEC_CMD_kexec_load`: load an image as an array of segments; takes
-/// `xen_kexec_load_t`.
+/// Load an image made of an array of segments. Takes `xen_kexec_load_t`.
 pub const KEXEC_CMD_kexec_load: u32 = 4;
-/// `KEXEC_CMD_kexec_unload`: unload the image of a type; takes `xen_kexec_unload_t`.
+/// Unload the image of a type. Takes `xen_kexec_unload_t`.
 pub const KEXEC_CMD_kexec_unload: u32 = 5;
-/// `KEXEC_CMD_kexec_status`: whether an image of a type is loaded (returns 0 or 1);
-/// takes `xen_kexec_status_t`.
+/// Ask whether an image of a type is loaded. Takes `xen_kexec_status_t`; returns 1 if it
+/// is, 0 if not.
 pub const KEXEC_CMD_kexec_status: u32 = 6;
 
-/// `KEXEC_TYPE_DEFAULT`: the image entered on a normal reboot.
+/// The image entered on a normal reboot.
 pub const KEXEC_TYPE_DEFAULT: u8 = 0;
-/// `KEXEC_TYPE_CRASH`: the image entered when Xen crashes; it must live in the reserved
-/// crash region.
+/// The image entered when Xen crashes; it must lie in the reserved crash region.
 pub const KEXEC_TYPE_CRASH: u8 = 1;
 
-/// `KEXEC_RANGE_MA_CRASH`: the machine range reserved for the crash image.
+/// The machine range reserved for the crash image.
 pub const KEXEC_RANGE_MA_CRASH: i32 = 0;
-/// `KEXEC_RANGE_MA_XEN`: the machine range holding Xen itself.
+/// The machine range holding Xen itself.
 pub const KEXEC_RANGE_MA_XEN: i32 = 1;
-/// `KEXEC_RANGE_MA_CPU`: a physical CPU's crash notes; `nr` is the CPU number.
+/// A physical CPU's crash notes; `nr` is the CPU number.
 pub const KEXEC_RANGE_MA_CPU: i32 = 2;
-/// `KEXEC_RANGE_MA_XENHEAP`: the machine range of the Xen heap.
+/// The machine range of the Xen heap.
 pub const KEXEC_RANGE_MA_XENHEAP: i32 = 3;
-/// `KEXEC_RANGE_MA_BOOT_PARAM`: obsolete (ia64 boot parameters); kept for its number.
+/// Obsolete (ia64 boot parameters); kept for its number.
 pub const KEXEC_RANGE_MA_BOOT_PARAM: i32 = 4;
-/// `KEXEC_RANGE_MA_EFI_MEMMAP`: the EFI memory map.
+/// The EFI memory map.
 pub const KEXEC_RANGE_MA_EFI_MEMMAP: i32 = 5;
-/// `KEXEC_RANGE_MA_VMCOREINFO`: the vmcoreinfo note.
+/// The vmcoreinfo note.
 pub const KEXEC_RANGE_MA_VMCOREINFO: i32 = 6;
 
-/// `KEXEC_SEGMENT_MAX`: the most segments one load may carry. Internal to Xen's
-/// hypervisor; public here because both sides of the ABI need it. Xen's own check
-/// (`nr_segments >= KEXEC_SEGMENT_MAX`) refuses exactly this many; this crate accepts it.
+/// The most segments one load may carry (16 is accepted).
+///
+/// Internal to Xen's hypervisor; public here because both sides of the ABI need it. Xen's
+/// own check (`nr_segments >= KEXEC_SEGMENT_MAX`) refuses exactly this many; this crate
+/// accepts it.
 pub const KEXEC_SEGMENT_MAX: u32 = 16;
 
 /// `EM_386`: the ELF machine of a 32-bit x86 image, entered in 32-bit protected mode.

@@ -8,6 +8,7 @@ use xen_kexec_abi::{
 
 #[test]
 fn constants_have_the_values_of_xens_headers() {
+    assert_eq!(__HYPERVISOR_kexec_op, 37);
     assert_eq!(
         [
             KEXEC_CMD_kexec,

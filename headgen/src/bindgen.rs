@@ -5,10 +5,14 @@
 //! - structures: only those the layout model lists (their `rust_name`s are cbindgen's
 //!   include list, renamed to the model's `c_name`s), so other public types of the abi
 //!   crate never reach the header;
-//! - constants: `consts.rs` also holds `EM_*` and `XEN_E*`; those are excluded, by the
-//!   names their open enums ([`ElfMachine`], [`Errno`]) list. Like Xen's own `kexec.h`,
-//!   the header defines neither: `EM_*` belong to `<elf.h>` and the errno values to Xen's
-//!   `errno.h`, and defining them here could clash with either in a C consumer.
+//! - constants: `consts.rs` also holds constants that other headers define, and those
+//!   are excluded ([`excluded_constants`]). Like Xen's own `kexec.h`, the header defines
+//!   none of them, since defining them here could clash with their own header in a C
+//!   consumer:
+//!   - `EM_*` belong to `<elf.h>` and the errno values `XEN_E*` to Xen's `errno.h`; they
+//!     are excluded by the names their open enums ([`ElfMachine`], [`Errno`]) list;
+//!   - hypercall numbers belong to Xen's `xen.h` (which `kexec.h` includes): every
+//!     constant of `consts.rs` whose name starts with [`HYPERCALL_PREFIX`] is excluded.
 //!
 //! The open enums are defined by a macro, which cbindgen does not expand, and the guest
 //! handle is a generic Rust type with no C equivalent. So that cbindgen knows every type
@@ -134,12 +138,29 @@ fn short_name<T: ?Sized>() -> &'static str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
-/// The names of the constants of `consts.rs` that the header must not define.
-pub(crate) fn excluded_constants() -> Vec<&'static str> {
-    fn names<T: OpenEnum>() -> impl Iterator<Item = &'static str> {
-        T::KNOWN.iter().map(|(name, _)| *name)
+/// How the names of Xen's hypercall numbers start (`__HYPERVISOR_kexec_op`): they are
+/// defined by Xen's `xen.h`, never by `kexec.h`.
+pub(crate) const HYPERCALL_PREFIX: &str = "__HYPERVISOR_";
+
+/// The names of the constants of `consts.rs` (whose source is `consts_source`) that the
+/// header must not define: the ELF machines, the errno values, and the hypercall
+/// numbers (see the module documentation).
+pub(crate) fn excluded_constants(consts_source: &str) -> Vec<String> {
+    fn names<T: OpenEnum>() -> impl Iterator<Item = String> {
+        T::KNOWN.iter().map(|(name, _)| (*name).to_owned())
     }
-    names::<ElfMachine>().chain(names::<Errno>()).collect()
+    let hypercalls = consts_source.lines().filter_map(|line| {
+        let rest = line.trim_start().strip_prefix("pub const ")?;
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        name.starts_with(HYPERCALL_PREFIX).then(|| name.to_owned())
+    });
+    names::<ElfMachine>()
+        .chain(names::<Errno>())
+        .chain(hypercalls)
+        .collect()
 }
 
 /// The text around cbindgen's declarations: Xen's framing of a public header.
@@ -203,10 +224,9 @@ pub(crate) fn run(
             .rename
             .insert(def.rust_name.to_owned(), def.c_name.to_owned());
     }
-    config.export.exclude = excluded_constants()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let consts_source = std::fs::read_to_string(&sources.consts)
+        .map_err(|e| Error::io(format!("reading {}", sources.consts.display()), e))?;
+    config.export.exclude = excluded_constants(&consts_source);
 
     let builder = cbindgen::Builder::new()
         .with_config(config)
@@ -304,12 +324,41 @@ mod tests {
     }
 
     #[test]
-    fn elf_machines_and_errnos_are_excluded_from_the_header() {
-        let excluded = excluded_constants();
-        assert!(excluded.contains(&"EM_386"));
-        assert!(excluded.contains(&"EM_X86_64"));
-        assert!(excluded.contains(&"XEN_EINVAL"));
-        assert!(excluded.iter().all(|name| !name.starts_with("KEXEC_")));
+    fn elf_machines_errnos_and_hypercall_numbers_are_excluded_from_the_header() {
+        let source = [
+            "pub const KEXEC_TYPE_CRASH: u8 = 1;",
+            "pub const __HYPERVISOR_kexec_op: u32 = 37;",
+            "/// `__HYPERVISOR_other` in a comment is no constant.",
+            "    pub const __HYPERVISOR_xen_version: u32 = 17;",
+        ]
+        .join("\n");
+        let excluded = excluded_constants(&source);
+        for name in [
+            "EM_386",
+            "EM_X86_64",
+            "XEN_EINVAL",
+            "__HYPERVISOR_kexec_op",
+            "__HYPERVISOR_xen_version",
+        ] {
+            assert!(excluded.iter().any(|e| e == name), "{name}: {excluded:?}");
+        }
+        assert!(
+            excluded
+                .iter()
+                .all(|name| !name.starts_with("KEXEC_") && name != "__HYPERVISOR_other"),
+            "{excluded:?}"
+        );
+    }
+
+    #[test]
+    fn the_abi_crates_hypercall_number_is_excluded() {
+        let source = std::fs::read_to_string(crate::workspace_root().join("abi/src/consts.rs"))
+            .expect("consts.rs reads");
+        let excluded = excluded_constants(&source);
+        assert!(
+            excluded.iter().any(|e| e == "__HYPERVISOR_kexec_op"),
+            "{excluded:?}"
+        );
     }
 
     #[test]

@@ -91,15 +91,16 @@ impl Compiler {
 
     /// The compiler this project uses for `arch` in `dialect`.
     ///
-    /// The units are freestanding and include only the compiler's own `<stddef.h>` and
-    /// `<stdint.h>`, so none needs a libc for the target; gcc is named by
-    /// `gcc-multilib`, the package that gives it `-m32` and that the project's setup
-    /// installs (the abi crate's i686 tests link with it).
+    /// The units are freestanding, compiled `-c` and include only the compiler's own
+    /// `<stddef.h>` and `<stdint.h>`, so none needs a libc or multilib support for the
+    /// target: Debian's plain `gcc` compiles them with `-m32` as well as `-m64`, and a
+    /// missing compiler is named by the package that provides the program itself
+    /// (`gcc`, `g++`, `clang`).
     pub(crate) fn for_arch(arch: Arch, dialect: Dialect) -> Self {
         let cxx = dialect == Dialect::Cxx98;
         match (arch, cxx) {
-            (Arch::X86_32, false) => Compiler::new("gcc", "-m32", "gcc-multilib"),
-            (Arch::X86_64, false) => Compiler::new("gcc", "-m64", "gcc-multilib"),
+            (Arch::X86_32, false) => Compiler::new("gcc", "-m32", "gcc"),
+            (Arch::X86_64, false) => Compiler::new("gcc", "-m64", "gcc"),
             (Arch::X86_32, true) => Compiler::new("g++", "-m32", "g++"),
             (Arch::X86_64, true) => Compiler::new("g++", "-m64", "g++"),
             (Arch::Arm32, false) => Compiler::new("clang", "--target=arm-linux-gnueabihf", "clang"),
@@ -496,10 +497,29 @@ mod tests {
             .to_string();
         assert!(message.contains("headgen-test-no-such-clang"), "{message}");
         assert!(message.contains("Debian package `clang`"), "{message}");
-        assert_eq!(
-            Compiler::for_arch(Arch::X86_32, Dialect::C11).package,
-            "gcc-multilib"
-        );
+    }
+
+    #[test]
+    fn each_compiler_is_named_by_the_package_of_the_program_itself() {
+        for arch in Arch::ALL {
+            for dialect in [Dialect::C11, Dialect::C89, Dialect::Cxx98] {
+                let compiler = Compiler::for_arch(arch, dialect);
+                let expected = match compiler.program.as_str() {
+                    "gcc" => "gcc",
+                    "g++" => "g++",
+                    "clang" | "clang++" => "clang",
+                    other => unreachable!("unexpected compiler {other}"),
+                };
+                assert_eq!(compiler.package, expected, "{arch:?} {dialect:?}");
+            }
+        }
+        let gcc32 = Error::MissingCompiler {
+            program: "gcc".to_owned(),
+            package: Compiler::for_arch(Arch::X86_32, Dialect::C89).package,
+        }
+        .to_string();
+        assert!(gcc32.contains("apt-get install gcc)"), "{gcc32}");
+        assert!(!gcc32.contains("multilib"), "-c needs no multilib: {gcc32}");
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub(crate) struct HeaderConst {
 
 /// Every constant the header defines: the `KEXEC_*` ones, that is every value of the
 /// open enums [`KexecCmd`], [`KexecType`] and [`KexecRangeKind`], and
-/// `KEXEC_SEGMENT_MAX`. (`EM_*` and the errno values are left out: see
-/// [`crate::bindgen`].)
+/// `KEXEC_SEGMENT_MAX`. (`EM_*`, the errno values and the hypercall number
+/// `__HYPERVISOR_kexec_op` are left out: see [`crate::bindgen`].)
 pub(crate) fn header_constants() -> Vec<HeaderConst> {
     fn known<T>() -> impl Iterator<Item = HeaderConst>
     where
@@ -89,9 +89,10 @@ const BANNER: &[&str] = &[
     " * crate (abi/src/x86_64.rs and abi/src/consts.rs, checked against the layout",
     " * model in abi/src/layout.rs). Do not edit: change the crate and regenerate.",
     " *",
-    " * The ELF machine numbers `arch` takes (EM_386, EM_X86_64) are <elf.h>'s, and",
-    " * the hypercall's errors are Xen's errno.h values. Like Xen's own kexec.h, this",
-    " * header defines neither, so that it cannot clash with those headers.",
+    " * The hypercall number (__HYPERVISOR_kexec_op) is xen.h's, the ELF machine",
+    " * numbers the arch member takes (EM_386, EM_X86_64) are <elf.h>'s, and the",
+    " * hypercall's errors are Xen's errno.h values. Like Xen's own kexec.h, this",
+    " * header defines none of them, so that it cannot clash with those headers.",
     " *",
     " * Copyright (c) the xen-kexec-abi contributors.",
     " *",
@@ -220,9 +221,34 @@ mod tests {
             "the constants and the include guard"
         );
         assert!(!h.contains("#define EM_") && !h.contains("#define XEN_E"));
+        assert!(!h.contains("#define __HYPERVISOR_"), "xen.h defines it");
         assert!(constants
             .iter()
             .any(|c| c.name == "KEXEC_SEGMENT_MAX" && c.value == 16));
+    }
+
+    #[test]
+    fn every_line_of_the_header_fits_in_80_columns() {
+        let h = generated();
+        let long: Vec<(usize, &str)> = h
+            .lines()
+            .enumerate()
+            // Xen's limit, spelled out rather than read from the generator it checks.
+            .filter(|(_, l)| l.chars().count() > 80)
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        assert!(long.is_empty(), "lines wider than 80 columns: {long:#?}");
+        assert!(!h.contains('\t'), "no tabs, so characters are columns");
+    }
+
+    #[test]
+    fn header_comments_carry_no_markdown_or_crate_speak() {
+        let h = generated();
+        let declarations = &h[h.find("#ifndef").expect("the include guard")..];
+        assert!(!declarations.contains('`'), "no code span: {declarations}");
+        for phrase in ["crate", "so do we", "Rust"] {
+            assert!(!declarations.contains(phrase), "{phrase}: {declarations}");
+        }
     }
 
     #[test]

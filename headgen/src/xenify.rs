@@ -9,6 +9,11 @@
 //!    comment goes on with examples and (through `#[doc = include_str!(...)]`, which
 //!    cbindgen ignores anyway) layout tables that belong in rustdoc, not in a C header.
 //!    So each doc comment becomes a Xen-style comment of its **first paragraph** only.
+//!    That paragraph is Markdown wrapped for rustdoc, so two more steps make it C prose:
+//!    its code spans lose their backticks (`` `type` `` → `type`; a C header has no
+//!    Markdown, and Xen's own comments name identifiers bare), and it is re-wrapped
+//!    ([`wrap`]) to fit [`MAX_COLUMNS`], prefix and indentation included, because Xen's
+//!    public headers keep to 80 columns and rustfmt lets doc comments run to 100.
 //! 2. **Typedef names.** cbindgen gives the tag and the typedef one name; Xen's typedef
 //!    adds `_t` (`typedef struct xen_kexec_load { ... } xen_kexec_load_t;`).
 //! 3. **Members.** Rust cannot name a field `type` (it spells it `type_`), an open enum is
@@ -147,7 +152,8 @@ impl<'r> Xenifier<'_, 'r> {
         self.check_defines(&defines)
     }
 
-    /// 1: a `/** ... */` doc comment becomes a Xen comment of its first paragraph.
+    /// 1: a `/** ... */` doc comment becomes a Xen comment of its first paragraph,
+    /// without backticks, wrapped to [`MAX_COLUMNS`].
     fn doc_comment(&mut self, start: usize, indent: &str) -> Result<(), Error> {
         let mut paragraph: Vec<&str> = Vec::new();
         let mut ended = false;
@@ -164,7 +170,12 @@ impl<'r> Xenifier<'_, 'r> {
                 .or_else(|| trimmed.strip_prefix('*'))
                 .unwrap_or(trimmed)
                 .trim_end();
-            if text.contains("*/") || text.contains("/*") {
+            // Checked with and without backticks: removing them must not make one either.
+            let c_text = strip_code_spans(text);
+            if [text, c_text.as_str()]
+                .iter()
+                .any(|t| t.contains("*/") || t.contains("/*"))
+            {
                 return Err(err(n, format!("a doc comment contains `/*` or `*/`, which cannot go in a C comment: `{text}`")));
             }
             if text.is_empty() {
@@ -174,9 +185,15 @@ impl<'r> Xenifier<'_, 'r> {
             }
         }
         if !paragraph.is_empty() {
+            let prefix = format!("{indent} * ");
+            let width = MAX_COLUMNS.saturating_sub(prefix.chars().count());
             self.out.push(format!("{indent}/*"));
-            for text in paragraph {
-                self.out.push(format!("{indent} * {text}"));
+            for text in wrap(&strip_code_spans(&paragraph.join("\n")), width) {
+                self.out.push(if text.is_empty() {
+                    format!("{indent} *")
+                } else {
+                    format!("{prefix}{text}")
+                });
             }
             self.out.push(format!("{indent} */"));
         }
@@ -393,6 +410,54 @@ fn snake_case(name: &str) -> String {
     out
 }
 
+/// The widest line a comment may make: Xen's public headers keep to 80 columns.
+const MAX_COLUMNS: usize = 80;
+
+/// `text` without Markdown's code-span backticks: a C comment is not Markdown.
+fn strip_code_spans(text: &str) -> String {
+    text.replace('`', "")
+}
+
+/// `text` re-wrapped greedily into lines of at most `width` characters.
+///
+/// Paragraphs (separated by blank lines) stay paragraphs, separated by one empty line;
+/// within one, the line breaks of `text` are ignored and words are never split, so a
+/// word longer than `width` gets a line of its own.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    let mut paragraphs: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                paragraphs.push(std::mem::take(&mut paragraph));
+            }
+        } else {
+            paragraph.extend(line.split_whitespace());
+        }
+    }
+    if !paragraph.is_empty() {
+        paragraphs.push(paragraph);
+    }
+    for (i, words) in paragraphs.into_iter().enumerate() {
+        if i > 0 {
+            lines.push(String::new());
+        }
+        let mut line = String::new();
+        for word in words {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 fn indent_of(line: &str) -> &str {
     &line[..line.len() - line.trim_start().len()]
 }
@@ -466,10 +531,10 @@ typedef struct HEADGEN_REPR_ALIGN(8) xen_kexec_range {
 ";
 
     #[test]
-    fn a_doc_comment_becomes_a_xen_comment_of_its_first_paragraph() {
+    fn a_doc_comment_becomes_a_xen_comment_of_its_first_paragraph_rewrapped() {
         let out = run(RANGE_RAW, &[&RANGE], &[]).expect("xenifies");
         assert!(
-            out.starts_with("/*\n * Argument of get_range.\n * Second line.\n */\n"),
+            out.starts_with("/*\n * Argument of get_range. Second line.\n */\n"),
             "{out}"
         );
         assert!(
@@ -611,6 +676,96 @@ typedef struct HEADGEN_REPR_ALIGN(8) xen_kexec_load {
         let raw = "/**\n * Ends early */ oops\n */\n";
         let e = run(raw, &[], &[]).expect_err("*/ in doc").to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn a_comment_terminator_made_by_removing_backticks_is_an_error() {
+        let raw = "/**\n * Glob `KEXEC_TYPE_*`/ oops\n */\n";
+        let e = run(raw, &[], &[])
+            .expect_err("*/ once unquoted")
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn wrap_leaves_text_that_fits_as_one_line() {
+        assert_eq!(
+            wrap("Which image: a KEXEC_TYPE_* value.", 40),
+            ["Which image: a KEXEC_TYPE_* value."]
+        );
+        assert_eq!(wrap("exactly ten", 11), ["exactly ten"]);
+    }
+
+    #[test]
+    fn wrap_fills_each_line_greedily_and_ignores_the_old_breaks() {
+        let text = "one two three\nfour five six seven";
+        assert_eq!(wrap(text, 13), ["one two three", "four five six", "seven"]);
+        assert_eq!(wrap(text, 14), ["one two three", "four five six", "seven"]);
+        assert_eq!(wrap(text, 100), ["one two three four five six seven"]);
+        let lines = wrap(&"word ".repeat(50), 23);
+        assert_eq!(lines.len(), 13, "{lines:?}");
+        assert!(
+            lines[..12].iter().all(|l| l == "word word word word"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[12], "word word");
+    }
+
+    #[test]
+    fn wrap_keeps_paragraphs_apart() {
+        assert_eq!(
+            wrap("first paragraph\n\n\nsecond one here", 9),
+            ["first", "paragraph", "", "second", "one here"]
+        );
+    }
+
+    #[test]
+    fn wrap_never_splits_a_word_longer_than_the_width() {
+        assert_eq!(
+            wrap("a XEN_GUEST_HANDLE(xen_kexec_segment_t) b c", 10),
+            ["a", "XEN_GUEST_HANDLE(xen_kexec_segment_t)", "b c"]
+        );
+    }
+
+    #[test]
+    fn doc_comments_are_wrapped_to_80_columns_with_their_indentation() {
+        let long = "word ".repeat(40);
+        let raw = [
+            "/**",
+            &format!(" * {long}"),
+            " */",
+            "typedef struct xen_kexec_exec {",
+            "    /**",
+            &format!("     * {long}"),
+            "     */",
+            "    int32_t type_;",
+            "} xen_kexec_exec;\n",
+        ]
+        .join("\n");
+        let out = run(&raw, &[&EXEC], &[]).expect("xenifies");
+        let top: Vec<&str> = out.lines().filter(|l| l.starts_with(" * ")).collect();
+        let member: Vec<&str> = out.lines().filter(|l| l.starts_with("     * ")).collect();
+        // " * " + 15 words of 4 letters and their spaces = 77; a 16th would make 82.
+        assert_eq!(top.len(), 3, "{out}");
+        assert_eq!(top[0].len(), 77, "{out}");
+        // "     * " + 14 words = 76; a 15th would make 81.
+        assert_eq!(member.len(), 3, "{out}");
+        assert_eq!(member[0].len(), 76, "{out}");
+        assert!(out.lines().all(|l| l.len() <= MAX_COLUMNS), "{out}");
+        assert_eq!(
+            out.split_whitespace().filter(|w| *w == "word").count(),
+            80,
+            "no word lost: {out}"
+        );
+    }
+
+    #[test]
+    fn doc_comments_lose_their_markdown_backticks() {
+        let raw = "/**\n * Argument of `KEXEC_CMD_kexec`: enter the image of `type`.\n */\n";
+        assert_eq!(
+            run(raw, &[], &[]).expect("xenifies"),
+            "/*\n * Argument of KEXEC_CMD_kexec: enter the image of type.\n */\n"
+        );
     }
 
     #[test]

@@ -10,9 +10,10 @@
  * crate (abi/src/x86_64.rs and abi/src/consts.rs, checked against the layout
  * model in abi/src/layout.rs). Do not edit: change the crate and regenerate.
  *
- * The ELF machine numbers `arch` takes (EM_386, EM_X86_64) are <elf.h>'s, and
- * the hypercall's errors are Xen's errno.h values. Like Xen's own kexec.h, this
- * header defines neither, so that it cannot clash with those headers.
+ * The hypercall number (__HYPERVISOR_kexec_op) is xen.h's, the ELF machine
+ * numbers the arch member takes (EM_386, EM_X86_64) are <elf.h>'s, and the
+ * hypercall's errors are Xen's errno.h values. Like Xen's own kexec.h, this
+ * header defines none of them, so that it cannot clash with those headers.
  *
  * Copyright (c) the xen-kexec-abi contributors.
  *
@@ -41,119 +42,115 @@
 #include "xen.h"
 
 /*
- * `KEXEC_CMD_kexec`: enter the loaded image of a type; takes `xen_kexec_exec_t` and does
- * not return on success.
+ * Enter the loaded image of a type. Takes xen_kexec_exec_t; does not return on
+ * success.
  */
 #define KEXEC_CMD_kexec 0
 
 /*
- * `KEXEC_CMD_kexec_load_v1`: the removed v1 load (its `unsigned long page_list[17]`
- * changed size with the guest's width). Xen 4.23 answers `-EOPNOTSUPP`, and so do we.
+ * Removed in Xen 4.23 (the v1 load, whose unsigned long page_list[17] changed
+ * size with the guest's width); answered with -EOPNOTSUPP.
  */
 #define KEXEC_CMD_kexec_load_v1 1
 
 /*
- * `KEXEC_CMD_kexec_unload_v1`: the removed v1 unload; answered with `-EOPNOTSUPP`.
+ * Removed in Xen 4.23 (the v1 unload); answered with -EOPNOTSUPP.
  */
 #define KEXEC_CMD_kexec_unload_v1 2
 
 /*
- * `KEXEC_CMD_kexec_get_range`: ask where a machine range (crash region, Xen, a CPU's
- * notes, ...) lies; takes `xen_kexec_range_t`, fills `size` and `start`.
+ * Ask where a machine range (the crash region, Xen, a CPU's notes, ...) lies.
+ * Takes xen_kexec_range_t; fills in size and start.
  */
 #define KEXEC_CMD_kexec_get_range 3
 
 /*
- * `KEXEC_CMD_kexec_load`: load an image as an array of segments; takes
- * `xen_kexec_load_t`.
+ * Load an image made of an array of segments. Takes xen_kexec_load_t.
  */
 #define KEXEC_CMD_kexec_load 4
 
 /*
- * `KEXEC_CMD_kexec_unload`: unload the image of a type; takes `xen_kexec_unload_t`.
+ * Unload the image of a type. Takes xen_kexec_unload_t.
  */
 #define KEXEC_CMD_kexec_unload 5
 
 /*
- * `KEXEC_CMD_kexec_status`: whether an image of a type is loaded (returns 0 or 1);
- * takes `xen_kexec_status_t`.
+ * Ask whether an image of a type is loaded. Takes xen_kexec_status_t; returns 1
+ * if it is, 0 if not.
  */
 #define KEXEC_CMD_kexec_status 6
 
 /*
- * `KEXEC_TYPE_DEFAULT`: the image entered on a normal reboot.
+ * The image entered on a normal reboot.
  */
 #define KEXEC_TYPE_DEFAULT 0
 
 /*
- * `KEXEC_TYPE_CRASH`: the image entered when Xen crashes; it must live in the reserved
- * crash region.
+ * The image entered when Xen crashes; it must lie in the reserved crash region.
  */
 #define KEXEC_TYPE_CRASH 1
 
 /*
- * `KEXEC_RANGE_MA_CRASH`: the machine range reserved for the crash image.
+ * The machine range reserved for the crash image.
  */
 #define KEXEC_RANGE_MA_CRASH 0
 
 /*
- * `KEXEC_RANGE_MA_XEN`: the machine range holding Xen itself.
+ * The machine range holding Xen itself.
  */
 #define KEXEC_RANGE_MA_XEN 1
 
 /*
- * `KEXEC_RANGE_MA_CPU`: a physical CPU's crash notes; `nr` is the CPU number.
+ * A physical CPU's crash notes; nr is the CPU number.
  */
 #define KEXEC_RANGE_MA_CPU 2
 
 /*
- * `KEXEC_RANGE_MA_XENHEAP`: the machine range of the Xen heap.
+ * The machine range of the Xen heap.
  */
 #define KEXEC_RANGE_MA_XENHEAP 3
 
 /*
- * `KEXEC_RANGE_MA_BOOT_PARAM`: obsolete (ia64 boot parameters); kept for its number.
+ * Obsolete (ia64 boot parameters); kept for its number.
  */
 #define KEXEC_RANGE_MA_BOOT_PARAM 4
 
 /*
- * `KEXEC_RANGE_MA_EFI_MEMMAP`: the EFI memory map.
+ * The EFI memory map.
  */
 #define KEXEC_RANGE_MA_EFI_MEMMAP 5
 
 /*
- * `KEXEC_RANGE_MA_VMCOREINFO`: the vmcoreinfo note.
+ * The vmcoreinfo note.
  */
 #define KEXEC_RANGE_MA_VMCOREINFO 6
 
 /*
- * `KEXEC_SEGMENT_MAX`: the most segments one load may carry. Internal to Xen's
- * hypervisor; public here because both sides of the ABI need it. Xen's own check
- * (`nr_segments >= KEXEC_SEGMENT_MAX`) refuses exactly this many; this crate accepts it.
+ * The most segments one load may carry (16 is accepted).
  */
 #define KEXEC_SEGMENT_MAX 16
 
 /*
- * Argument of `KEXEC_CMD_kexec`: enter the loaded image of `type`.
+ * Argument of KEXEC_CMD_kexec: enter the loaded image of type.
  */
 typedef struct xen_kexec_exec {
     /*
-     * Which image to enter: a `KEXEC_TYPE_*` value, as a C `int`.
+     * Which image to enter: a KEXEC_TYPE_* value, as a C int.
      */
     int type;
 } xen_kexec_exec_t;
 
 /*
- * Argument of `KEXEC_CMD_kexec_get_range`: the caller sets `range` and `nr`, the
- * hypervisor fills `size` and `start`.
+ * Argument of KEXEC_CMD_kexec_get_range: the caller sets range and nr, the
+ * hypervisor fills size and start.
  */
 typedef struct xen_kexec_range {
     /*
-     * Which range: a `KEXEC_RANGE_MA_*` value.
+     * Which range: a KEXEC_RANGE_MA_* value.
      */
     int range;
     /*
-     * For `KEXEC_RANGE_MA_CPU`, the physical CPU number; otherwise 0.
+     * For KEXEC_RANGE_MA_CPU, the physical CPU number; otherwise 0.
      */
     int nr;
     /*
@@ -167,14 +164,14 @@ typedef struct xen_kexec_range {
 } xen_kexec_range_t;
 
 /*
- * One segment of an image: `buf_size` bytes at guest address `buf` are copied to the
- * machine pages `[dest_maddr, dest_maddr + dest_size)`, and the rest of the destination
- * is zeroed.
+ * One segment of an image: buf_size bytes at guest address buf are copied to
+ * the machine pages [dest_maddr, dest_maddr + dest_size), and the rest of the
+ * destination is zeroed.
  */
 typedef struct xen_kexec_segment {
     /*
-     * Guest address of the source bytes (`XEN_GUEST_HANDLE(const_void)` in an 8-byte
-     * union).
+     * Guest address of the source bytes (XEN_GUEST_HANDLE(const_void) in an
+     * 8-byte union).
      */
     union {
         XEN_GUEST_HANDLE(const_void) h;
@@ -196,12 +193,12 @@ typedef struct xen_kexec_segment {
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_segment_t);
 
 /*
- * Argument of `KEXEC_CMD_kexec_load`: load an image of `type` made of `nr_segments`
- * segments, entered at `entry_maddr` in the mode its ELF machine `arch` requires.
+ * Argument of KEXEC_CMD_kexec_load: load an image of type made of nr_segments
+ * segments, entered at entry_maddr in the mode its ELF machine arch requires.
  */
 typedef struct xen_kexec_load {
     /*
-     * Which image: a `KEXEC_TYPE_*` value.
+     * Which image: a KEXEC_TYPE_* value.
      */
     uint8_t type;
     /*
@@ -209,15 +206,15 @@ typedef struct xen_kexec_load {
      */
     uint8_t _pad;
     /*
-     * The image's ELF machine (`EM_386` or `EM_X86_64`).
+     * The image's ELF machine (EM_386 or EM_X86_64).
      */
     uint16_t arch;
     /*
-     * Number of entries in the `segments` array.
+     * Number of entries in the segments array.
      */
     uint32_t nr_segments;
     /*
-     * Guest address of the array of `xen_kexec_segment_t`.
+     * Guest address of the array of xen_kexec_segment_t.
      */
     union {
         XEN_GUEST_HANDLE(xen_kexec_segment_t) h;
@@ -231,22 +228,22 @@ typedef struct xen_kexec_load {
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_load_t);
 
 /*
- * Argument of `KEXEC_CMD_kexec_unload`: unload the image of `type`.
+ * Argument of KEXEC_CMD_kexec_unload: unload the image of type.
  */
 typedef struct xen_kexec_unload {
     /*
-     * Which image: a `KEXEC_TYPE_*` value.
+     * Which image: a KEXEC_TYPE_* value.
      */
     uint8_t type;
 } xen_kexec_unload_t;
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_unload_t);
 
 /*
- * Argument of `KEXEC_CMD_kexec_status`: ask whether an image of `type` is loaded.
+ * Argument of KEXEC_CMD_kexec_status: ask whether an image of type is loaded.
  */
 typedef struct xen_kexec_status {
     /*
-     * Which image: a `KEXEC_TYPE_*` value.
+     * Which image: a KEXEC_TYPE_* value.
      */
     uint8_t type;
 } xen_kexec_status_t;
