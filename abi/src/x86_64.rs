@@ -15,7 +15,7 @@ use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
 use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 
-/// Argument of `KEXEC_CMD_kexec`: enter the loaded image of `type`.
+/// Argument of `KEXEC_CMD_kexec`: enter the loaded image of the given `type`.
 ///
 /// ```
 /// use xen_kexec_abi::x86_64::KexecExec;
@@ -32,7 +32,7 @@ use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 )]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KexecExec {
-    /// Which image to enter: a `KEXEC_TYPE_*` value, as a C `int`.
+    /// Which image to enter: a `KEXEC_TYPE_*` value.
     #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_: i32,
 }
@@ -116,8 +116,9 @@ assert_layout!(KexecSegment, SEGMENT, Arch::X86_64, {
     buf => "buf", buf_size => "buf_size", dest_maddr => "dest_maddr", dest_size => "dest_size",
 });
 
-/// Argument of `KEXEC_CMD_kexec_load`: load an image of `type` made of `nr_segments`
-/// segments, entered at `entry_maddr` in the mode its ELF machine `arch` requires.
+/// Argument of `KEXEC_CMD_kexec_load`: load an image of the given `type`, made of
+/// `nr_segments` segments and entered at `entry_maddr` in the mode its ELF machine
+/// (`arch`) requires.
 ///
 /// The entry mode comes from `arch` alone, never from the width of the guest that made
 /// the call: see [`KexecLoad::entry_mode`].
@@ -156,7 +157,7 @@ assert_layout!(KexecLoad, LOAD, Arch::X86_64, {
     segments => "segments", entry_maddr => "entry_maddr",
 });
 
-/// Argument of `KEXEC_CMD_kexec_unload`: unload the image of `type`.
+/// Argument of `KEXEC_CMD_kexec_unload`: unload the image of the given `type`.
 ///
 /// One byte, the same for both guest widths ([`crate::x86_32`] re-exports this type).
 ///
@@ -182,7 +183,8 @@ pub struct KexecUnload {
 }
 assert_layout!(KexecUnload, UNLOAD, Arch::X86_64, { type_ => "type" });
 
-/// Argument of `KEXEC_CMD_kexec_status`: ask whether an image of `type` is loaded.
+/// Argument of `KEXEC_CMD_kexec_status`: ask whether an image of the given `type` is
+/// loaded.
 ///
 /// One byte, the same for both guest widths. The hypercall returns 1 when such an image
 /// is loaded, 0 when none is.

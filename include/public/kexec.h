@@ -131,11 +131,11 @@
 #define KEXEC_SEGMENT_MAX 16
 
 /*
- * Argument of KEXEC_CMD_kexec: enter the loaded image of type.
+ * Argument of KEXEC_CMD_kexec: enter the loaded image of the given type.
  */
 typedef struct xen_kexec_exec {
     /*
-     * Which image to enter: a KEXEC_TYPE_* value, as a C int.
+     * Which image to enter: a KEXEC_TYPE_* value.
      */
     int type;
 } xen_kexec_exec_t;
@@ -193,8 +193,9 @@ typedef struct xen_kexec_segment {
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_segment_t);
 
 /*
- * Argument of KEXEC_CMD_kexec_load: load an image of type made of nr_segments
- * segments, entered at entry_maddr in the mode its ELF machine arch requires.
+ * Argument of KEXEC_CMD_kexec_load: load an image of the given type, made of
+ * nr_segments segments and entered at entry_maddr in the mode its ELF machine
+ * (arch) requires.
  */
 typedef struct xen_kexec_load {
     /*
@@ -228,7 +229,7 @@ typedef struct xen_kexec_load {
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_load_t);
 
 /*
- * Argument of KEXEC_CMD_kexec_unload: unload the image of type.
+ * Argument of KEXEC_CMD_kexec_unload: unload the image of the given type.
  */
 typedef struct xen_kexec_unload {
     /*
@@ -239,7 +240,8 @@ typedef struct xen_kexec_unload {
 DEFINE_XEN_GUEST_HANDLE(xen_kexec_unload_t);
 
 /*
- * Argument of KEXEC_CMD_kexec_status: ask whether an image of type is loaded.
+ * Argument of KEXEC_CMD_kexec_status: ask whether an image of the given type is
+ * loaded.
  */
 typedef struct xen_kexec_status {
     /*
