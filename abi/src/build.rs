@@ -23,7 +23,9 @@ use zerocopy::{transmute, Immutable, IntoBytes};
 use crate::error::HandleField;
 use crate::guest_mem::GuestMemory;
 use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
-use crate::{x86_32, x86_64, Error, GuestAbi, GuestHandle64, KexecRangeKind, KexecType};
+use crate::{
+    x86_32, x86_64, Error, GuestAbi, GuestHandle64, KexecExecType, KexecRangeKind, KexecType,
+};
 
 /// The size of the largest non-load argument: a 64-bit guest's `xen_kexec_range_t`.
 const ARG_MAX: usize = size_of::<x86_64::KexecRange>();
@@ -62,7 +64,7 @@ impl ArgBytes {
 /// ```
 pub fn encode_exec(type_: KexecType) -> ArgBytes {
     ArgBytes::of(&x86_64::KexecExec {
-        type_: i32::from(type_.0),
+        type_: KexecExecType(i32::from(type_.0)),
     })
 }
 

@@ -1,7 +1,7 @@
 //! The mode in which Xen enters a loaded image, decided by the image's own ELF machine.
 
 use crate::error::Error;
-use crate::types::{ElfMachine, KexecType};
+use crate::types::{ElfMachine, KexecExecType, KexecType};
 use crate::{x86_32, x86_64};
 
 /// How Xen enters an image: chosen by the image's `arch`, never by the width of the
@@ -51,16 +51,27 @@ impl KexecType {
     }
 }
 
+impl KexecExecType {
+    /// This value as a [`KexecType`], if it is `KEXEC_TYPE_DEFAULT` or
+    /// `KEXEC_TYPE_CRASH`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownType`] (`EINVAL`) for any other `int`.
+    pub fn kexec_type(self) -> Result<KexecType, Error> {
+        u8::try_from(self.0)
+            .map(KexecType)
+            .map_err(|_| Error::UnknownType { value: self.0 })
+            .and_then(KexecType::known)
+    }
+}
+
 impl x86_64::KexecExec {
     /// The image type this request names, as a checked [`KexecType`].
     ///
     /// # Errors
     /// [`Error::UnknownType`] (`EINVAL`) for an `int` that is not a known type.
     pub fn kexec_type(&self) -> Result<KexecType, Error> {
-        u8::try_from(self.type_)
-            .map(KexecType)
-            .map_err(|_| Error::UnknownType { value: self.type_ })
-            .and_then(KexecType::known)
+        self.type_.kexec_type()
     }
 }
 

@@ -76,7 +76,7 @@ pub fn fault(addr: u64, len: usize, access: Access) -> Error {
 /// let mut regions = [GuestRegion { base: 0x1000, bytes: &bytes[..] }];
 /// let mut mem = SparseMemory::new(&mut regions).unwrap();
 /// let exec: KexecExec = read_object(&mut mem, 0x1000).unwrap();
-/// assert_eq!(exec.type_, 1);
+/// assert_eq!(exec.type_, xen_kexec_abi::KexecExecType::CRASH);
 /// ```
 pub fn read_object<T, M>(mem: &mut M, addr: u64) -> Result<T, Error>
 where

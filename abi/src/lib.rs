@@ -77,7 +77,7 @@ pub use entry::EntryMode;
 pub use error::{Access, DestBound, Error, HandleField, RangeField};
 pub use handle::{ConstVoid, GuestHandle64};
 pub use open_enum::OpenEnum;
-pub use types::{ElfMachine, Errno, KexecCmd, KexecRangeKind, KexecType};
+pub use types::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
 
 /// The structures in the layout of the host this crate is compiled for: a toolstack
 /// running in a guest uses these.

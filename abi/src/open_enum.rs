@@ -46,15 +46,15 @@ macro_rules! open_enum {
             $(
                 $(#[$vmeta])*
                 #[doc = concat!("\n\nC name: `", stringify!($c_const), "`.")]
-                pub const $variant: $name = $name($crate::consts::$c_const);
+                // Widening only (a `uint8_t` constant in an `int` field), checked below.
+                #[allow(clippy::cast_lossless, clippy::unnecessary_cast)]
+                pub const $variant: $name = $name($crate::consts::$c_const as $repr);
             )*
 
             /// Whether this is a value the ABI defines.
             pub const fn is_known(self) -> bool {
-                match self.0 {
-                    $( $crate::consts::$c_const => true, )*
-                    _ => false,
-                }
+                $( if self.0 == $name::$variant.0 { return true; } )*
+                false
             }
         }
 

@@ -48,6 +48,29 @@ open_enum! {
 }
 
 open_enum! {
+    /// The kind of image `KEXEC_CMD_kexec` enters: the `KEXEC_TYPE_*` values in the C
+    /// `int type` of `xen_kexec_exec_t` (the other structures hold them in a `uint8_t`, as
+    /// [`KexecType`]). [`KexecExecType::kexec_type`] converts.
+    ///
+    /// ```
+    /// use xen_kexec_abi::{KexecExecType, KexecType};
+    /// assert_eq!(format!("{:?}", KexecExecType(1)), "KEXEC_TYPE_CRASH");
+    /// assert_eq!(format!("{:?}", KexecExecType(-1)), "KexecExecType(-1)");
+    /// assert_eq!(KexecExecType::CRASH.kexec_type(), Ok(KexecType::CRASH));
+    /// ```
+    pub struct KexecExecType(i32 as "int") {
+        /// The reboot image.
+        DEFAULT = KEXEC_TYPE_DEFAULT,
+        /// The crash image.
+        CRASH = KEXEC_TYPE_CRASH,
+    }
+}
+
+// The `int` values are the `uint8_t` ones, widened.
+static_assertions::const_assert!(KexecExecType::DEFAULT.0 == KexecType::DEFAULT.0 as i32);
+static_assertions::const_assert!(KexecExecType::CRASH.0 == KexecType::CRASH.0 as i32);
+
+open_enum! {
     /// Which machine range `KEXEC_CMD_kexec_get_range` asks about (`int range`).
     #[doc(alias = "KEXEC_RANGE")]
     pub struct KexecRangeKind(i32 as "int") {

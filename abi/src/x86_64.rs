@@ -13,14 +13,14 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
-use crate::types::{ElfMachine, KexecRangeKind, KexecType};
+use crate::types::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 
 /// Argument of `KEXEC_CMD_kexec`: enter the loaded image of the given `type`.
 ///
 /// ```
-/// use xen_kexec_abi::x86_64::KexecExec;
+/// use xen_kexec_abi::{x86_64::KexecExec, KexecExecType};
 /// use zerocopy::IntoBytes;
-/// let exec = KexecExec { type_: 1 };
+/// let exec = KexecExec { type_: KexecExecType::CRASH };
 /// assert_eq!(exec.as_bytes(), &[1, 0, 0, 0]);
 /// ```
 #[doc = include_str!("../doc/xen_kexec_exec.md")]
@@ -34,7 +34,7 @@ use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 pub struct KexecExec {
     /// Which image to enter: a `KEXEC_TYPE_*` value.
     #[cfg_attr(feature = "serde", serde(rename = "type"))]
-    pub type_: i32,
+    pub type_: KexecExecType,
 }
 assert_layout!(KexecExec, EXEC, Arch::X86_64, { type_ => "type" });
 

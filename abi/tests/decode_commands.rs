@@ -9,7 +9,8 @@ use xen_kexec_abi::decode::Operation;
 use xen_kexec_abi::get_range::RangeQuery;
 use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::{
-    x86_32, x86_64, Access, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType, RangeField,
+    x86_32, x86_64, Access, Errno, Error, GuestAbi, KexecCmd, KexecExecType, KexecRangeKind,
+    KexecType, RangeField,
 };
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -34,7 +35,7 @@ fn exec_decodes_its_int_type_for_both_widths() {
     for abi in GuestAbi::ALL {
         for t in [KexecType::DEFAULT, KexecType::CRASH] {
             let exec = x86_64::KexecExec {
-                type_: i32::from(t.0),
+                type_: KexecExecType(i32::from(t.0)),
             };
             let mut guest = Guest::new().with(ARG, exec.as_bytes());
             let op = guest.decode(abi, KexecCmd::KEXEC, ARG, &plain_host());
@@ -47,7 +48,9 @@ fn exec_decodes_its_int_type_for_both_widths() {
 #[test]
 fn exec_with_unknown_type_is_einval() {
     for value in [2, -1, 256, i32::MIN, i32::MAX] {
-        let exec = x86_64::KexecExec { type_: value };
+        let exec = x86_64::KexecExec {
+            type_: KexecExecType(value),
+        };
         for abi in GuestAbi::ALL {
             let got = Guest::new().with(ARG, exec.as_bytes()).decode(
                 abi,

@@ -10,7 +10,8 @@ use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{fault, GuestMemory};
 use xen_kexec_abi::layout;
 use xen_kexec_abi::{
-    x86_32, x86_64, Access, ElfMachine, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
+    x86_32, x86_64, Access, ElfMachine, Error, GuestAbi, KexecCmd, KexecExecType, KexecRangeKind,
+    KexecType,
 };
 use zerocopy::IntoBytes;
 
@@ -121,7 +122,11 @@ fn small_commands_read_their_argument_once() {
         let cases: [(KexecCmd, Vec<u8>, Operation); 3] = [
             (
                 KexecCmd::KEXEC,
-                x86_64::KexecExec { type_: 1 }.as_bytes().to_vec(),
+                x86_64::KexecExec {
+                    type_: KexecExecType::CRASH,
+                }
+                .as_bytes()
+                .to_vec(),
                 Operation::Exec {
                     type_: KexecType::CRASH,
                 },

@@ -11,13 +11,14 @@ use xen_kexec_abi::layout;
 
 /// Field types allowed in an ABI structure: fixed-width integers, the open enums over
 /// them, and the 8-byte guest handle.
-const ALLOWED: [&str; 9] = [
+const ALLOWED: [&str; 10] = [
     "u8",
     "u16",
     "u32",
     "u64",
     "i32",
     "KexecType",
+    "KexecExecType",
     "KexecRangeKind",
     "ElfMachine",
     "GuestHandle64<",

@@ -5,7 +5,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 use xen_kexec_abi::{
     x86_32, x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, GuestHandle64, KexecCmd,
-    KexecRangeKind, KexecType, RangeField,
+    KexecExecType, KexecRangeKind, KexecType, RangeField,
 };
 
 static_assertions::assert_impl_all!(x86_64::KexecExec: Serialize, DeserializeOwned);
@@ -49,7 +49,9 @@ fn load_serializes_field_wise_and_round_trips_in_both_layouts() {
 
 #[test]
 fn every_structure_round_trips() {
-    round_trip(&x86_64::KexecExec { type_: 1 });
+    round_trip(&x86_64::KexecExec {
+        type_: KexecExecType::CRASH,
+    });
     round_trip(&x86_64::KexecRange {
         range: KexecRangeKind::MA_CPU,
         nr: 3,

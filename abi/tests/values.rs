@@ -2,8 +2,8 @@
 
 use xen_kexec_abi::consts::*;
 use xen_kexec_abi::{
-    x86_32, x86_64, ElfMachine, EntryMode, Errno, Error, KexecCmd, KexecRangeKind, KexecType,
-    OpenEnum, RangeField,
+    x86_32, x86_64, ElfMachine, EntryMode, Errno, Error, KexecCmd, KexecExecType, KexecRangeKind,
+    KexecType, OpenEnum, RangeField,
 };
 
 #[test]
@@ -133,7 +133,9 @@ fn entry_mode_follows_the_images_arch_in_either_guest_layout() {
 
 #[test]
 fn exec_type_is_checked_including_ints_outside_a_byte() {
-    let exec = |type_| x86_64::KexecExec { type_ };
+    let exec = |value| x86_64::KexecExec {
+        type_: KexecExecType(value),
+    };
     assert_eq!(exec(0).kexec_type(), Ok(KexecType::DEFAULT));
     assert_eq!(exec(1).kexec_type(), Ok(KexecType::CRASH));
     for bad in [2, -1, 256, 257, i32::MIN] {

@@ -32,7 +32,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use xen_kexec_abi::layout::StructDef;
 use xen_kexec_abi::{
-    ConstVoid, ElfMachine, Errno, GuestHandle64, KexecCmd, KexecRangeKind, KexecType, OpenEnum,
+    ConstVoid, ElfMachine, Errno, GuestHandle64, KexecCmd, KexecExecType, KexecRangeKind,
+    KexecType, OpenEnum,
 };
 
 use crate::error::Error;
@@ -101,6 +102,7 @@ impl StandIns {
             open_enums: vec![
                 OpenEnumType::of::<KexecCmd>(),
                 OpenEnumType::of::<KexecType>(),
+                OpenEnumType::of::<KexecExecType>(),
                 OpenEnumType::of::<KexecRangeKind>(),
                 OpenEnumType::of::<ElfMachine>(),
                 OpenEnumType::of::<Errno>(),
