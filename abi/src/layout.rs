@@ -113,11 +113,6 @@ impl CType {
             other => other.size(arch),
         }
     }
-
-    /// Whether the size of this type is the same on every arch.
-    pub const fn is_fixed_width(self) -> bool {
-        !matches!(self, CType::UnsignedLong)
-    }
 }
 
 /// One field of a structure: its C name and C type.

@@ -93,7 +93,7 @@ impl StructValue {
             };
             if n < lo || n > hi {
                 return Err(format!(
-                    "{}.{name} = {n:#x} does not fit a {} field on {}",
+                    "{}.{name} = {n:#x} does not fit a {}-byte field on {}",
                     self.def.c_name,
                     field.size(abi.arch()),
                     abi.name()

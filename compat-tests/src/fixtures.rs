@@ -117,7 +117,8 @@ pub fn make_with(
                 .values
                 .first()
                 .ok_or_else(|| format!("{}: no value", spec.path.display()))?;
-            let ty = format!("{}_t", first.def.c_name);
+            let (tag, suffix) = first.def.typedef_parts();
+            let ty = format!("{tag}{suffix}");
             let mut inits = Vec::new();
             for value in &spec.values {
                 if value.def != first.def {
