@@ -1,0 +1,32 @@
+//! Real Xen in the test suite (issue 16): boots Debian's Xen 4.17 with Debian's kernel as
+//! a PV dom0 under QEMU and runs `xen-kexec` against the real `kexec_op` through privcmd,
+//! step by step beside the same steps on `xen-kexec`'s simulated hypervisor.
+//!
+//! - [`machine`]: the emulated machine and Xen's command line, one description;
+//! - [`debian`]: the unpacked packages (Xen, kernel, modules, busybox);
+//! - [`images`] and [`elf`]: the entry-mode test images, built by gcc and ld;
+//! - [`toolstack`]: `xen-kexec`'s static builds, and its sim backend on the host;
+//! - [`scenario`]: the steps, their expected outcomes, the judgement;
+//! - [`dom0`], [`cpio`], [`qemu`], [`serial`]: dom0's script, the initramfs, the boot, the log;
+//! - [`run`]: all of it, and the report.
+
+pub mod cpio;
+pub mod debian;
+pub mod dom0;
+pub mod elf;
+pub mod images;
+pub mod machine;
+pub mod qemu;
+pub mod run;
+pub mod scenario;
+pub mod serial;
+pub mod toolstack;
+
+/// Why the run could not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Something the run needs cannot be had on this machine: the run says so and stops.
+    NotRun(String),
+    /// The harness failed before any boot (a build, a check of what it built).
+    Fail(String),
+}

@@ -1,0 +1,76 @@
+//! Runs QEMU with the serial console written to a log file, within a time limit.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// QEMU exited with this status.
+    Exited(i32),
+    /// QEMU was killed by a signal.
+    Signalled,
+    /// The time limit passed and the harness killed QEMU.
+    TimedOut,
+}
+
+/// A finished run.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    /// How it ended.
+    pub end: End,
+    /// Wall-clock time from start to end.
+    pub elapsed: Duration,
+}
+
+/// Runs `QEMU args`, its console (stdout and stderr) going to `log`, killed after `limit`.
+///
+/// # Errors
+/// QEMU could not be started or waited for, or the log not created.
+pub fn run(args: &[std::ffi::OsString], log: &Path, limit: Duration) -> Result<Run, String> {
+    let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
+    let start = Instant::now();
+    let mut child = Command::new(QEMU)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("{QEMU}: {e}"))?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{QEMU}: {e}"))? {
+            let end = status.code().map_or(End::Signalled, End::Exited);
+            return Ok(Run {
+                end,
+                elapsed: start.elapsed(),
+            });
+        }
+        if start.elapsed() > limit {
+            // Only this child, by its own handle.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Run {
+                end: End::TimedOut,
+                elapsed: start.elapsed(),
+            });
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether QEMU can be run here.
+pub fn available() -> bool {
+    Command::new(QEMU)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

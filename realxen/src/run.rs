@@ -1,0 +1,473 @@
+//! The whole run: build, pack, boot the three machines, read their logs, replay the steps
+//! on the sim, judge, report.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::cpio::Archive;
+use crate::debian::{self, Files};
+use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
+use crate::images::{self, mode_name, Image};
+use crate::machine::{Machine, DEBUG_EXIT_STATUS};
+use crate::qemu::{self, End};
+use crate::scenario::{self, Arg, Build, Scenario, Verdict};
+use crate::serial::{self, Log};
+use crate::toolstack::{self, Observed};
+use crate::Problem;
+
+/// How long one boot may take before it is killed and fails.
+pub const BOOT_LIMIT: Duration = Duration::from_secs(100);
+
+/// Where the harness reads and writes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The repository (workspace root).
+    pub repo: PathBuf,
+    /// Cargo's target directory.
+    pub target_dir: PathBuf,
+}
+
+impl Paths {
+    /// The harness's directory under the target directory.
+    pub fn realxen(&self) -> PathBuf {
+        self.target_dir.join("realxen")
+    }
+
+    /// Where `scripts/setup` unpacked the Debian packages.
+    pub fn debian_root(&self) -> PathBuf {
+        self.realxen().join("debian/root")
+    }
+
+    /// Where the serial logs are kept.
+    pub fn logs(&self) -> PathBuf {
+        self.realxen().join("logs")
+    }
+
+    fn work(&self) -> PathBuf {
+        self.realxen().join("work")
+    }
+}
+
+/// One boot's result.
+#[derive(Debug)]
+pub struct BootReport {
+    /// Its name (and its log's stem).
+    pub name: String,
+    /// The serial log.
+    pub log_path: PathBuf,
+    /// How QEMU ended, and when.
+    pub run: qemu::Run,
+    /// What the log says.
+    pub log: Log,
+}
+
+/// The run's result.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The boots.
+    pub boots: Vec<BootReport>,
+    /// Every judged step, by scenario (the harness check's scenario excluded).
+    pub verdicts: Vec<(String, Vec<Verdict>)>,
+    /// The harness check: the deliberately wrong layout's verdicts.
+    pub wrong_layout: Vec<Verdict>,
+    /// Problems outside any step (a boot that did not end as it must).
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// Whether everything passed, the harness check included.
+    pub fn pass(&self) -> bool {
+        self.errors.is_empty()
+            && self.verdicts.iter().all(|(_, vs)| vs.iter().all(|v| v.pass))
+            && self.wrong_layout_failed_as_it_must()
+    }
+
+    /// The harness check: at least one step of the wrong layout failed, naming its log.
+    pub fn wrong_layout_failed_as_it_must(&self) -> bool {
+        self.wrong_layout.iter().any(|v| !v.pass && v.detail.contains("serial log kept: "))
+    }
+}
+
+/// Boots and judges everything.
+///
+/// # Errors
+/// [`Problem::NotRun`] when something the run needs cannot be had here (QEMU, the Debian
+/// packages, the toolstack crate, a Rust target); [`Problem::Fail`] when building fails.
+pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
+    if !qemu::available() {
+        return Err(Problem::NotRun(format!(
+            "{} not found (scripts/setup installs qemu-system-x86)",
+            qemu::QEMU
+        )));
+    }
+    let files = debian::locate(&paths.debian_root())
+        .map_err(|e| Problem::NotRun(format!("{e} (scripts/setup unpacks Xen, the dom0 kernel and busybox there)")))?;
+    let work = paths.work();
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).map_err(|e| Problem::Fail(format!("{}: {e}", work.display())))?;
+    fs::create_dir_all(paths.logs()).map_err(|e| Problem::Fail(format!("{}: {e}", paths.logs().display())))?;
+
+    let [image32, image64] = images::build(&work.join("images"), machine.crash).map_err(Problem::Fail)?;
+    let bin64 = toolstack::build(&paths.repo, &paths.target_dir, Build::X86_64)?;
+    let bin32 = toolstack::build(&paths.repo, &paths.target_dir, Build::I686)?;
+    let xen = work.join("xen");
+    unpack_xen(&files.xen_gz, &xen).map_err(Problem::Fail)?;
+
+    let scenarios = scenario::all(machine, image32.name, image64.name);
+    let base = base_archive(&files, &[(Build::X86_64, &bin64), (Build::I686, &bin32)], &[&image32, &image64])
+        .map_err(Problem::Fail)?;
+    let mut boots: Vec<(String, Vec<Dom0Step>)> = vec![("scenarios".to_owned(), scenario_steps(&scenarios, &[&image32, &image64]))];
+    for image in [&image32, &image64] {
+        boots.push((entry_boot_name(image), entry_steps(image)));
+    }
+
+    // The boots run side by side: each is one QEMU process on its own files.
+    let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = boots
+            .iter()
+            .map(|(name, steps)| {
+                let (base, xen, files, work, logs) = (&base, &xen, &files, &work, paths.logs());
+                scope.spawn(move || boot(name, steps, base, xen, files, machine, work, &logs))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a boot thread panicked".to_owned())))
+            .collect()
+    });
+    let mut report = Report::default();
+    for r in results {
+        match r {
+            Ok(b) => report.boots.push(b),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    judge_scenarios(&mut report, &scenarios, &bin64, &work, machine, &[&image32, &image64]);
+    for image in [&image32, &image64] {
+        judge_entry(&mut report, image, &bin64, &work);
+    }
+    Ok(report)
+}
+
+fn entry_boot_name(image: &Image) -> String {
+    format!("entry-{}", format!("{:?}", image.machine).to_lowercase().replace('_', "-"))
+}
+
+/// The host path or the dom0 path of each argument.
+fn render_args(args: &[Arg], images: &[&Image], dom0: bool) -> Vec<String> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Lit(s) => s.clone(),
+            Arg::Image(name) if dom0 => format!("{IMAGES_DIR}/{name}"),
+            Arg::Image(name) => images
+                .iter()
+                .find(|i| i.name == *name)
+                .map_or_else(|| (*name).to_owned(), |i| i.path.display().to_string()),
+        })
+        .collect()
+}
+
+fn scenario_steps(scenarios: &[Scenario], images: &[&Image]) -> Vec<Dom0Step> {
+    let mut steps = Vec::new();
+    for s in scenarios {
+        for step in &s.steps {
+            let mut args = s.global_flags();
+            args.extend(render_args(&step.command, images, true));
+            steps.push(Dom0Step {
+                id: s.step_id(step),
+                build: s.build,
+                args,
+            });
+        }
+    }
+    steps
+}
+
+fn entry_steps(image: &Image) -> Vec<Dom0Step> {
+    let id = entry_boot_name(image);
+    let words = |w: &str| w.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let mut load = words("load --type crash --elf");
+    load.push(format!("{IMAGES_DIR}/{}", image.name));
+    vec![
+        Dom0Step {
+            id: format!("{id}/load"),
+            build: Build::X86_64,
+            args: load,
+        },
+        Dom0Step {
+            id: format!("{id}/exec"),
+            build: Build::X86_64,
+            args: words("exec --type crash"),
+        },
+    ]
+}
+
+fn unpack_xen(gz: &Path, out: &Path) -> Result<(), String> {
+    let got = Command::new("gzip")
+        .arg("-dc")
+        .arg(gz)
+        .output()
+        .map_err(|e| format!("gzip -dc {}: {e}", gz.display()))?;
+    if !got.status.success() {
+        return Err(format!("gzip -dc {}: {}", gz.display(), String::from_utf8_lossy(&got.stderr)));
+    }
+    fs::write(out, got.stdout).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// Everything but `/init`.
+fn base_archive(files: &Files, bins: &[(Build, &PathBuf)], images: &[&Image]) -> Result<Archive, String> {
+    let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mut a = Archive::new();
+    for dir in ["bin", "dev", "proc", "sys", "tmp", "lib", MODULES_DIR.trim_start_matches('/'), IMAGES_DIR.trim_start_matches('/')] {
+        a.dir(dir);
+    }
+    let err = |e: crate::cpio::TooLarge| e.to_string();
+    a.file("bin/busybox", &read(&files.busybox)?, true).map_err(err)?;
+    for (build, bin) in bins {
+        a.file(&format!("bin/{}", build.dom0_name()), &stripped(bin)?, true).map_err(err)?;
+    }
+    for m in &files.modules {
+        let name = format!("{}/{}.ko", MODULES_DIR.trim_start_matches('/'), m.name);
+        a.file(&name, &read(&m.path)?, false).map_err(err)?;
+    }
+    for i in images {
+        let name = format!("{}/{}", IMAGES_DIR.trim_start_matches('/'), i.name);
+        a.file(&name, &read(&i.path)?, false).map_err(err)?;
+    }
+    Ok(a)
+}
+
+/// The binary without its debug information (smaller initramfs); as it is if `strip` fails.
+fn stripped(bin: &Path) -> Result<Vec<u8>, String> {
+    let out = bin.with_extension("stripped");
+    let ok = Command::new("strip")
+        .arg("-o")
+        .arg(&out)
+        .arg(bin)
+        .status()
+        .is_ok_and(|s| s.success());
+    let from = if ok { &out } else { bin };
+    fs::read(from).map_err(|e| format!("{}: {e}", from.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn boot(
+    name: &str,
+    steps: &[Dom0Step],
+    base: &Archive,
+    xen: &Path,
+    files: &Files,
+    machine: &Machine,
+    work: &Path,
+    logs: &Path,
+) -> Result<BootReport, String> {
+    let mut archive = base.clone();
+    let script = dom0::render(name, &files.modules, steps);
+    archive.file("init", script.as_bytes(), true).map_err(|e| e.to_string())?;
+    let initramfs = work.join(format!("{name}.cpio"));
+    fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
+    let log_path = logs.join(format!("{name}.log"));
+    let args = machine.qemu_args(xen, &files.vmlinuz, &initramfs)?;
+    let run = qemu::run(&args, &log_path, BOOT_LIMIT)?;
+    let text = fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log = serial::parse(&String::from_utf8_lossy(&text))
+        .map_err(|e| format!("boot {name}: {e} (serial log kept: {})", log_path.display()))?;
+    Ok(BootReport {
+        name: name.to_owned(),
+        log_path,
+        run,
+        log,
+    })
+}
+
+fn kept(b: &BootReport) -> String {
+    format!("serial log kept: {}", b.log_path.display())
+}
+
+/// A boot that had to power off cleanly: QEMU exit 0 and the script's end reached.
+fn check_poweroff(b: &BootReport) -> Result<(), String> {
+    if let Some(why) = &b.log.fatal {
+        return Err(format!("boot {}: dom0 gave up: {why} ({})", b.name, kept(b)));
+    }
+    if b.run.end != End::Exited(0) || b.log.end_uptime.is_none() {
+        return Err(format!(
+            "boot {}: want dom0's script to end and power off (QEMU exit 0), got {:?}{} ({})",
+            b.name,
+            b.run.end,
+            if b.log.end_uptime.is_none() { " before the script's end" } else { "" },
+            kept(b)
+        ));
+    }
+    Ok(())
+}
+
+fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work: &Path, machine: &Machine, images: &[&Image]) {
+    let Some(b) = report.boots.iter().find(|b| b.name == "scenarios") else { return };
+    if let Err(e) = check_poweroff(b) {
+        report.errors.push(e);
+    }
+    let log = &b.log;
+    let suffix = kept(b);
+    let range = |id: &str| log.outcome(id).and_then(|o| o.range());
+    let observed = match (range("crash-cycle/range-xen"), range("crash-cycle/range-vmcoreinfo")) {
+        (Some(xen), Some(vmcoreinfo)) => Observed { xen, vmcoreinfo },
+        _ => {
+            report.errors.push(format!("real Xen gave no xen or vmcoreinfo range to build the sim host from ({suffix})"));
+            return;
+        }
+    };
+    let state = work.join("sim-scenarios.state");
+    if let Err(e) = toolstack::sim_init(bin, &state, machine, &observed) {
+        report.errors.push(e);
+        return;
+    }
+    let mut verdicts = Vec::new();
+    let mut wrong = Vec::new();
+    for s in scenarios {
+        let mut vs = Vec::new();
+        for step in &s.steps {
+            let id = s.step_id(step);
+            let real = log.outcome(&id);
+            let sim = match (&step.expect, s.build) {
+                (scenario::Expect::RealOnly(_), _) | (_, Build::I686) => None,
+                _ => {
+                    // The sim always runs the right layout: for the wrong-layout check it
+                    // gives the answers the forced layout must miss.
+                    let mut args = vec!["--backend".to_owned(), format!("sim:{}", state.display())];
+                    args.extend(render_args(&step.command, images, false));
+                    match toolstack::run(bin, &args) {
+                        Ok(o) => Some(o),
+                        Err(e) => {
+                            report.errors.push(e);
+                            None
+                        }
+                    }
+                }
+            };
+            let mut v = scenario::judge(id, &step.expect, real.as_ref(), sim.as_ref());
+            if !v.pass {
+                let _ = write!(v.detail, " ({suffix})");
+            }
+            vs.push(v);
+        }
+        if s.must_fail {
+            wrong = vs;
+        } else {
+            verdicts.push((s.name.to_owned(), vs));
+        }
+    }
+    report.verdicts.extend(verdicts);
+    report.wrong_layout = wrong;
+}
+
+fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
+    let name = entry_boot_name(image);
+    let Some(b) = report.boots.iter().find(|b| b.name == name) else { return };
+    let want = mode_name(image.expected_mode());
+    let mut vs = Vec::new();
+    let load = b.log.outcome(&format!("{name}/load"));
+    vs.push(scenario::judge(
+        format!("{name}/load"),
+        &scenario::Expect::RealOnly(scenario::Want::Done),
+        load.as_ref(),
+        None,
+    ));
+    let entered = match (b.log.entered.as_slice(), b.run.end) {
+        ([mode], End::Exited(DEBUG_EXIT_STATUS)) if mode == want => Ok(format!(
+            "{:?} image entered in {mode}, as its arch names",
+            image.machine
+        )),
+        (modes, end) => Err(format!(
+            "want the {:?} image to report {want} and end QEMU with {DEBUG_EXIT_STATUS}; it reported {modes:?}, QEMU {end:?}",
+            image.machine
+        )),
+    };
+    // The sim enters the same image from the same load.
+    let sim = (|| {
+        let state = work.join(format!("sim-{name}.state"));
+        let _ = fs::remove_file(&state);
+        let backend = vec!["--backend".to_owned(), format!("sim:{}", state.display())];
+        let init = [
+            "sim", "init", &state.display().to_string(), "--crash-region", &crate::machine::MACHINE.crash.to_flag(),
+        ]
+        .map(str::to_owned);
+        for args in [
+            init.to_vec(),
+            [backend.clone(), vec!["load".into(), "--type".into(), "crash".into(), "--elf".into(), image.path.display().to_string()]].concat(),
+        ] {
+            let o = toolstack::run(bin, &args)?;
+            if o.rc != 0 {
+                return Err(format!("sim: {} gave {}", args.join(" "), o.describe()));
+            }
+        }
+        let o = toolstack::run(bin, &[backend, vec!["exec".into(), "--type".into(), "crash".into()]].concat())?;
+        if o.rc == 0 {
+            Ok(o.describe())
+        } else {
+            Err(format!("sim exec: {}", o.describe()))
+        }
+    })();
+    let (pass, detail) = match (entered, sim) {
+        (Ok(real), Ok(sim)) => (true, format!("{real} | sim {sim}")),
+        (Err(e), _) | (_, Err(e)) => (false, format!("{e} ({})", kept(b))),
+    };
+    vs.push(Verdict {
+        id: format!("{name}/exec"),
+        pass,
+        detail,
+    });
+    report.verdicts.push((name, vs));
+}
+
+/// The report as printed.
+pub fn render(report: &Report) -> String {
+    let mut s = String::new();
+    for b in &report.boots {
+        let _ = writeln!(
+            s,
+            "boot {}: {:.1} s wall-clock, dom0 /init at {} s of uptime; QEMU {:?}; log {}",
+            b.name,
+            b.run.elapsed.as_secs_f64(),
+            b.log.init_uptime.map_or("?".to_owned(), |u| format!("{u:.2}")),
+            b.run.end,
+            b.log_path.display()
+        );
+    }
+    if let Some(b) = report.boots.first() {
+        let _ = writeln!(
+            s,
+            "Xen {}; dom0 Linux {}",
+            b.log.xen_version.as_deref().unwrap_or("?"),
+            b.log.kernel.as_deref().unwrap_or("?")
+        );
+    }
+    for (name, vs) in &report.verdicts {
+        let _ = writeln!(s, "scenario {name}:");
+        for v in vs {
+            let _ = writeln!(s, "  {} {}: {}", if v.pass { "ok  " } else { "FAIL" }, v.id, v.detail);
+        }
+    }
+    if !report.wrong_layout.is_empty() {
+        let failed: Vec<&Verdict> = report.wrong_layout.iter().filter(|v| !v.pass).collect();
+        let _ = writeln!(
+            s,
+            "harness check: --guest x86_32 forced on the 64-bit dom0 {} ({} of {} steps fail):",
+            if report.wrong_layout_failed_as_it_must() { "fails, as it must" } else { "FAILS TO FAIL" },
+            failed.len(),
+            report.wrong_layout.len()
+        );
+        for v in failed {
+            let _ = writeln!(s, "  expected failure {}: {}", v.id, v.detail);
+        }
+    }
+    for e in &report.errors {
+        let _ = writeln!(s, "error: {e}");
+    }
+    s
+}
