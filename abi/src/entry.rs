@@ -8,6 +8,7 @@ use crate::{x86_32, x86_64};
 /// guest that loaded it (a 32-bit dom0 may load a 64-bit image and the other way round).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum EntryMode {
     /// 32-bit protected mode, for `EM_386` (Xen's `KEXEC_RELOC_FLAG_COMPAT`).
     Protected32,
