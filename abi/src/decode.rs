@@ -37,7 +37,7 @@ use crate::guest_mem::{read_object, GuestMemory};
 use crate::host::HostDescription;
 use crate::load::{check_count, check_type};
 use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
-use crate::types::KexecCmd;
+use crate::enums::KexecCmd;
 use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 
 /// A decoded `kexec_op` call, ready for the hypervisor to act on.

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::types::{ElfMachine, Errno, KexecCmd, KexecRangeKind};
+use crate::enums::{ElfMachine, Errno, KexecCmd, KexecRangeKind};
 
 /// Which field of `xen_kexec_range_t` an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

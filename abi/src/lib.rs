@@ -72,7 +72,7 @@ pub mod host;
 pub mod layout;
 pub mod load;
 pub mod open_enum;
-mod types;
+mod enums;
 pub mod x86_32;
 pub mod x86_64;
 
@@ -80,7 +80,7 @@ pub use entry::EntryMode;
 pub use error::{Access, DestBound, Error, GuestFault, RangeField};
 pub use handle::{ConstVoid, GuestHandle64};
 pub use open_enum::OpenEnum;
-pub use types::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
+pub use enums::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
 /// The byte-level traits the structures implement (`FromBytes`, `IntoBytes`, ...), at
 /// the version this crate uses.
 pub use zerocopy;

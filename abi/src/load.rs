@@ -74,7 +74,7 @@ use crate::guest_mem::GuestMemory;
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::host::{HostDescription, PageSize};
 use crate::layout::size_of_return;
-use crate::types::{ElfMachine, KexecType};
+use crate::enums::{ElfMachine, KexecType};
 use crate::{x86_64, GuestAbi};
 
 /// The capacity of a [`SegmentList`]: `KEXEC_SEGMENT_MAX`.
