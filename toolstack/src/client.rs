@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use xen_kexec_abi::build::{encode_exec, encode_get_range, encode_status, encode_unload};
+use xen_kexec_abi::encode::{self, EncodeError};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::LoadRequest;
@@ -21,6 +21,7 @@ use zerocopy::FromBytes;
 
 use crate::plan::{LoadPlan, PlanError};
 use crate::transport::{HypercallBuffer, Transport, TransportError};
+pub use crate::transport::RefusalDetail;
 
 /// Why a request was refused: by the hypervisor (its errno), or by this toolstack before
 /// the hypercall, for a reason the hypervisor would refuse it too (with the precise rule).
@@ -50,6 +51,23 @@ impl Refusal {
             segment: error.segment().map(u32::from),
             reason: error.to_string(),
             local,
+        }
+    }
+
+    /// A local refusal of a load that cannot be encoded.
+    pub fn from_encode(error: &EncodeError) -> Refusal {
+        match error {
+            EncodeError::Refused(e) => Refusal::from_error(KexecCmd::LOAD, e, true),
+            other => Refusal {
+                cmd: KexecCmd::LOAD,
+                errno: other.errno(),
+                rule: serde_json::to_value(other)
+                    .ok()
+                    .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned())),
+                segment: other.segment().map(u32::from),
+                reason: other.to_string(),
+                local: true,
+            },
         }
     }
 
@@ -238,14 +256,22 @@ impl<T: Transport> Client<T> {
         Ok((buf, ret))
     }
 
-    /// The hypervisor's refusal for a negative return value.
-    fn check(cmd: KexecCmd, ret: i64) -> Result<i64, ClientError> {
-        if ret < 0 {
-            let errno = i32::try_from(-ret).unwrap_or(i32::MAX);
-            Err(ClientError::Refused(Refusal::from_errno(cmd, Errno(errno))))
-        } else {
-            Ok(ret)
+    /// The hypervisor's refusal for a negative return value, with the transport's
+    /// precise reason when it has one.
+    fn check(&self, cmd: KexecCmd, ret: i64) -> Result<i64, ClientError> {
+        if ret >= 0 {
+            return Ok(ret);
         }
+        let errno = Errno(i32::try_from(-ret).unwrap_or(i32::MAX));
+        let mut refusal = Refusal::from_errno(cmd, errno);
+        if let Some(detail) = self.transport.refusal_detail() {
+            if detail.errno == errno {
+                refusal.rule = Some(detail.rule);
+                refusal.segment = detail.segment;
+                refusal.reason = detail.reason;
+            }
+        }
+        Err(ClientError::Refused(refusal))
     }
 
     /// `KEXEC_CMD_kexec_status`: whether the hypervisor reports an image of `type_`
@@ -254,8 +280,8 @@ impl<T: Transport> Client<T> {
     /// # Errors
     /// The hypervisor's refusal, or the transport's failure.
     pub fn status(&mut self, type_: KexecType) -> Result<bool, ClientError> {
-        let (_, ret) = self.call_small(KexecCmd::STATUS, encode_status(type_).as_bytes())?;
-        Ok(Self::check(KexecCmd::STATUS, ret)? != 0)
+        let (_, ret) = self.call_small(KexecCmd::STATUS, encode::status(type_).as_bytes())?;
+        Ok(self.check(KexecCmd::STATUS, ret)? != 0)
     }
 
     /// `KEXEC_CMD_kexec_get_range`.
@@ -269,9 +295,9 @@ impl<T: Transport> Client<T> {
         range: KexecRangeKind,
         nr: i32,
     ) -> Result<RangeAnswer, ClientError> {
-        let arg = encode_get_range(self.abi, range, nr);
+        let arg = encode::get_range(self.abi, range, nr);
         let (buf, ret) = self.call_small(KexecCmd::GET_RANGE, arg.as_bytes())?;
-        Self::check(KexecCmd::GET_RANGE, ret)?;
+        self.check(KexecCmd::GET_RANGE, ret)?;
         let bytes = buf.as_bytes();
         let (start, size) = match self.abi {
             GuestAbi::X86_64 => x86_64::KexecRange::read_from_prefix(bytes)
@@ -294,8 +320,8 @@ impl<T: Transport> Client<T> {
     /// # Errors
     /// The hypervisor's refusal, or the transport's failure.
     pub fn unload(&mut self, type_: KexecType) -> Result<(), ClientError> {
-        let (_, ret) = self.call_small(KexecCmd::UNLOAD, encode_unload(type_).as_bytes())?;
-        Self::check(KexecCmd::UNLOAD, ret).map(drop)
+        let (_, ret) = self.call_small(KexecCmd::UNLOAD, encode::unload(type_).as_bytes())?;
+        self.check(KexecCmd::UNLOAD, ret).map(drop)
     }
 
     /// `KEXEC_CMD_kexec`: enter the loaded image of `type_`. On a real hypervisor a
@@ -305,8 +331,8 @@ impl<T: Transport> Client<T> {
     /// The hypervisor's refusal (`ENOENT` when no image of that type is loaded), or the
     /// transport's failure.
     pub fn exec(&mut self, type_: KexecType) -> Result<(), ClientError> {
-        let (_, ret) = self.call_small(KexecCmd::KEXEC, encode_exec(type_).as_bytes())?;
-        Self::check(KexecCmd::KEXEC, ret).map(drop)
+        let (_, ret) = self.call_small(KexecCmd::KEXEC, encode::exec(type_).as_bytes())?;
+        self.check(KexecCmd::KEXEC, ret).map(drop)
     }
 
     /// Checks `plan` as the hypervisor will (for CRASH, against the crash region it
@@ -386,7 +412,7 @@ impl<T: Transport> Client<T> {
         let base = args.guest_addr();
         let encoded = validated
             .encode(self.abi, base)
-            .map_err(refused)?;
+            .map_err(|e| ClientError::Refused(Refusal::from_encode(&e)))?;
         {
             let mut regions = [GuestRegion {
                 base,
@@ -400,14 +426,14 @@ impl<T: Transport> Client<T> {
             })?;
             encoded
                 .write_to(&mut mem, base + load_off as u64)
-                .map_err(refused)?;
+                .map_err(|e| ClientError::Refused(Refusal::from_encode(&e.into())))?;
         }
         let mut buffers: Vec<&mut T::Buffer> = sources.iter_mut().flatten().collect();
         buffers.push(&mut args);
         let ret = self
             .transport
             .kexec_op(KexecCmd::LOAD, base + load_off as u64, &mut buffers)?;
-        Self::check(KexecCmd::LOAD, ret)?;
+        self.check(KexecCmd::LOAD, ret)?;
         Ok(LoadSummary {
             request,
             entry_mode: validated.entry_mode(),

@@ -22,6 +22,7 @@ pub mod input;
 pub mod num;
 pub mod plan;
 pub mod privcmd;
+pub mod sim;
 pub mod transport;
 
 pub use client::{Client, ClientError, LoadSummary, RangeAnswer, Refusal};

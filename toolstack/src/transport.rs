@@ -55,6 +55,25 @@ pub trait Transport {
         arg: u64,
         buffers: &mut [&mut Self::Buffer],
     ) -> Result<i64, TransportError>;
+
+    /// The precise reason for the last refusal, when the transport knows more than
+    /// the errno (the simulated hypervisor does; privcmd does not).
+    fn refusal_detail(&self) -> Option<RefusalDetail> {
+        None
+    }
+}
+
+/// What a transport knows about a refusal beyond its errno.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusalDetail {
+    /// The errno it goes with.
+    pub errno: xen_kexec_abi::Errno,
+    /// The rule broken.
+    pub rule: String,
+    /// The segment it is about, if one.
+    pub segment: Option<u32>,
+    /// What was wrong, in words.
+    pub reason: String,
 }
 
 /// Why a hypercall could not be made: there is no hypervisor interface to make it with
