@@ -323,7 +323,7 @@ fn default_reload_keeps_the_old_image_until_the_new_one_is_staged_both_widths() 
         host.fail_after_stages = None;
         g.write(
             ARG,
-            xen_kexec_abi::build::encode_exec(KexecType::DEFAULT).as_bytes(),
+            xen_kexec_abi::encode::exec(KexecType::DEFAULT).as_bytes(),
         )
         .unwrap();
         assert_eq!(
