@@ -1,8 +1,8 @@
 //! Loading segments: Xen's `kimage_load_segment` (`common/kimage.c`), without a heap.
 
-use xen_kexec_abi::guest_mem::{fault, GuestMemory};
+use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::load::{Segment, ValidatedLoad};
-use xen_kexec_abi::Access;
+use xen_kexec_abi::{Access, GuestFault};
 
 use crate::error::Error;
 use crate::host::{Host, ImageSlot};
@@ -50,12 +50,10 @@ where
     // The load rules guarantee `buf_size <= dest_size` and that `dest_maddr +
     // dest_size` does not wrap, so no destination address below wraps; the source's
     // can, and is then a fault of the whole source.
-    let source_fault = || {
-        fault(
-            seg.buf,
-            usize::try_from(seg.buf_size).unwrap_or(usize::MAX),
-            Access::Read,
-        )
+    let source_fault = || GuestFault {
+        addr: seg.buf,
+        len: seg.buf_size,
+        access: Access::Read,
     };
     let mut done = 0u64;
     while done < seg.buf_size {

@@ -329,6 +329,8 @@ impl Kexec {
             Operation::Status { type_ } => Ok(Outcome::Status {
                 loaded: self.is_loaded(type_),
             }),
+            // A command a newer decoder knows and this engine does not.
+            _ => Err(xen_kexec_abi::Error::UnsupportedCmd { cmd }.into()),
         }
     }
 

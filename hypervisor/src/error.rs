@@ -82,6 +82,12 @@ impl From<xen_kexec_abi::Error> for Error {
     }
 }
 
+impl From<xen_kexec_abi::GuestFault> for Error {
+    fn from(fault: xen_kexec_abi::GuestFault) -> Self {
+        Error::Abi(fault.into())
+    }
+}
+
 impl From<HostError> for Error {
     fn from(e: HostError) -> Self {
         Error::Host(e)

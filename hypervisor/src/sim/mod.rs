@@ -24,7 +24,7 @@
 //! reads as zero.
 //!
 //! ```
-//! use xen_kexec_abi::build::encode_status;
+//! use xen_kexec_abi::encode;
 //! use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 //! use xen_kexec_abi::load::{LoadRequest, Segment};
 //! use xen_kexec_abi::{ElfMachine, GuestAbi, KexecCmd, KexecType};
@@ -52,7 +52,7 @@
 //! assert_eq!(sim.hypercall(GuestAbi::X86_64, KexecCmd::LOAD, 0x8000, &mut mem), 0);
 //!
 //! use xen_kexec_abi::guest_mem::GuestMemory;
-//! mem.write(0x8000, encode_status(KexecType::CRASH).as_bytes())?;
+//! mem.write(0x8000, encode::status(KexecType::CRASH).as_bytes())?;
 //! assert_eq!(sim.hypercall(GuestAbi::X86_64, KexecCmd::STATUS, 0x8000, &mut mem), 1);
 //!
 //! // What the crash image finds: the source bytes, then zeros to the end of the page.

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use xen_kexec_abi::build::{encode_exec, encode_get_range, encode_status, encode_unload};
-use xen_kexec_abi::guest_mem::{fault, GuestMemory};
+use xen_kexec_abi::encode;
+use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::load::LoadRequest;
-use xen_kexec_abi::{x86_32, x86_64, Access, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType};
+use xen_kexec_abi::{
+    x86_32, x86_64, Access, GuestAbi, GuestFault, KexecCmd, KexecRangeKind, KexecType,
+};
 use xen_kexec_hypervisor::sim::Sim;
 use zerocopy::FromBytes;
 
@@ -56,10 +58,10 @@ impl Guest {
 }
 
 impl GuestMemory for Guest {
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
-        let (i, off) = self
-            .find(addr, buf.len())
-            .ok_or(fault(addr, buf.len(), Access::Read))?;
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
+        let (i, off) =
+            self.find(addr, buf.len())
+                .ok_or(GuestFault::new(addr, buf.len(), Access::Read))?;
         buf.copy_from_slice(&self.regions[i].1[off..off + buf.len()]);
         if addr >= self.count_from {
             for a in addr..addr + buf.len() as u64 {
@@ -69,10 +71,12 @@ impl GuestMemory for Guest {
         Ok(())
     }
 
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
-        let (i, off) =
-            self.find(addr, bytes.len())
-                .ok_or(fault(addr, bytes.len(), Access::Write))?;
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
+        let (i, off) = self.find(addr, bytes.len()).ok_or(GuestFault::new(
+            addr,
+            bytes.len(),
+            Access::Write,
+        ))?;
         self.regions[i].1[off..off + bytes.len()].copy_from_slice(bytes);
         Ok(())
     }
@@ -90,7 +94,7 @@ pub fn status(sim: &mut Sim, guest: &mut Guest, abi: GuestAbi, type_: KexecType)
         guest,
         abi,
         KexecCmd::STATUS,
-        encode_status(type_).as_bytes(),
+        encode::status(type_).as_bytes(),
     )
 }
 
@@ -100,7 +104,7 @@ pub fn unload(sim: &mut Sim, guest: &mut Guest, abi: GuestAbi, type_: KexecType)
         guest,
         abi,
         KexecCmd::UNLOAD,
-        encode_unload(type_).as_bytes(),
+        encode::unload(type_).as_bytes(),
     )
 }
 
@@ -110,7 +114,7 @@ pub fn exec(sim: &mut Sim, guest: &mut Guest, abi: GuestAbi, type_: KexecType) -
         guest,
         abi,
         KexecCmd::KEXEC,
-        encode_exec(type_).as_bytes(),
+        encode::exec(type_).as_bytes(),
     )
 }
 
@@ -135,7 +139,7 @@ pub fn get_range(
         guest,
         abi,
         KexecCmd::GET_RANGE,
-        encode_get_range(abi, range, nr).as_bytes(),
+        encode::get_range(abi, range, nr).as_bytes(),
     );
     let mut back = [0u8; 24];
     guest.read(ARG, &mut back).unwrap();
