@@ -20,8 +20,8 @@ use xen_kexec_abi::{
 use zerocopy::FromBytes;
 
 use crate::plan::{LoadPlan, PlanError};
-use crate::transport::{HypercallBuffer, Transport, TransportError};
 pub use crate::transport::RefusalDetail;
+use crate::transport::{HypercallBuffer, Transport, TransportError};
 
 /// Why a request was refused: by the hypervisor (its errno), or by this toolstack before
 /// the hypercall, for a reason the hypervisor would refuse it too (with the precise rule).
@@ -92,7 +92,13 @@ impl Refusal {
 impl fmt::Display for Refusal {
     /// `ENAME (value): reason`, the form every refusal is reported in.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.errno_name(), self.errno.0, self.reason)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.errno_name(),
+            self.errno.0,
+            self.reason
+        )
     }
 }
 
@@ -372,7 +378,8 @@ impl<T: Transport> Client<T> {
     /// transport's failure.
     pub fn load(&mut self, plan: &LoadPlan) -> Result<LoadSummary, ClientError> {
         let checked = self.check_plan(plan)?;
-        let refused = |e: Error| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true));
+        let refused =
+            |e: Error| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true));
         // One buffer per source, filled from the input files.
         let mut sources: Vec<Option<T::Buffer>> = Vec::with_capacity(plan.segments.len());
         for (index, seg) in plan.segments.iter().enumerate() {

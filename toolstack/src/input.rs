@@ -169,7 +169,10 @@ mod tests {
         match InputFile::open(&big) {
             Err(e @ InputError::TooLarge { .. }) => {
                 let msg = e.to_string();
-                assert!(msg.contains("sparse.img") && msg.contains("2147483648"), "{msg}");
+                assert!(
+                    msg.contains("sparse.img") && msg.contains("2147483648"),
+                    "{msg}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -186,6 +189,9 @@ mod tests {
         assert_eq!(buf, [7; 10]);
         std::fs::write(&p, [7u8; 50]).expect("shrink");
         let e = input.read_at(90, &mut buf).expect_err("past the end");
-        assert!(e.to_string().contains("blob") && e.to_string().contains("0x5a"), "{e}");
+        assert!(
+            e.to_string().contains("blob") && e.to_string().contains("0x5a"),
+            "{e}"
+        );
     }
 }

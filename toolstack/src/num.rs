@@ -72,7 +72,16 @@ mod tests {
     fn numbers_are_decimal_or_hex_and_bad_text_is_named() {
         assert_eq!(parse_u64("0XfFfF"), Ok(0xffff));
         assert_eq!(parse_u64("0xffffffffffffffff"), Ok(u64::MAX));
-        for bad in ["", "0x", "-1", "+1", "0x+1", "0x1_000", "12abc", "0x10000000000000000"] {
+        for bad in [
+            "",
+            "0x",
+            "-1",
+            "+1",
+            "0x+1",
+            "0x1_000",
+            "12abc",
+            "0x10000000000000000",
+        ] {
             let e = parse_u64(bad).unwrap_err();
             assert!(e.contains(&format!("`{bad}`")), "{e}");
         }

@@ -227,7 +227,8 @@ impl LoadPlan {
     /// A local `EINVAL` refusal, rule `XenSegmentLimit`.
     pub fn check_segment_limit(&self) -> Result<(), Box<Refusal>> {
         let n = self.segments.len();
-        if n > XEN_SEGMENT_LIMIT && n <= xen_kexec_abi::load::SegmentList::CAPACITY
+        if n > XEN_SEGMENT_LIMIT
+            && n <= xen_kexec_abi::load::SegmentList::CAPACITY
             && !self.allow_16_segments
         {
             return Err(Box::new(Refusal {
@@ -323,7 +324,9 @@ fn elf_facts<H: FileHeader<Endian = Endianness>>(
         .endian()
         .map_err(|e| elf_err(format!("bad ELF header: {e}")))?;
     if !header.is_little_endian() {
-        return Err(elf_err("big-endian ELF; x86 images are little-endian".into()));
+        return Err(elf_err(
+            "big-endian ELF; x86 images are little-endian".into(),
+        ));
     }
     let machine = header.e_machine(endian);
     let (class, bits) = if class64 {
@@ -343,12 +346,10 @@ fn elf_facts<H: FileHeader<Endian = Endianness>>(
                 "EM_X86_64 image in an ELFCLASS32 file; EM_X86_64 needs ELFCLASS64".into(),
             ))
         }
-        _ => {
-            return Err(elf_err(format!(
-                "{} ({class}, {bits}-bit) is neither EM_386 nor EM_X86_64: Xen enters only x86 images",
-                machine_name(machine)
-            )))
-        }
+        _ => return Err(elf_err(format!(
+            "{} ({class}, {bits}-bit) is neither EM_386 nor EM_X86_64: Xen enters only x86 images",
+            machine_name(machine)
+        ))),
     }
     if header.e_phnum(endian) == object::elf::PN_XNUM {
         return Err(elf_err(
@@ -644,10 +645,7 @@ mod tests {
             ..facts
         };
         assert_eq!(entry_maddr(&phys), Some(0x100_0010));
-        let nowhere = ElfFacts {
-            entry: 0x5,
-            ..phys
-        };
+        let nowhere = ElfFacts { entry: 0x5, ..phys };
         assert_eq!(entry_maddr(&nowhere), None);
     }
 }

@@ -63,7 +63,7 @@ impl From<GuestAbi> for KernelWidth {
     fn from(a: GuestAbi) -> KernelWidth {
         match a {
             GuestAbi::X86_32 => KernelWidth::X86_32,
-            _ => KernelWidth::X86_64,
+            GuestAbi::X86_64 => KernelWidth::X86_64,
         }
     }
 }
@@ -264,7 +264,10 @@ impl Transport for SimTransport {
             other => {
                 // The engine's own rules, by their variant name.
                 let debug = format!("{other:?}");
-                let name: String = debug.chars().take_while(char::is_ascii_alphanumeric).collect();
+                let name: String = debug
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
                 (name, None)
             }
         };

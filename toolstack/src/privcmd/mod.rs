@@ -68,8 +68,7 @@ pub const PROCESS_ABI: GuestAbi = if cfg!(target_pointer_width = "64") {
 /// [`TransportError::NeedsNativeBuild`] for a 32-bit process on a kernel whose machine is
 /// 64-bit.
 pub fn check_process_width(kernel_machine: &str) -> Result<(), TransportError> {
-    if PROCESS_ABI == GuestAbi::X86_32 && abi_of_machine(kernel_machine) == Some(GuestAbi::X86_64)
-    {
+    if PROCESS_ABI == GuestAbi::X86_32 && abi_of_machine(kernel_machine) == Some(GuestAbi::X86_64) {
         return Err(TransportError::NeedsNativeBuild {
             kernel: kernel_machine.to_owned(),
         });
@@ -136,7 +135,10 @@ impl PrivcmdTransport {
     /// [`TransportError::NeedsNativeBuild`] for a 32-bit build on a 64-bit kernel
     /// (checked first); [`TransportError::NoPrivcmd`] when `privcmd` does not exist;
     /// [`TransportError::OpenPrivcmd`] when it cannot be opened.
-    pub fn open_paths(privcmd: &Path, hypercall: &Path) -> Result<PrivcmdTransport, TransportError> {
+    pub fn open_paths(
+        privcmd: &Path,
+        hypercall: &Path,
+    ) -> Result<PrivcmdTransport, TransportError> {
         let machine = kernel_machine();
         check_process_width(&machine)?;
         let device = OpenOptions::new()
@@ -251,7 +253,11 @@ mod tests {
         assert_eq!(abi_of_machine("i686"), Some(GuestAbi::X86_32));
         assert_eq!(abi_of_machine("aarch64"), None);
         // This machine's kernel is one of them.
-        assert!(abi_of_machine(&kernel_machine()).is_some(), "{}", kernel_machine());
+        assert!(
+            abi_of_machine(&kernel_machine()).is_some(),
+            "{}",
+            kernel_machine()
+        );
     }
 
     #[test]
@@ -262,7 +268,7 @@ mod tests {
                 let e = on_64.expect_err("refused").to_string();
                 assert!(e.contains("64-bit build of xen-kexec is needed"), "{e}");
             }
-            _ => assert!(on_64.is_ok()),
+            GuestAbi::X86_64 => assert!(on_64.is_ok()),
         }
         assert!(check_process_width("i686").is_ok());
     }

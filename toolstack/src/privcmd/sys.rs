@@ -32,12 +32,8 @@ pub struct PrivcmdHypercall {
 }
 
 /// `#define IOCTL_PRIVCMD_HYPERCALL _IOC(_IOC_NONE, 'P', 0, sizeof(struct privcmd_hypercall))`
-pub const IOCTL_PRIVCMD_HYPERCALL: Opcode = opcode::from_components(
-    Direction::None,
-    b'P',
-    0,
-    size_of::<PrivcmdHypercall>(),
-);
+pub const IOCTL_PRIVCMD_HYPERCALL: Opcode =
+    opcode::from_components(Direction::None, b'P', 0, size_of::<PrivcmdHypercall>());
 
 /// The ioctl: [`PrivcmdHypercall`] in, the hypercall's return value out.
 struct Hypercall<'a>(&'a mut PrivcmdHypercall);
@@ -75,7 +71,10 @@ unsafe impl Ioctl for Hypercall<'_> {
 /// The caller must hold `&mut` to every [`Mapping`] the call's arguments point into,
 /// and the argument the hypervisor may write must lie inside one of them (see the
 /// module documentation).
-pub(super) fn hypercall(fd: BorrowedFd<'_>, call: &mut PrivcmdHypercall) -> io::Result<IoctlOutput> {
+pub(super) fn hypercall(
+    fd: BorrowedFd<'_>,
+    call: &mut PrivcmdHypercall,
+) -> io::Result<IoctlOutput> {
     // SAFETY: the ioctl's own contract is met by `Hypercall` (above). The hypervisor
     // reads guest memory through the kernel's copy_from_guest, which fails cleanly
     // (EFAULT) on an address the process has not mapped, and writes only the
@@ -207,9 +206,7 @@ mod tests {
         let mut m = match Mapping::locked_anonymous(10) {
             Ok(m) => m,
             // A locked-memory limit of zero is a configuration, not a bug here.
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOMEM.raw_os_error()) => {
-                return
-            }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOMEM.raw_os_error()) => return,
             Err(e) => panic!("mmap+mlock: {e}"),
         };
         assert_eq!(m.kind(), MappingKind::LockedAnonymous);
