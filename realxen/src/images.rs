@@ -14,11 +14,13 @@ use crate::machine::{Region, DEBUG_EXIT_PORT, DEBUG_EXIT_VALUE};
 /// What an entered image prints before the mode's name (`@@RX entry mode=long64`).
 pub const ENTRY_MARK: &str = "@@RX entry mode=";
 
-/// The name an image prints for the mode it finds itself in.
+/// The name an image prints for the mode it finds itself in (it tells only these two
+/// apart; any other mode the ABI may name gets a name no image prints).
 pub fn mode_name(mode: EntryMode) -> &'static str {
     match mode {
         EntryMode::Protected32 => "protected32",
         EntryMode::Long64 => "long64",
+        _ => "(a mode the test image cannot report)",
     }
 }
 

@@ -13,7 +13,7 @@ use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
 use crate::machine::{Machine, DEBUG_EXIT_STATUS};
 use crate::qemu::{self, End};
-use crate::scenario::{self, Arg, Build, Scenario, Verdict};
+use crate::scenario::{self, Arg, Build, Outcome, Scenario, Verdict};
 use crate::serial::{self, Log};
 use crate::toolstack::{self, Observed};
 use crate::Problem;
@@ -111,8 +111,8 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     fs::create_dir_all(paths.logs()).map_err(|e| Problem::Fail(format!("{}: {e}", paths.logs().display())))?;
 
     let [image32, image64] = images::build(&work.join("images"), machine.crash).map_err(Problem::Fail)?;
-    let bin64 = toolstack::build(&paths.repo, &paths.target_dir, Build::X86_64)?;
-    let bin32 = toolstack::build(&paths.repo, &paths.target_dir, Build::I686)?;
+    let bins = toolstack::build(&paths.repo, &paths.target_dir, &[Build::X86_64, Build::I686])?;
+    let [bin64, bin32] = [bins[0].clone(), bins[1].clone()];
     let xen = work.join("xen");
     unpack_xen(&files.xen_gz, &xen).map_err(Problem::Fail)?;
 
@@ -171,6 +171,17 @@ fn render_args(args: &[Arg], images: &[&Image], dom0: bool) -> Vec<String> {
                 .map_or_else(|| (*name).to_owned(), |i| i.path.display().to_string()),
         })
         .collect()
+}
+
+/// The sim's outcome with each image's host path replaced by its dom0 path, so that
+/// output naming the file compares equal.
+fn as_in_dom0(mut o: Outcome, images: &[&Image]) -> Outcome {
+    for line in o.stdout.iter_mut().chain(o.stderr.iter_mut()) {
+        for i in images {
+            *line = line.replace(&i.path.display().to_string(), &format!("{IMAGES_DIR}/{}", i.name));
+        }
+    }
+    o
 }
 
 fn scenario_steps(scenarios: &[Scenario], images: &[&Image]) -> Vec<Dom0Step> {
@@ -315,18 +326,32 @@ fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work
     let log = &b.log;
     let suffix = kept(b);
     let range = |id: &str| log.outcome(id).and_then(|o| o.range());
-    let observed = match (range("crash-cycle/range-xen"), range("crash-cycle/range-vmcoreinfo")) {
-        (Some(xen), Some(vmcoreinfo)) => Observed { xen, vmcoreinfo },
+    let observed = match (
+        range("crash-cycle/range-xen"),
+        range("crash-cycle/range-vmcoreinfo"),
+        range("crash-cycle/range-cpu0"),
+    ) {
+        (Some(xen), Some(vmcoreinfo), Some(cpu0_notes)) => Observed {
+            xen,
+            vmcoreinfo,
+            cpu0_notes,
+        },
         _ => {
-            report.errors.push(format!("real Xen gave no xen or vmcoreinfo range to build the sim host from ({suffix})"));
+            report.errors.push(format!(
+                "real Xen gave no xen, vmcoreinfo or CPU 0 range to build the sim host from ({suffix})"
+            ));
             return;
         }
     };
     let state = work.join("sim-scenarios.state");
-    if let Err(e) = toolstack::sim_init(bin, &state, machine, &observed) {
-        report.errors.push(e);
-        return;
-    }
+    let told = match toolstack::sim_init(bin, &state, machine, &observed) {
+        Ok(told) => told,
+        Err(e) => {
+            report.errors.push(e);
+            return;
+        }
+    };
+    let sim_told = |flag: &str| told.contains(&flag);
     let mut verdicts = Vec::new();
     let mut wrong = Vec::new();
     for s in scenarios {
@@ -342,7 +367,7 @@ fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work
                     let mut args = vec!["--backend".to_owned(), format!("sim:{}", state.display())];
                     args.extend(render_args(&step.command, images, false));
                     match toolstack::run(bin, &args) {
-                        Ok(o) => Some(o),
+                        Ok(o) => Some(as_in_dom0(o, images)),
                         Err(e) => {
                             report.errors.push(e);
                             None
@@ -350,7 +375,7 @@ fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work
                     }
                 }
             };
-            let mut v = scenario::judge(id, &step.expect, real.as_ref(), sim.as_ref());
+            let mut v = scenario::judge(id, &step.expect, real.as_ref(), sim.as_ref(), &sim_told);
             if !v.pass {
                 let _ = write!(v.detail, " ({suffix})");
             }
@@ -377,6 +402,7 @@ fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
         &scenario::Expect::RealOnly(scenario::Want::Done),
         load.as_ref(),
         None,
+        &|_| false,
     ));
     let entered = match (b.log.entered.as_slice(), b.run.end) {
         ([mode], End::Exited(DEBUG_EXIT_STATUS)) if mode == want => Ok(format!(

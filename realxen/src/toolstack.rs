@@ -8,7 +8,7 @@ use xen_kexec_abi::ElfMachine;
 
 use crate::elf;
 use crate::machine::{Machine, Region};
-use crate::scenario::{Build, Outcome};
+use crate::scenario::{Build, Outcome, CPU_NOTES_FLAG};
 use crate::Problem;
 
 /// The package and binary.
@@ -16,38 +16,44 @@ pub const PACKAGE: &str = "xen-kexec-toolstack";
 /// The binary's name.
 pub const BINARY: &str = "xen-kexec";
 
-/// Builds `xen-kexec` statically for `build`'s target and checks the result: an ELF of the
-/// target's machine with no dynamic loader.
+/// Builds `xen-kexec` statically for each of `builds` (one cargo run, so the two targets
+/// build side by side) and checks each result: an ELF of the target's machine with no
+/// dynamic loader.
 ///
 /// # Errors
-/// [`Problem::NotRun`] when the workspace has no toolstack crate or the Rust target is not
-/// installed; [`Problem::Fail`] when the build fails or the binary is not static.
-pub fn build(repo: &Path, target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
+/// [`Problem::NotRun`] when the workspace has no toolstack crate or a Rust target is not
+/// installed; [`Problem::Fail`] when the build fails or a binary is not static.
+pub fn build(repo: &Path, target_dir: &Path, builds: &[Build]) -> Result<Vec<PathBuf>, Problem> {
     if !repo.join("toolstack/Cargo.toml").is_file() {
         return Err(Problem::NotRun(format!(
             "this workspace has no toolstack/ crate ({PACKAGE}, issue 11), so no {BINARY} to run"
         )));
     }
-    let target = build.target();
     let sysroot = Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()
         .map_err(|e| Problem::NotRun(format!("rustc: {e}")))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if !sysroot.join("lib/rustlib").join(target).is_dir() {
-        return Err(Problem::NotRun(format!(
-            "Rust target {target} is not installed (scripts/setup adds it: rustup target add {target})"
-        )));
-    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    crate::images::run(
-        Command::new(cargo)
-            .current_dir(repo)
-            .args(["build", "--locked", "--quiet", "-p", PACKAGE, "--bin", BINARY, "--target", target])
-            .env("CARGO_TARGET_DIR", target_dir),
-    )
-    .map_err(Problem::Fail)?;
-    let bin = target_dir.join(target).join("debug").join(BINARY);
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo)
+        .args(["build", "--locked", "--quiet", "-p", PACKAGE, "--bin", BINARY])
+        .env("CARGO_TARGET_DIR", target_dir);
+    for build in builds {
+        let target = build.target();
+        if !sysroot.join("lib/rustlib").join(target).is_dir() {
+            return Err(Problem::NotRun(format!(
+                "Rust target {target} is not installed (scripts/setup adds it: rustup target add {target})"
+            )));
+        }
+        cmd.args(["--target", target]);
+    }
+    crate::images::run(&mut cmd).map_err(Problem::Fail)?;
+    builds.iter().map(|b| check_static(target_dir, *b)).collect()
+}
+
+fn check_static(target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
+    let bin = target_dir.join(build.target()).join("debug").join(BINARY);
     let what = bin.display().to_string();
     let bytes = std::fs::read(&bin).map_err(|e| Problem::Fail(format!("{what}: {e}")))?;
     let summary = elf::summarize(&what, &bytes).map_err(Problem::Fail)?;
@@ -92,16 +98,21 @@ pub struct Observed {
     pub xen: Region,
     /// The vmcoreinfo note (`get-range --range vmcoreinfo`).
     pub vmcoreinfo: Region,
+    /// CPU 0's crash notes (`get-range --range cpu --cpu 0`).
+    pub cpu0_notes: Region,
 }
 
 /// `xen-kexec sim init` of a host like `machine` (its crash region and CPU count, a
-/// 64-bit dom0 kernel) with the ranges `observed` on real Xen.
+/// 64-bit dom0 kernel) with the ranges `observed` on real Xen; CPU 0's notes too when this
+/// `sim init` takes [`CPU_NOTES_FLAG`]. Returns the optional flags it was given.
 ///
 /// # Errors
 /// The command failed; its output is in the message.
-pub fn sim_init(bin: &Path, state: &Path, machine: &Machine, observed: &Observed) -> Result<(), String> {
+pub fn sim_init(bin: &Path, state: &Path, machine: &Machine, observed: &Observed) -> Result<Vec<&'static str>, String> {
     let _ = std::fs::remove_file(state);
-    let args: Vec<String> = [
+    let help = run(bin, &["sim".to_owned(), "init".to_owned(), "--help".to_owned()])?;
+    let mut told = vec![];
+    let mut args: Vec<String> = [
         "sim",
         "init",
         &state.display().to_string(),
@@ -119,9 +130,13 @@ pub fn sim_init(bin: &Path, state: &Path, machine: &Machine, observed: &Observed
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    if help.stdout.iter().any(|l| l.contains(CPU_NOTES_FLAG)) {
+        args.extend([CPU_NOTES_FLAG.to_owned(), observed.cpu0_notes.to_flag()]);
+        told.push(CPU_NOTES_FLAG);
+    }
     let got = run(bin, &args)?;
     if got.rc == 0 {
-        Ok(())
+        Ok(told)
     } else {
         Err(format!("{} {}: {}", bin.display(), args.join(" "), got.describe()))
     }
