@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 
 const MAGIC: &str = "070701";
 const TRAILER: &str = "TRAILER!!!";
+/// The trailer's name with its NUL.
+const TRAILER_NAMESIZE: u32 = 11;
+const _: () = assert!(TRAILER.len() + 1 == TRAILER_NAMESIZE as usize);
 const S_IFDIR: u32 = 0o040_000;
 const S_IFREG: u32 = 0o100_000;
 
@@ -18,22 +21,38 @@ pub struct Archive {
     next_ino: u32,
 }
 
-/// The archive's fields are 32-bit: a file of 4 GiB or more cannot be packed.
+/// The archive's fields are 32-bit: a file (or name) of 4 GiB or more cannot be packed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooLarge {
     /// The entry's name.
     pub name: String,
-    /// Its size in bytes.
+    /// Its size (or its name's) in bytes.
     pub len: usize,
 }
 
 impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} bytes do not fit a cpio newc entry", self.name, self.len)
+        write!(
+            f,
+            "{}: {} bytes do not fit a cpio newc entry",
+            self.name, self.len
+        )
     }
 }
 
 impl std::error::Error for TooLarge {}
+
+/// The header's name size (with the NUL) and file size of an entry.
+fn sizes(name: &str, data: &[u8]) -> Result<(u32, u32), TooLarge> {
+    let too_large = || TooLarge {
+        name: name.chars().take(80).collect(),
+        len: data.len().max(name.len()),
+    };
+    Ok((
+        u32::try_from(name.len() + 1).map_err(|_| too_large())?,
+        u32::try_from(data.len()).map_err(|_| too_large())?,
+    ))
+}
 
 impl Archive {
     /// An empty archive.
@@ -42,40 +61,62 @@ impl Archive {
     }
 
     /// Adds a directory (mode 0755).
-    pub fn dir(&mut self, name: &str) {
-        self.entry(name, S_IFDIR | 0o755, 2, &[])
-            .expect("an empty entry always fits");
+    ///
+    /// # Errors
+    /// [`TooLarge`] for a name of 4 GiB or more.
+    pub fn dir(&mut self, name: &str) -> Result<(), TooLarge> {
+        let (namesize, filesize) = sizes(name, &[])?;
+        self.push(name, S_IFDIR | 0o755, 2, &[], namesize, filesize);
+        Ok(())
     }
 
     /// Adds a regular file, executable (0755) or not (0644).
     ///
     /// # Errors
-    /// [`TooLarge`] for data of 4 GiB or more.
+    /// [`TooLarge`] for a name or data of 4 GiB or more.
     pub fn file(&mut self, name: &str, data: &[u8], executable: bool) -> Result<(), TooLarge> {
         let perm = if executable { 0o755 } else { 0o644 };
-        self.entry(name, S_IFREG | perm, 1, data)
+        let (namesize, filesize) = sizes(name, data)?;
+        self.push(name, S_IFREG | perm, 1, data, namesize, filesize);
+        Ok(())
     }
 
     /// Ends the archive with its trailer and returns the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        self.entry(TRAILER, 0, 1, &[]).expect("an empty entry always fits");
+        self.push(TRAILER, 0, 1, &[], TRAILER_NAMESIZE, 0);
         self.bytes
     }
 
-    fn entry(&mut self, name: &str, mode: u32, nlink: u32, data: &[u8]) -> Result<(), TooLarge> {
-        let too_large = || TooLarge {
-            name: name.to_owned(),
-            len: data.len(),
-        };
-        let filesize = u32::try_from(data.len()).map_err(|_| too_large())?;
-        let namesize = u32::try_from(name.len() + 1).map_err(|_| too_large())?;
+    fn push(
+        &mut self,
+        name: &str,
+        mode: u32,
+        nlink: u32,
+        data: &[u8],
+        namesize: u32,
+        filesize: u32,
+    ) {
         self.next_ino += 1;
         // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
         // rdevminor, namesize, check.
-        let fields = [self.next_ino, mode, 0, 0, nlink, 0, filesize, 0, 0, 0, 0, namesize, 0];
+        let fields = [
+            self.next_ino,
+            mode,
+            0,
+            0,
+            nlink,
+            0,
+            filesize,
+            0,
+            0,
+            0,
+            0,
+            namesize,
+            0,
+        ];
         let mut header = String::from(MAGIC);
         for field in fields {
-            write!(header, "{field:08X}").expect("writing to a String");
+            write!(header, "{field:08X}").expect("writing to a String cannot fail");
         }
         self.bytes.extend_from_slice(header.as_bytes());
         self.bytes.extend_from_slice(name.as_bytes());
@@ -83,11 +124,10 @@ impl Archive {
         self.pad();
         self.bytes.extend_from_slice(data);
         self.pad();
-        Ok(())
     }
 
     fn pad(&mut self) {
-        while self.bytes.len() % 4 != 0 {
+        while !self.bytes.len().is_multiple_of(4) {
             self.bytes.push(0);
         }
     }
@@ -126,8 +166,9 @@ mod tests {
     #[test]
     fn entries_come_back_with_their_names_modes_and_bytes() {
         let mut a = Archive::new();
-        a.dir("bin");
-        a.file("bin/tool", b"\x7fELF and some odd length", true).unwrap();
+        a.dir("bin").unwrap();
+        a.file("bin/tool", b"\x7fELF and some odd length", true)
+            .unwrap();
         a.file("etc", b"", false).unwrap();
         a.file("x", &[0xAA; 4], false).unwrap();
         let got = entries(&a.finish());

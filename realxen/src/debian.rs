@@ -46,20 +46,31 @@ pub fn locate(root: &Path) -> Result<Files, String> {
     let boot = root.join("boot");
     let xen_gz = single(&boot, |n| n.starts_with("xen-") && n.ends_with("-amd64.gz"))?;
     let vmlinuz = single(&boot, |n| n.starts_with("vmlinuz-"))?;
-    let release = file_name(&vmlinuz).trim_start_matches("vmlinuz-").to_owned();
-    let drivers = root.join("lib/modules").join(&release).join("kernel/drivers/xen");
+    let release = file_name(&vmlinuz)
+        .trim_start_matches("vmlinuz-")
+        .to_owned();
+    let drivers = root
+        .join("lib/modules")
+        .join(&release)
+        .join("kernel/drivers/xen");
     let mut found = Vec::new();
     for name in MODULES {
         // xenfs lives in a directory of its own.
-        let path = [drivers.join(format!("{name}.ko")), drivers.join(name).join(format!("{name}.ko"))]
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| format!("{}: no {name}.ko", drivers.display()))?;
+        let path = [
+            drivers.join(format!("{name}.ko")),
+            drivers.join(name).join(format!("{name}.ko")),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{}: no {name}.ko", drivers.display()))?;
         found.push(read_module(name, &path, &release)?);
     }
     let busybox = root.join("bin/busybox");
     if !busybox.is_file() {
-        return Err(format!("{}: missing (package busybox-static)", busybox.display()));
+        return Err(format!(
+            "{}: missing (package busybox-static)",
+            busybox.display()
+        ));
     }
     Ok(Files {
         xen_gz,
@@ -71,7 +82,9 @@ pub fn locate(root: &Path) -> Result<Files, String> {
 }
 
 fn file_name(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
 }
 
 /// The one file in `dir` whose name passes `want`.
@@ -85,14 +98,18 @@ fn single(dir: &Path, want: impl Fn(&str) -> bool) -> Result<PathBuf, String> {
     match hits.len() {
         1 => Ok(hits.remove(0)),
         0 => Err(format!("{}: the file is missing", dir.display())),
-        _ => Err(format!("{}: more than one candidate: {hits:?}", dir.display())),
+        _ => Err(format!(
+            "{}: more than one candidate: {hits:?}",
+            dir.display()
+        )),
     }
 }
 
 /// Reads a module's `.modinfo` (`key=value` strings, NUL-separated).
 fn read_module(name: &str, path: &Path, release: &str) -> Result<Module, String> {
     let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file = object::File::parse(&*bytes).map_err(|e| format!("{}: not an ELF object: {e}", path.display()))?;
+    let file = object::File::parse(&*bytes)
+        .map_err(|e| format!("{}: not an ELF object: {e}", path.display()))?;
     let modinfo = file
         .section_by_name(".modinfo")
         .and_then(|s| s.data().ok())
@@ -132,14 +149,21 @@ pub fn load_order(mut pending: Vec<Module>) -> Result<Vec<Module>, String> {
     let names: Vec<String> = pending.iter().map(|m| m.name.clone()).collect();
     for m in &pending {
         if let Some(d) = m.depends.iter().find(|d| !names.contains(d)) {
-            return Err(format!("{}: needs module {d}, which is not packed", m.path.display()));
+            return Err(format!(
+                "{}: needs module {d}, which is not packed",
+                m.path.display()
+            ));
         }
     }
     let mut ordered: Vec<Module> = Vec::new();
     while !pending.is_empty() {
         let ready = pending
             .iter()
-            .position(|m| m.depends.iter().all(|d| ordered.iter().any(|o| &o.name == d)))
+            .position(|m| {
+                m.depends
+                    .iter()
+                    .all(|d| ordered.iter().any(|o| &o.name == d))
+            })
             .ok_or_else(|| format!("module dependency cycle among {pending:?}"))?;
         ordered.push(pending.remove(ready));
     }
@@ -164,16 +188,27 @@ mod tests {
 
     #[test]
     fn a_module_loads_after_its_dependencies_whatever_the_input_order() {
-        let order = load_order(vec![module("xenfs", &["xen-privcmd"]), module("xen-privcmd", &[])]).unwrap();
+        let order = load_order(vec![
+            module("xenfs", &["xen-privcmd"]),
+            module("xen-privcmd", &[]),
+        ])
+        .unwrap();
         assert_eq!(names(&order), ["xen-privcmd", "xenfs"]);
-        let order = load_order(vec![module("xen-privcmd", &[]), module("xenfs", &["xen-privcmd"])]).unwrap();
+        let order = load_order(vec![
+            module("xen-privcmd", &[]),
+            module("xenfs", &["xen-privcmd"]),
+        ])
+        .unwrap();
         assert_eq!(names(&order), ["xen-privcmd", "xenfs"]);
     }
 
     #[test]
     fn a_dependency_that_is_not_packed_is_named() {
         let err = load_order(vec![module("xenfs", &["xen-privcmd"])]).unwrap_err();
-        assert!(err.contains("xenfs.ko") && err.contains("xen-privcmd"), "{err}");
+        assert!(
+            err.contains("xenfs.ko") && err.contains("xen-privcmd"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -59,8 +59,13 @@ say uname "$(uname -r -v)"
     );
     for m in modules {
         let file = format!("{MODULES_DIR}/{}.ko", m.name);
-        writeln!(s, "insmod {} || fatal {}", quote(&file), quote(&format!("insmod {file} failed")))
-            .expect("writing to a String");
+        writeln!(
+            s,
+            "insmod {} || fatal {}",
+            quote(&file),
+            quote(&format!("insmod {file} failed"))
+        )
+        .expect("writing to a String");
     }
     s.push_str("[ -c /dev/xen/privcmd ] || fatal 'no /dev/xen/privcmd after insmod'\n");
     for step in steps {
@@ -97,9 +102,16 @@ mod tests {
             args: vec!["status".into(), "--type".into(), "crash".into()],
         }];
         let script = render("t", &[module("xen-privcmd"), module("xenfs")], &steps);
-        let at = |needle: &str| script.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        let at = |needle: &str| {
+            script
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing"))
+        };
         assert!(at("insmod '/lib/modules/xen-privcmd.ko'") < at("insmod '/lib/modules/xenfs.ko'"));
-        assert!(at("insmod '/lib/modules/xenfs.ko'") < at("step 'a/b' /bin/xen-kexec-i686 'status' '--type' 'crash'"));
+        assert!(
+            at("insmod '/lib/modules/xenfs.ko'")
+                < at("step 'a/b' /bin/xen-kexec-i686 'status' '--type' 'crash'")
+        );
         assert!(script.trim_end().ends_with("poweroff -f"));
     }
 

@@ -43,7 +43,10 @@ pub fn summarize(what: &str, bytes: &[u8]) -> Result<Summary, String> {
     }
 }
 
-fn summarize_as<Elf: FileHeader<Endian = Endianness>>(what: &str, bytes: &[u8]) -> Result<Summary, String> {
+fn summarize_as<Elf: FileHeader<Endian = Endianness>>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<Summary, String> {
     let bad = |e: &dyn std::fmt::Display| format!("{what}: malformed ELF: {e}");
     let header = Elf::parse(bytes).map_err(|e| bad(&e))?;
     let endian = header.endian().map_err(|e| bad(&e))?;

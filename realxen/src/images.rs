@@ -33,13 +33,8 @@ pub struct Image {
     pub path: PathBuf,
     /// Its file name, the same in dom0's `/images` and on the host.
     pub name: &'static str,
-}
-
-impl Image {
     /// The mode Xen must enter it in, from the ABI's rule for its `arch`.
-    pub fn expected_mode(&self) -> EntryMode {
-        EntryMode::for_arch(self.machine).expect("the harness builds only EM_386 and EM_X86_64 images")
-    }
+    pub mode: EntryMode,
 }
 
 /// The two builds: (machine, gcc flag, ld emulation, file name).
@@ -67,13 +62,26 @@ pub fn build(out: &Path, crash: Region) -> Result<[Image; 2], String> {
             .args([gcc_flag, "-c", "-o"])
             .arg(&object)
             .arg(format!("-DENTRY_MARK={}", quoted(ENTRY_MARK)))
-            .arg(format!("-DMODE_LONG={}", quoted(mode_name(EntryMode::Long64))))
-            .arg(format!("-DMODE_PROTECTED={}", quoted(mode_name(EntryMode::Protected32))))
+            .arg(format!(
+                "-DMODE_LONG={}",
+                quoted(mode_name(EntryMode::Long64))
+            ))
+            .arg(format!(
+                "-DMODE_PROTECTED={}",
+                quoted(mode_name(EntryMode::Protected32))
+            ))
             .arg(format!("-DDEBUG_EXIT_PORT={DEBUG_EXIT_PORT:#x}"))
             .arg(format!("-DDEBUG_EXIT_VALUE={DEBUG_EXIT_VALUE:#x}"))
             .arg(src.join("mode.S")))?;
         run(Command::new("ld")
-            .args(["-m", emulation, "--build-id=none", "-nostdlib", "-static", "-T"])
+            .args([
+                "-m",
+                emulation,
+                "--build-id=none",
+                "-nostdlib",
+                "-static",
+                "-T",
+            ])
             .arg(src.join("mode.ld"))
             .arg(format!("--defsym=CRASH_BASE={:#x}", crash.start))
             .arg("-o")
@@ -91,9 +99,17 @@ pub fn build(out: &Path, crash: Region) -> Result<[Image; 2], String> {
             }
             Some(_) => {}
         }
-        images.push(Image { machine, path, name });
+        let mode = EntryMode::for_arch(machine).map_err(|e| format!("{}: {e}", path.display()))?;
+        images.push(Image {
+            machine,
+            path,
+            name,
+            mode,
+        });
     }
-    images.try_into().map_err(|_| "two builds give two images".to_owned())
+    images
+        .try_into()
+        .map_err(|_| "two builds give two images".to_owned())
 }
 
 /// Checks one image and returns its loaded bytes.
@@ -111,7 +127,10 @@ fn check(path: &Path, machine: ElfMachine, crash: Region) -> Result<Vec<u8>, Str
         ));
     }
     let [load] = elf.loads.as_slice() else {
-        return Err(format!("{what}: {} PT_LOAD segments, want 1", elf.loads.len()));
+        return Err(format!(
+            "{what}: {} PT_LOAD segments, want 1",
+            elf.loads.len()
+        ));
     };
     if load.paddr != crash.start || elf.entry != crash.start || load.memsz > crash.size {
         return Err(format!(
@@ -153,9 +172,12 @@ mod tests {
     fn both_images_carry_the_same_bytes_at_the_crash_region() {
         let out = scratch("images-ok");
         let [i386, x86_64] = build(&out, MACHINE.crash).unwrap();
-        assert_eq!((i386.machine, x86_64.machine), (ElfMachine::EM_386, ElfMachine::EM_X86_64));
-        assert_eq!(i386.expected_mode(), EntryMode::Protected32);
-        assert_eq!(x86_64.expected_mode(), EntryMode::Long64);
+        assert_eq!(
+            (i386.machine, x86_64.machine),
+            (ElfMachine::EM_386, ElfMachine::EM_X86_64)
+        );
+        assert_eq!(i386.mode, EntryMode::Protected32);
+        assert_eq!(x86_64.mode, EntryMode::Long64);
         let data = |i: &Image| {
             let bytes = fs::read(&i.path).unwrap();
             elf::summarize("", &bytes).unwrap().loads[0].data.clone()
@@ -167,7 +189,10 @@ mod tests {
         // The messages the harness looks for are in the code, built from its constants.
         for mode in [EntryMode::Protected32, EntryMode::Long64] {
             let msg = format!("{ENTRY_MARK}{}\n", mode_name(mode));
-            assert!(code.windows(msg.len()).any(|w| w == msg.as_bytes()), "{msg:?} missing");
+            assert!(
+                code.windows(msg.len()).any(|w| w == msg.as_bytes()),
+                "{msg:?} missing"
+            );
         }
     }
 
@@ -180,8 +205,16 @@ mod tests {
             size: MACHINE.crash.size,
         };
         let err = check(&out.join("mode64.elf"), ElfMachine::EM_X86_64, elsewhere).unwrap_err();
-        assert!(err.contains("mode64.elf") && err.contains("crash region"), "{err}");
-        let err = check(&out.join("mode32.elf"), ElfMachine::EM_X86_64, MACHINE.crash).unwrap_err();
+        assert!(
+            err.contains("mode64.elf") && err.contains("crash region"),
+            "{err}"
+        );
+        let err = check(
+            &out.join("mode32.elf"),
+            ElfMachine::EM_X86_64,
+            MACHINE.crash,
+        )
+        .unwrap_err();
         assert!(err.contains("want EM_X86_64 ELFCLASS64"), "{err}");
     }
 }

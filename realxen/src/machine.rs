@@ -54,7 +54,8 @@ pub const MACHINE: Machine = Machine {
 };
 
 // `crashkernel=` takes whole MiB.
-const _: () = assert!(MACHINE.crash.start % MIB == 0 && MACHINE.crash.size % MIB == 0);
+const _: () =
+    assert!(MACHINE.crash.start.is_multiple_of(MIB) && MACHINE.crash.size.is_multiple_of(MIB));
 
 /// Port of QEMU's `isa-debug-exit` device: a byte `v` written there ends QEMU with exit
 /// status `(v << 1) | 1`. The test images use it to end a run once they have reported.
@@ -82,10 +83,18 @@ impl Machine {
     ///
     /// # Errors
     /// A path with a comma, which QEMU's `-initrd` list cannot carry.
-    pub fn qemu_args(&self, xen: &Path, kernel: &Path, initramfs: &Path) -> Result<Vec<OsString>, String> {
+    pub fn qemu_args(
+        &self,
+        xen: &Path,
+        kernel: &Path,
+        initramfs: &Path,
+    ) -> Result<Vec<OsString>, String> {
         for path in [kernel, initramfs] {
             if path.to_string_lossy().contains(',') {
-                return Err(format!("{}: QEMU's -initrd list cannot hold a path with a comma", path.display()));
+                return Err(format!(
+                    "{}: QEMU's -initrd list cannot hold a path with a comma",
+                    path.display()
+                ));
             }
         }
         let modules = format!(
@@ -114,7 +123,12 @@ impl Machine {
         .map(OsString::from)
         .collect();
         args.push(xen.into());
-        args.extend(["-append".into(), self.xen_cmdline().into(), "-initrd".into(), modules.into()]);
+        args.extend([
+            "-append".into(),
+            self.xen_cmdline().into(),
+            "-initrd".into(),
+            modules.into(),
+        ]);
         Ok(args)
     }
 }
@@ -132,21 +146,34 @@ mod tests {
             .expect("crashkernel= present");
         let (size, start) = arg.split_once('@').unwrap();
         let mib = |s: &str| s.strip_suffix('M').unwrap().parse::<u64>().unwrap() * MIB;
-        assert_eq!(Region { start: mib(start), size: mib(size) }, MACHINE.crash);
+        assert_eq!(
+            Region {
+                start: mib(start),
+                size: mib(size)
+            },
+            MACHINE.crash
+        );
         assert!(cmdline.contains(&format!("dom0_mem={}M", MACHINE.dom0_mem_mib)));
     }
 
     #[test]
     fn qemu_args_pass_kernel_and_initramfs_as_modules() {
         let args = MACHINE
-            .qemu_args(Path::new("/x/xen"), Path::new("/x/vmlinuz"), Path::new("/x/ir.cpio"))
+            .qemu_args(
+                Path::new("/x/xen"),
+                Path::new("/x/vmlinuz"),
+                Path::new("/x/ir.cpio"),
+            )
             .unwrap();
         let after = |flag: &str| {
             let i = args.iter().position(|a| a == flag).unwrap();
             args[i + 1].to_string_lossy().into_owned()
         };
         assert_eq!(after("-kernel"), "/x/xen");
-        assert_eq!(after("-initrd"), "/x/vmlinuz console=hvc0 quiet rdinit=/init,/x/ir.cpio");
+        assert_eq!(
+            after("-initrd"),
+            "/x/vmlinuz console=hvc0 quiet rdinit=/init,/x/ir.cpio"
+        );
         assert_eq!(after("-cpu"), "qemu64");
         assert_eq!(after("-smp"), MACHINE.cpus.to_string());
         assert_eq!(DEBUG_EXIT_STATUS, 33);
@@ -155,7 +182,11 @@ mod tests {
     #[test]
     fn a_comma_in_a_module_path_is_refused() {
         let err = MACHINE
-            .qemu_args(Path::new("/x/xen"), Path::new("/a,b/vmlinuz"), Path::new("/x/ir"))
+            .qemu_args(
+                Path::new("/x/xen"),
+                Path::new("/a,b/vmlinuz"),
+                Path::new("/x/ir"),
+            )
             .unwrap_err();
         assert!(err.contains("/a,b/vmlinuz"), "{err}");
     }

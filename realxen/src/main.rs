@@ -20,8 +20,13 @@ fn main() -> ExitCode {
         .parent()
         .expect("the crate lives in the workspace")
         .to_owned();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
-    let target_dir = if target_dir.is_absolute() { target_dir } else { repo.join(target_dir) };
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
+    let target_dir = if target_dir.is_absolute() {
+        target_dir
+    } else {
+        repo.join(target_dir)
+    };
     let paths = Paths { repo, target_dir };
     let started = Instant::now();
     match run::run(&paths, &MACHINE) {
@@ -40,8 +45,15 @@ fn main() -> ExitCode {
                 println!("real Xen: PASS ({secs:.0} s)");
                 ExitCode::SUCCESS
             } else {
-                let logs: Vec<String> = report.boots.iter().map(|b| b.log_path.display().to_string()).collect();
-                println!("real Xen: FAIL ({secs:.0} s; serial logs kept: {})", logs.join(", "));
+                let logs: Vec<String> = report
+                    .boots
+                    .iter()
+                    .map(|b| b.log_path.display().to_string())
+                    .collect();
+                println!(
+                    "real Xen: FAIL ({secs:.0} s; serial logs kept: {})",
+                    logs.join(", ")
+                );
                 ExitCode::FAILURE
             }
         }

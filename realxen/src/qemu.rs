@@ -35,7 +35,9 @@ pub struct Run {
 /// QEMU could not be started or waited for, or the log not created.
 pub fn run(args: &[std::ffi::OsString], log: &Path, limit: Duration) -> Result<Run, String> {
     let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log.display()))?;
     let start = Instant::now();
     let mut child = Command::new(QEMU)
         .args(args)

@@ -81,13 +81,18 @@ impl Report {
     /// Whether everything passed, the harness check included.
     pub fn pass(&self) -> bool {
         self.errors.is_empty()
-            && self.verdicts.iter().all(|(_, vs)| vs.iter().all(|v| v.pass))
+            && self
+                .verdicts
+                .iter()
+                .all(|(_, vs)| vs.iter().all(|v| v.pass))
             && self.wrong_layout_failed_as_it_must()
     }
 
     /// The harness check: at least one step of the wrong layout failed, naming its log.
     pub fn wrong_layout_failed_as_it_must(&self) -> bool {
-        self.wrong_layout.iter().any(|v| !v.pass && v.detail.contains("serial log kept: "))
+        self.wrong_layout
+            .iter()
+            .any(|v| !v.pass && v.detail.contains("serial log kept: "))
     }
 }
 
@@ -103,23 +108,39 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             qemu::QEMU
         )));
     }
-    let files = debian::locate(&paths.debian_root())
-        .map_err(|e| Problem::NotRun(format!("{e} (scripts/setup unpacks Xen, the dom0 kernel and busybox there)")))?;
+    let files = debian::locate(&paths.debian_root()).map_err(|e| {
+        Problem::NotRun(format!(
+            "{e} (scripts/setup unpacks Xen, the dom0 kernel and busybox there)"
+        ))
+    })?;
     let work = paths.work();
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| Problem::Fail(format!("{}: {e}", work.display())))?;
-    fs::create_dir_all(paths.logs()).map_err(|e| Problem::Fail(format!("{}: {e}", paths.logs().display())))?;
+    fs::create_dir_all(paths.logs())
+        .map_err(|e| Problem::Fail(format!("{}: {e}", paths.logs().display())))?;
 
-    let [image32, image64] = images::build(&work.join("images"), machine.crash).map_err(Problem::Fail)?;
-    let bins = toolstack::build(&paths.repo, &paths.target_dir, &[Build::X86_64, Build::I686])?;
+    let [image32, image64] =
+        images::build(&work.join("images"), machine.crash).map_err(Problem::Fail)?;
+    let bins = toolstack::build(
+        &paths.repo,
+        &paths.target_dir,
+        &[Build::X86_64, Build::I686],
+    )?;
     let [bin64, bin32] = [bins[0].clone(), bins[1].clone()];
     let xen = work.join("xen");
     unpack_xen(&files.xen_gz, &xen).map_err(Problem::Fail)?;
 
     let scenarios = scenario::all(machine, image32.name, image64.name);
-    let base = base_archive(&files, &[(Build::X86_64, &bin64), (Build::I686, &bin32)], &[&image32, &image64])
-        .map_err(Problem::Fail)?;
-    let mut boots: Vec<(String, Vec<Dom0Step>)> = vec![("scenarios".to_owned(), scenario_steps(&scenarios, &[&image32, &image64]))];
+    let base = base_archive(
+        &files,
+        &[(Build::X86_64, &bin64), (Build::I686, &bin32)],
+        &[&image32, &image64],
+    )
+    .map_err(Problem::Fail)?;
+    let mut boots: Vec<(String, Vec<Dom0Step>)> = vec![(
+        "scenarios".to_owned(),
+        scenario_steps(&scenarios, &[&image32, &image64]),
+    )];
     for image in [&image32, &image64] {
         boots.push((entry_boot_name(image), entry_steps(image)));
     }
@@ -135,7 +156,10 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a boot thread panicked".to_owned())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a boot thread panicked".to_owned()))
+            })
             .collect()
     });
     let mut report = Report::default();
@@ -148,7 +172,14 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     if !report.errors.is_empty() {
         return Ok(report);
     }
-    judge_scenarios(&mut report, &scenarios, &bin64, &work, machine, &[&image32, &image64]);
+    judge_scenarios(
+        &mut report,
+        &scenarios,
+        &bin64,
+        &work,
+        machine,
+        &[&image32, &image64],
+    );
     for image in [&image32, &image64] {
         judge_entry(&mut report, image, &bin64, &work);
     }
@@ -156,7 +187,12 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
 }
 
 fn entry_boot_name(image: &Image) -> String {
-    format!("entry-{}", format!("{:?}", image.machine).to_lowercase().replace('_', "-"))
+    format!(
+        "entry-{}",
+        format!("{:?}", image.machine)
+            .to_lowercase()
+            .replace('_', "-")
+    )
 }
 
 /// The host path or the dom0 path of each argument.
@@ -178,7 +214,10 @@ fn render_args(args: &[Arg], images: &[&Image], dom0: bool) -> Vec<String> {
 fn as_in_dom0(mut o: Outcome, images: &[&Image]) -> Outcome {
     for line in o.stdout.iter_mut().chain(o.stderr.iter_mut()) {
         for i in images {
-            *line = line.replace(&i.path.display().to_string(), &format!("{IMAGES_DIR}/{}", i.name));
+            *line = line.replace(
+                &i.path.display().to_string(),
+                &format!("{IMAGES_DIR}/{}", i.name),
+            );
         }
     }
     o
@@ -226,22 +265,41 @@ fn unpack_xen(gz: &Path, out: &Path) -> Result<(), String> {
         .output()
         .map_err(|e| format!("gzip -dc {}: {e}", gz.display()))?;
     if !got.status.success() {
-        return Err(format!("gzip -dc {}: {}", gz.display(), String::from_utf8_lossy(&got.stderr)));
+        return Err(format!(
+            "gzip -dc {}: {}",
+            gz.display(),
+            String::from_utf8_lossy(&got.stderr)
+        ));
     }
     fs::write(out, got.stdout).map_err(|e| format!("{}: {e}", out.display()))
 }
 
 /// Everything but `/init`.
-fn base_archive(files: &Files, bins: &[(Build, &PathBuf)], images: &[&Image]) -> Result<Archive, String> {
+fn base_archive(
+    files: &Files,
+    bins: &[(Build, &PathBuf)],
+    images: &[&Image],
+) -> Result<Archive, String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut a = Archive::new();
-    for dir in ["bin", "dev", "proc", "sys", "tmp", "lib", MODULES_DIR.trim_start_matches('/'), IMAGES_DIR.trim_start_matches('/')] {
-        a.dir(dir);
+    for dir in [
+        "bin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "lib",
+        MODULES_DIR.trim_start_matches('/'),
+        IMAGES_DIR.trim_start_matches('/'),
+    ] {
+        a.dir(dir).map_err(|e| e.to_string())?;
     }
     let err = |e: crate::cpio::TooLarge| e.to_string();
-    a.file("bin/busybox", &read(&files.busybox)?, true).map_err(err)?;
+    a.file("bin/busybox", &read(&files.busybox)?, true)
+        .map_err(err)?;
     for (build, bin) in bins {
-        a.file(&format!("bin/{}", build.dom0_name()), &stripped(bin)?, true).map_err(err)?;
+        a.file(&format!("bin/{}", build.dom0_name()), &stripped(bin)?, true)
+            .map_err(err)?;
     }
     for m in &files.modules {
         let name = format!("{}/{}.ko", MODULES_DIR.trim_start_matches('/'), m.name);
@@ -280,7 +338,9 @@ fn boot(
 ) -> Result<BootReport, String> {
     let mut archive = base.clone();
     let script = dom0::render(name, &files.modules, steps);
-    archive.file("init", script.as_bytes(), true).map_err(|e| e.to_string())?;
+    archive
+        .file("init", script.as_bytes(), true)
+        .map_err(|e| e.to_string())?;
     let initramfs = work.join(format!("{name}.cpio"));
     fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
     let log_path = logs.join(format!("{name}.log"));
@@ -304,44 +364,59 @@ fn kept(b: &BootReport) -> String {
 /// A boot that had to power off cleanly: QEMU exit 0 and the script's end reached.
 fn check_poweroff(b: &BootReport) -> Result<(), String> {
     if let Some(why) = &b.log.fatal {
-        return Err(format!("boot {}: dom0 gave up: {why} ({})", b.name, kept(b)));
+        return Err(format!(
+            "boot {}: dom0 gave up: {why} ({})",
+            b.name,
+            kept(b)
+        ));
     }
     if b.run.end != End::Exited(0) || b.log.end_uptime.is_none() {
         return Err(format!(
             "boot {}: want dom0's script to end and power off (QEMU exit 0), got {:?}{} ({})",
             b.name,
             b.run.end,
-            if b.log.end_uptime.is_none() { " before the script's end" } else { "" },
+            if b.log.end_uptime.is_none() {
+                " before the script's end"
+            } else {
+                ""
+            },
             kept(b)
         ));
     }
     Ok(())
 }
 
-fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work: &Path, machine: &Machine, images: &[&Image]) {
-    let Some(b) = report.boots.iter().find(|b| b.name == "scenarios") else { return };
+fn judge_scenarios(
+    report: &mut Report,
+    scenarios: &[Scenario],
+    bin: &Path,
+    work: &Path,
+    machine: &Machine,
+    images: &[&Image],
+) {
+    let Some(b) = report.boots.iter().find(|b| b.name == "scenarios") else {
+        return;
+    };
     if let Err(e) = check_poweroff(b) {
         report.errors.push(e);
     }
     let log = &b.log;
     let suffix = kept(b);
     let range = |id: &str| log.outcome(id).and_then(|o| o.range());
-    let observed = match (
+    let (Some(xen), Some(vmcoreinfo), Some(cpu0_notes)) = (
         range("crash-cycle/range-xen"),
         range("crash-cycle/range-vmcoreinfo"),
         range("crash-cycle/range-cpu0"),
-    ) {
-        (Some(xen), Some(vmcoreinfo), Some(cpu0_notes)) => Observed {
-            xen,
-            vmcoreinfo,
-            cpu0_notes,
-        },
-        _ => {
-            report.errors.push(format!(
-                "real Xen gave no xen, vmcoreinfo or CPU 0 range to build the sim host from ({suffix})"
-            ));
-            return;
-        }
+    ) else {
+        report.errors.push(format!(
+            "real Xen gave no xen, vmcoreinfo or CPU 0 range to build the sim host from ({suffix})"
+        ));
+        return;
+    };
+    let observed = Observed {
+        xen,
+        vmcoreinfo,
+        cpu0_notes,
     };
     let state = work.join("sim-scenarios.state");
     let told = match toolstack::sim_init(bin, &state, machine, &observed) {
@@ -393,8 +468,10 @@ fn judge_scenarios(report: &mut Report, scenarios: &[Scenario], bin: &Path, work
 
 fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
     let name = entry_boot_name(image);
-    let Some(b) = report.boots.iter().find(|b| b.name == name) else { return };
-    let want = mode_name(image.expected_mode());
+    let Some(b) = report.boots.iter().find(|b| b.name == name) else {
+        return;
+    };
+    let want = mode_name(image.mode);
     let mut vs = Vec::new();
     let load = b.log.outcome(&format!("{name}/load"));
     vs.push(scenario::judge(
@@ -404,9 +481,11 @@ fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
         None,
         &|_| false,
     ));
-    let entered = match (b.log.entered.as_slice(), b.run.end) {
-        ([mode], End::Exited(DEBUG_EXIT_STATUS)) if mode == want => Ok(format!(
-            "{:?} image entered in {mode}, as its arch names",
+    // QEMU may repeat the last serial line as it exits: every line must name the mode.
+    let modes = b.log.entered.as_slice();
+    let entered = match (modes, b.run.end) {
+        ([_, ..], End::Exited(DEBUG_EXIT_STATUS)) if modes.iter().all(|m| m == want) => Ok(format!(
+            "{:?} image entered in {want}, as its arch names",
             image.machine
         )),
         (modes, end) => Err(format!(
@@ -420,19 +499,40 @@ fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
         let _ = fs::remove_file(&state);
         let backend = vec!["--backend".to_owned(), format!("sim:{}", state.display())];
         let init = [
-            "sim", "init", &state.display().to_string(), "--crash-region", &crate::machine::MACHINE.crash.to_flag(),
+            "sim",
+            "init",
+            &state.display().to_string(),
+            "--crash-region",
+            &crate::machine::MACHINE.crash.to_flag(),
         ]
         .map(str::to_owned);
         for args in [
             init.to_vec(),
-            [backend.clone(), vec!["load".into(), "--type".into(), "crash".into(), "--elf".into(), image.path.display().to_string()]].concat(),
+            [
+                backend.clone(),
+                vec![
+                    "load".into(),
+                    "--type".into(),
+                    "crash".into(),
+                    "--elf".into(),
+                    image.path.display().to_string(),
+                ],
+            ]
+            .concat(),
         ] {
             let o = toolstack::run(bin, &args)?;
             if o.rc != 0 {
                 return Err(format!("sim: {} gave {}", args.join(" "), o.describe()));
             }
         }
-        let o = toolstack::run(bin, &[backend, vec!["exec".into(), "--type".into(), "crash".into()]].concat())?;
+        let o = toolstack::run(
+            bin,
+            &[
+                backend,
+                vec!["exec".into(), "--type".into(), "crash".into()],
+            ]
+            .concat(),
+        )?;
         if o.rc == 0 {
             Ok(o.describe())
         } else {
@@ -460,7 +560,9 @@ pub fn render(report: &Report) -> String {
             "boot {}: {:.1} s wall-clock, dom0 /init at {} s of uptime; QEMU {:?}; log {}",
             b.name,
             b.run.elapsed.as_secs_f64(),
-            b.log.init_uptime.map_or("?".to_owned(), |u| format!("{u:.2}")),
+            b.log
+                .init_uptime
+                .map_or("?".to_owned(), |u| format!("{u:.2}")),
             b.run.end,
             b.log_path.display()
         );
@@ -476,7 +578,13 @@ pub fn render(report: &Report) -> String {
     for (name, vs) in &report.verdicts {
         let _ = writeln!(s, "scenario {name}:");
         for v in vs {
-            let _ = writeln!(s, "  {} {}: {}", if v.pass { "ok  " } else { "FAIL" }, v.id, v.detail);
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                if v.pass { "ok  " } else { "FAIL" },
+                v.id,
+                v.detail
+            );
         }
     }
     if !report.wrong_layout.is_empty() {
@@ -484,7 +592,11 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             s,
             "harness check: --guest x86_32 forced on the 64-bit dom0 {} ({} of {} steps fail):",
-            if report.wrong_layout_failed_as_it_must() { "fails, as it must" } else { "FAILS TO FAIL" },
+            if report.wrong_layout_failed_as_it_must() {
+                "fails, as it must"
+            } else {
+                "FAILS TO FAIL"
+            },
             failed.len(),
             report.wrong_layout.len()
         );

@@ -126,7 +126,9 @@ impl Scenario {
 
     /// The global flags the scenario adds before each command.
     pub fn global_flags(&self) -> Vec<String> {
-        self.guest.map(|g| vec!["--guest".to_owned(), g.to_owned()]).unwrap_or_default()
+        self.guest
+            .map(|g| vec!["--guest".to_owned(), g.to_owned()])
+            .unwrap_or_default()
     }
 }
 
@@ -153,8 +155,16 @@ fn step(name: &'static str, command: Vec<Arg>, want: Want) -> Step {
 pub fn crash_cycle(machine: &Machine, image: &'static str) -> Vec<Step> {
     let past_last_cpu = format!("get-range --range cpu --cpu {}", machine.cpus);
     vec![
-        step("status", cmd("status --type crash"), Want::Says("not loaded")),
-        step("range-crash", cmd("get-range --range crash"), Want::Range(Some(machine.crash))),
+        step(
+            "status",
+            cmd("status --type crash"),
+            Want::Says("not loaded"),
+        ),
+        step(
+            "range-crash",
+            cmd("get-range --range crash"),
+            Want::Range(Some(machine.crash)),
+        ),
         step("range-xen", cmd("get-range --range xen"), Want::Range(None)),
         Step {
             name: "range-cpu0",
@@ -164,20 +174,45 @@ pub fn crash_cycle(machine: &Machine, image: &'static str) -> Vec<Step> {
                 flag: CPU_NOTES_FLAG,
             },
         },
-        step("range-cpu-past-last", cmd(&past_last_cpu), Want::Refused(Errno::ERANGE)),
-        step("range-vmcoreinfo", cmd("get-range --range vmcoreinfo"), Want::Range(None)),
+        step(
+            "range-cpu-past-last",
+            cmd(&past_last_cpu),
+            Want::Refused(Errno::ERANGE),
+        ),
+        step(
+            "range-vmcoreinfo",
+            cmd("get-range --range vmcoreinfo"),
+            Want::Range(None),
+        ),
         // x86 has no separate Xen heap range.
-        step("range-xenheap", cmd("get-range --range xenheap"), Want::Refused(Errno::EINVAL)),
+        step(
+            "range-xenheap",
+            cmd("get-range --range xenheap"),
+            Want::Refused(Errno::EINVAL),
+        ),
         step("load", load("crash", image), Want::Done),
-        step("status-loaded", cmd("status --type crash"), Want::Says("loaded")),
+        step(
+            "status-loaded",
+            cmd("status --type crash"),
+            Want::Says("loaded"),
+        ),
         step("unload", cmd("unload --type crash"), Want::Done),
-        step("status-unloaded", cmd("status --type crash"), Want::Says("not loaded")),
-        step("exec-nothing-loaded", cmd("exec --type default"), Want::Refused(Errno::ENOENT)),
+        step(
+            "status-unloaded",
+            cmd("status --type crash"),
+            Want::Says("not loaded"),
+        ),
+        step(
+            "exec-nothing-loaded",
+            cmd("exec --type default"),
+            Want::Refused(Errno::ENOENT),
+        ),
     ]
 }
 
 /// The name of Xen's status bug.
-pub const STATUS_BUG: &str = "status answers the slot position bit, which flips on every load and unload";
+pub const STATUS_BUG: &str =
+    "status answers the slot position bit, which flips on every load and unload";
 
 /// Xen's status bug: two loads, then unloads, with status after each.
 pub fn status_bug(image32: &'static str, image64: &'static str) -> Vec<Step> {
@@ -192,14 +227,36 @@ pub fn status_bug(image32: &'static str, image64: &'static str) -> Vec<Step> {
     };
     vec![
         step("load-em386", load("crash", image32), Want::Done),
-        step("status-1-load", cmd("status --type crash"), Want::Says("loaded")),
+        step(
+            "status-1-load",
+            cmd("status --type crash"),
+            Want::Says("loaded"),
+        ),
         step("load-em-x86-64", load("crash", image64), Want::Done),
-        bug("status-2-loads", cmd("status --type crash"), "not loaded", "loaded"),
+        bug(
+            "status-2-loads",
+            cmd("status --type crash"),
+            "not loaded",
+            "loaded",
+        ),
         step("unload", cmd("unload --type crash"), Want::Done),
-        bug("status-unloaded", cmd("status --type crash"), "loaded", "not loaded"),
+        bug(
+            "status-unloaded",
+            cmd("status --type crash"),
+            "loaded",
+            "not loaded",
+        ),
         step("unload-again", cmd("unload --type crash"), Want::Done),
-        step("status-unloaded-twice", cmd("status --type crash"), Want::Says("not loaded")),
-        step("exec-crash-nothing-loaded", cmd("exec --type crash"), Want::Refused(Errno::ENOENT)),
+        step(
+            "status-unloaded-twice",
+            cmd("status --type crash"),
+            Want::Says("not loaded"),
+        ),
+        step(
+            "exec-crash-nothing-loaded",
+            cmd("exec --type crash"),
+            Want::Refused(Errno::ENOENT),
+        ),
     ]
 }
 
@@ -263,7 +320,8 @@ impl Outcome {
         self.stderr.first()?.split(": ").find_map(|part| {
             let (name, value) = part.split_once(" (")?;
             let value = value.strip_suffix(')')?.parse().ok()?;
-            (!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase())).then_some((name, value))
+            (!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase()))
+                .then_some((name, value))
         })
     }
 
@@ -272,13 +330,19 @@ impl Outcome {
         if self.rc == 0 {
             format!("{:?}", self.stdout.join("; "))
         } else {
-            format!("exit {}: {:?}", self.rc, self.stderr.first().map_or("", String::as_str))
+            format!(
+                "exit {}: {:?}",
+                self.rc,
+                self.stderr.first().map_or("", String::as_str)
+            )
         }
     }
 
     /// The range `start 0x… size 0x…` printed on stdout.
     pub fn range(&self) -> Option<Region> {
-        let [line] = self.stdout.as_slice() else { return None };
+        let [line] = self.stdout.as_slice() else {
+            return None;
+        };
         let mut words = line.split(' ');
         let mut field = |name| {
             (words.next() == Some(name))
@@ -322,7 +386,9 @@ impl Want {
             Want::Range(region) => {
                 exit(0)?;
                 match (got.range(), region) {
-                    (None, _) => return Err(format!("want `start 0x… size 0x…`, got {}", got.describe())),
+                    (None, _) => {
+                        return Err(format!("want `start 0x… size 0x…`, got {}", got.describe()))
+                    }
                     (Some(r), Some(want)) if r != *want => {
                         return Err(format!(
                             "want start {:#x} size {:#x}, got {}",
@@ -345,7 +411,10 @@ impl Want {
             Want::NoInterface(text) => {
                 exit(3)?;
                 if !got.stderr.iter().any(|l| l.contains(text)) {
-                    return Err(format!("want a message saying {text:?}, got {}", got.describe()));
+                    return Err(format!(
+                        "want a message saying {text:?}, got {}",
+                        got.describe()
+                    ));
                 }
             }
         }
@@ -428,10 +497,17 @@ fn judge_inner(
                 sim.describe()
             ))
         }
-        Expect::XenBug { bug, xen, sim: want_sim } => {
+        Expect::XenBug {
+            bug,
+            xen,
+            sim: want_sim,
+        } => {
             let sim = sim_needed()?;
-            xen.check(real).map_err(|e| format!("real Xen (expected its bug: {bug}): {e}"))?;
-            want_sim.check(sim).map_err(|e| format!("sim (expected the fixed answer): {e}"))?;
+            xen.check(real)
+                .map_err(|e| format!("real Xen (expected its bug: {bug}): {e}"))?;
+            want_sim
+                .check(sim)
+                .map_err(|e| format!("sim (expected the fixed answer): {e}"))?;
             Ok(format!(
                 "Xen's bug ({bug}): Xen {} | sim (fixed) {}",
                 real.describe(),
@@ -481,15 +557,28 @@ mod tests {
     #[test]
     fn the_cpu_past_the_last_is_the_machines_cpu_count() {
         let steps = crash_cycle(&MACHINE, "x");
-        let past = steps.iter().find(|s| s.name == "range-cpu-past-last").unwrap();
-        assert_eq!(past.command.last(), Some(&Arg::Lit(MACHINE.cpus.to_string())));
+        let past = steps
+            .iter()
+            .find(|s| s.name == "range-cpu-past-last")
+            .unwrap();
+        assert_eq!(
+            past.command.last(),
+            Some(&Arg::Lit(MACHINE.cpus.to_string()))
+        );
     }
 
     #[test]
     fn errno_and_range_are_read_from_the_output() {
-        let o = says(1, &[], &["xen-kexec get-range: ERANGE (34): the answer does not fit (really)"]);
+        let o = says(
+            1,
+            &[],
+            &["xen-kexec get-range: ERANGE (34): the answer does not fit (really)"],
+        );
         assert_eq!(o.errno(), Some(("ERANGE", 34)));
-        assert_eq!(says(1, &[], &["EINVAL (22): bare"]).errno(), Some(("EINVAL", 22)));
+        assert_eq!(
+            says(1, &[], &["EINVAL (22): bare"]).errno(),
+            Some(("EINVAL", 22))
+        );
         assert_eq!(says(1, &[], &["garbled"]).errno(), None);
         assert_eq!(says(1, &[], &["xen-kexec load: a file (x)"]).errno(), None);
         let o = says(0, &[&range_line(MACHINE.crash)], &[]);
@@ -507,7 +596,11 @@ mod tests {
         assert!(judge("s/x".into(), &want, Some(&a), Some(&a), &told).pass);
         let v = judge("s/x".into(), &want, Some(&a), Some(&b), &told);
         assert!(!v.pass);
-        assert!(v.detail.contains("0x2000") && v.detail.contains("0x3000"), "{}", v.detail);
+        assert!(
+            v.detail.contains("0x2000") && v.detail.contains("0x3000"),
+            "{}",
+            v.detail
+        );
     }
 
     #[test]
@@ -515,13 +608,21 @@ mod tests {
         let want = Expect::Agree(Want::Range(Some(MACHINE.crash)));
         let wrong = says(0, &["start 0x0 size 0x20000000"], &[]);
         let v = judge("s/x".into(), &want, Some(&wrong), Some(&wrong), &told);
-        assert!(!v.pass && v.detail.starts_with("real Xen: want start 0x20000000"), "{}", v.detail);
+        assert!(
+            !v.pass && v.detail.starts_with("real Xen: want start 0x20000000"),
+            "{}",
+            v.detail
+        );
     }
 
     #[test]
     fn refusals_compare_by_errno_not_by_wording() {
         let want = Expect::Agree(Want::Refused(Errno::ENOENT));
-        let real = says(1, &[], &["xen-kexec exec: ENOENT (2): refused by the hypervisor"]);
+        let real = says(
+            1,
+            &[],
+            &["xen-kexec exec: ENOENT (2): refused by the hypervisor"],
+        );
         let sim = says(1, &[], &["ENOENT (2): no crash image is loaded"]);
         assert!(judge("s/x".into(), &want, Some(&real), Some(&sim), &told).pass);
         let einval = says(1, &[], &["EINVAL (22): no"]);
@@ -541,7 +642,16 @@ mod tests {
         assert!(v.pass && v.detail.contains(STATUS_BUG), "{}", v.detail);
         // A Xen without the bug (or a harness that lost it) fails the step.
         assert!(!judge("s/x".into(), &bug, Some(&loaded), Some(&loaded), &told).pass);
-        assert!(!judge("s/x".into(), &bug, Some(&not_loaded), Some(&not_loaded), &told).pass);
+        assert!(
+            !judge(
+                "s/x".into(),
+                &bug,
+                Some(&not_loaded),
+                Some(&not_loaded),
+                &told
+            )
+            .pass
+        );
     }
 
     #[test]
@@ -561,7 +671,13 @@ mod tests {
 
     #[test]
     fn a_step_missing_from_the_log_fails() {
-        let v = judge("s/x".into(), &Expect::RealOnly(Want::Done), None, None, &told);
+        let v = judge(
+            "s/x".into(),
+            &Expect::RealOnly(Want::Done),
+            None,
+            None,
+            &told,
+        );
         assert!(!v.pass && v.detail.contains("serial log"), "{}", v.detail);
     }
 
@@ -569,7 +685,11 @@ mod tests {
     fn the_i686_step_needs_exit_3_and_the_message() {
         let want = Want::NoInterface(NEEDS_64_BIT);
         assert!(want
-            .check(&says(3, &[], &["privcmd refuses this 32-bit process: a 64-bit build is needed"]))
+            .check(&says(
+                3,
+                &[],
+                &["privcmd refuses this 32-bit process: a 64-bit build is needed"]
+            ))
             .is_ok());
         assert!(want.check(&says(3, &[], &["no /dev/xen/privcmd"])).is_err());
         assert!(want.check(&says(1, &[], &["64-bit"])).is_err());

@@ -49,13 +49,14 @@ impl Log {
     }
 
     fn step(&mut self, id: &str) -> &mut StepLog {
-        let at = match self.steps.iter().position(|(i, _)| i == id) {
-            Some(at) => at,
-            None => {
+        let at = self
+            .steps
+            .iter()
+            .position(|(i, _)| i == id)
+            .unwrap_or_else(|| {
                 self.steps.push((id.to_owned(), StepLog::default()));
                 self.steps.len() - 1
-            }
-        };
+            });
         &mut self.steps[at].1
     }
 }
@@ -76,17 +77,24 @@ pub fn parse(text: &str) -> Result<Log, String> {
             }
         }
         if let Some(at) = line.find(ENTRY_MARK) {
-            log.entered.push(line[at + ENTRY_MARK.len()..].trim().to_owned());
+            log.entered
+                .push(line[at + ENTRY_MARK.len()..].trim().to_owned());
             continue;
         }
-        let Some(at) = line.find(&format!("{MARK} ")) else { continue };
+        let Some(at) = line.find(&format!("{MARK} ")) else {
+            continue;
+        };
         let record = &line[at + MARK.len() + 1..];
         let bad = || format!("unreadable report line {line:?}");
         let (seq, rest) = record.split_once(' ').ok_or_else(bad)?;
         let seq: u64 = seq.parse().map_err(|_| bad())?;
         match seen.get(&seq) {
             Some(prev) if *prev == rest => continue,
-            Some(prev) => return Err(format!("report line {seq} appears as {prev:?} and as {rest:?}")),
+            Some(prev) => {
+                return Err(format!(
+                    "report line {seq} appears as {prev:?} and as {rest:?}"
+                ))
+            }
             None => {
                 seen.insert(seq, rest);
             }
@@ -131,12 +139,21 @@ mod tests {
             (XEN) Executing kexec image on cpu0\r\n\
             \r\n@@RX entry mode=long64\r\n";
         let log = parse(text).unwrap();
-        assert_eq!(log.xen_version.as_deref(), Some("version 4.17.7 (Debian 4.17.7) (gcc) debug=n"));
+        assert_eq!(
+            log.xen_version.as_deref(),
+            Some("version 4.17.7 (Debian 4.17.7) (gcc) debug=n")
+        );
         assert_eq!(log.kernel.as_deref(), Some("6.1.0-56-amd64 #1 SMP"));
         assert_eq!(log.init_uptime, Some(5.40));
         let range = log.outcome("s/range").unwrap();
-        assert_eq!((range.rc, range.stdout.as_slice()), (0, ["start 0x20000000 size 0x4000000".to_owned()].as_slice()));
-        assert_eq!(log.outcome("s/refused").unwrap().errno(), Some(("ENOENT", 2)));
+        assert_eq!(
+            (range.rc, range.stdout.as_slice()),
+            (0, ["start 0x20000000 size 0x4000000".to_owned()].as_slice())
+        );
+        assert_eq!(
+            log.outcome("s/refused").unwrap().errno(),
+            Some(("ENOENT", 2))
+        );
         assert_eq!(log.outcome("s/blank").unwrap().stdout, [String::new()]);
         assert_eq!(log.entered, ["long64"]);
     }
@@ -158,7 +175,12 @@ mod tests {
 
     #[test]
     fn garbled_report_lines_are_errors_naming_the_line() {
-        for line in ["@@RX x init 1", "@@RX 1 rc s/a zero", "@@RX 1 what 1", "@@RX 1 out"] {
+        for line in [
+            "@@RX x init 1",
+            "@@RX 1 rc s/a zero",
+            "@@RX 1 what 1",
+            "@@RX 1 out",
+        ] {
             let err = parse(line).unwrap_err();
             assert!(err.contains(line), "{err}");
         }

@@ -37,7 +37,9 @@ pub fn build(repo: &Path, target_dir: &Path, builds: &[Build]) -> Result<Vec<Pat
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(repo)
-        .args(["build", "--locked", "--quiet", "-p", PACKAGE, "--bin", BINARY])
+        .args([
+            "build", "--locked", "--quiet", "-p", PACKAGE, "--bin", BINARY,
+        ])
         .env("CARGO_TARGET_DIR", target_dir);
     for build in builds {
         let target = build.target();
@@ -49,7 +51,10 @@ pub fn build(repo: &Path, target_dir: &Path, builds: &[Build]) -> Result<Vec<Pat
         cmd.args(["--target", target]);
     }
     crate::images::run(&mut cmd).map_err(Problem::Fail)?;
-    builds.iter().map(|b| check_static(target_dir, *b)).collect()
+    builds
+        .iter()
+        .map(|b| check_static(target_dir, *b))
+        .collect()
 }
 
 fn check_static(target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
@@ -65,7 +70,11 @@ fn check_static(target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
         return Err(Problem::Fail(format!(
             "{what}: want a static {machine:?} executable, got e_machine {}{}",
             summary.machine,
-            if summary.interp { " with a dynamic loader" } else { "" }
+            if summary.interp {
+                " with a dynamic loader"
+            } else {
+                ""
+            }
         )));
     }
     Ok(bin)
@@ -80,7 +89,12 @@ pub fn run(bin: &Path, args: &[String]) -> Result<Outcome, String> {
         .args(args)
         .output()
         .map_err(|e| format!("{}: {e}", bin.display()))?;
-    let lines = |b: &[u8]| String::from_utf8_lossy(b).lines().map(str::to_owned).collect();
+    let lines = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
     Ok(Outcome {
         rc: out
             .status
@@ -108,9 +122,17 @@ pub struct Observed {
 ///
 /// # Errors
 /// The command failed; its output is in the message.
-pub fn sim_init(bin: &Path, state: &Path, machine: &Machine, observed: &Observed) -> Result<Vec<&'static str>, String> {
+pub fn sim_init(
+    bin: &Path,
+    state: &Path,
+    machine: &Machine,
+    observed: &Observed,
+) -> Result<Vec<&'static str>, String> {
     let _ = std::fs::remove_file(state);
-    let help = run(bin, &["sim".to_owned(), "init".to_owned(), "--help".to_owned()])?;
+    let help = run(
+        bin,
+        &["sim".to_owned(), "init".to_owned(), "--help".to_owned()],
+    )?;
     let mut told = vec![];
     let mut args: Vec<String> = [
         "sim",
@@ -138,6 +160,11 @@ pub fn sim_init(bin: &Path, state: &Path, machine: &Machine, observed: &Observed
     if got.rc == 0 {
         Ok(told)
     } else {
-        Err(format!("{} {}: {}", bin.display(), args.join(" "), got.describe()))
+        Err(format!(
+            "{} {}: {}",
+            bin.display(),
+            args.join(" "),
+            got.describe()
+        ))
     }
 }
