@@ -129,6 +129,8 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     let [bin64, bin32] = [bins[0].clone(), bins[1].clone()];
     let xen = work.join("xen");
     unpack_xen(&files.xen_gz, &xen).map_err(Problem::Fail)?;
+    let vmlinux = work.join("vmlinux");
+    debian::vmlinux(&files.vmlinuz, &vmlinux).map_err(Problem::Fail)?;
 
     let scenarios = scenario::all(machine, image32.name, image64.name);
     let base = base_archive(
@@ -150,8 +152,16 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         let handles: Vec<_> = boots
             .iter()
             .map(|(name, steps)| {
-                let (base, xen, files, work, logs) = (&base, &xen, &files, &work, paths.logs());
-                scope.spawn(move || boot(name, steps, base, xen, files, machine, work, &logs))
+                let setup = Setup {
+                    base: &base,
+                    xen: &xen,
+                    kernel: &vmlinux,
+                    files: &files,
+                    machine,
+                    work: &work,
+                    logs: paths.logs(),
+                };
+                scope.spawn(move || boot(name, steps, &setup))
             })
             .collect();
         handles
@@ -325,18 +335,31 @@ fn stripped(bin: &Path) -> Result<Vec<u8>, String> {
     fs::read(from).map_err(|e| format!("{}: {e}", from.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn boot(
-    name: &str,
-    steps: &[Dom0Step],
-    base: &Archive,
-    xen: &Path,
-    files: &Files,
-    machine: &Machine,
-    work: &Path,
-    logs: &Path,
-) -> Result<BootReport, String> {
-    let mut archive = base.clone();
+/// What every boot shares.
+struct Setup<'a> {
+    /// The initramfs without `/init`.
+    base: &'a Archive,
+    /// Xen, decompressed (QEMU's multiboot loader takes no gzip).
+    xen: &'a Path,
+    /// dom0's kernel.
+    kernel: &'a Path,
+    files: &'a Files,
+    machine: &'a Machine,
+    work: &'a Path,
+    logs: PathBuf,
+}
+
+fn boot(name: &str, steps: &[Dom0Step], setup: &Setup<'_>) -> Result<BootReport, String> {
+    let Setup {
+        base,
+        xen,
+        kernel,
+        files,
+        machine,
+        work,
+        logs,
+    } = setup;
+    let mut archive = (*base).clone();
     let script = dom0::render(name, &files.modules, steps);
     archive
         .file("init", script.as_bytes(), true)
@@ -344,7 +367,7 @@ fn boot(
     let initramfs = work.join(format!("{name}.cpio"));
     fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
     let log_path = logs.join(format!("{name}.log"));
-    let args = machine.qemu_args(xen, &files.vmlinuz, &initramfs)?;
+    let args = machine.qemu_args(xen, kernel, &initramfs)?;
     let run = qemu::run(&args, &log_path, BOOT_LIMIT)?;
     let text = fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log = serial::parse(&String::from_utf8_lossy(&text))
