@@ -632,3 +632,91 @@ pub fn render(report: &Report) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xen_kexec_abi::ElfMachine;
+
+    fn verdict(pass: bool, detail: &str) -> Verdict {
+        Verdict {
+            id: "s/x".into(),
+            pass,
+            detail: detail.into(),
+        }
+    }
+
+    fn report(steps: Vec<Verdict>, wrong_layout: Vec<Verdict>) -> Report {
+        Report {
+            verdicts: vec![("s".into(), steps)],
+            wrong_layout,
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn a_run_passes_only_when_the_wrong_layout_fails_naming_its_log() {
+        let failed = verdict(
+            false,
+            "real Xen: want … (serial log kept: target/realxen/logs/scenarios.log)",
+        );
+        assert!(report(vec![verdict(true, "")], vec![failed.clone()]).pass());
+        // The wrong layout passing everything means the harness cannot see layouts.
+        assert!(!report(vec![verdict(true, "")], vec![verdict(true, "")]).pass());
+        // A failure that does not name its serial log is not good enough.
+        assert!(!report(
+            vec![verdict(true, "")],
+            vec![verdict(false, "real Xen: want …")]
+        )
+        .pass());
+        assert!(!report(vec![verdict(false, "x")], vec![failed.clone()]).pass());
+        let mut with_error = report(vec![verdict(true, "")], vec![failed]);
+        with_error
+            .errors
+            .push("boot scenarios: QEMU TimedOut".into());
+        assert!(!with_error.pass());
+    }
+
+    #[test]
+    fn entry_boots_are_named_after_the_images_machine() {
+        let image = |machine, name| Image {
+            machine,
+            path: PathBuf::from(name),
+            name,
+            mode: xen_kexec_abi::EntryMode::for_arch(machine).unwrap(),
+        };
+        assert_eq!(
+            entry_boot_name(&image(ElfMachine::EM_386, "a")),
+            "entry-em-386"
+        );
+        assert_eq!(
+            entry_boot_name(&image(ElfMachine::EM_X86_64, "b")),
+            "entry-em-x86-64"
+        );
+        let steps = entry_steps(&image(ElfMachine::EM_386, "mode32.elf"));
+        assert_eq!(
+            steps[0].args.last().map(String::as_str),
+            Some("/images/mode32.elf")
+        );
+        assert_eq!(steps[1].args, ["exec", "--type", "crash"]);
+    }
+
+    #[test]
+    fn sim_output_names_images_by_their_dom0_paths() {
+        let image = Image {
+            machine: ElfMachine::EM_X86_64,
+            path: PathBuf::from("/host/work/images/mode64.elf"),
+            name: "mode64.elf",
+            mode: xen_kexec_abi::EntryMode::Long64,
+        };
+        let o = Outcome {
+            rc: 0,
+            stdout: vec!["PT_LOAD 0 of /host/work/images/mode64.elf".into()],
+            stderr: vec![],
+        };
+        assert_eq!(
+            as_in_dom0(o, &[&image]).stdout,
+            ["PT_LOAD 0 of /images/mode64.elf"]
+        );
+    }
+}
