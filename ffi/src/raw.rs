@@ -273,3 +273,13 @@ pub(crate) fn trap() -> ! {
         core::hint::spin_loop();
     }
 }
+
+/// The unwinding personality routine that core's objects refer to: core is precompiled
+/// for unwinding, so some of its objects carry a reference to `rust_eh_personality`
+/// even in a `panic = "abort"` build, where nothing unwinds and nothing calls it. This
+/// empty definition lets a C program link the staticlib without `--gc-sections`. (A
+/// program that also links a Rust library built with `std` gets a second definition:
+/// link that one with `--gc-sections` and leave this one out.)
+#[cfg(panic = "abort")]
+#[no_mangle]
+pub(crate) extern "C" fn rust_eh_personality() {}

@@ -63,6 +63,8 @@ fn config() -> cbindgen::Config {
         ..cbindgen::Config::default()
     };
     config.function.args = cbindgen::Layout::Vertical;
+    // The linker's business, not the interface: see ffi/src/raw.rs.
+    config.export.exclude = vec!["rust_eh_personality".to_owned()];
     config
 }
 
@@ -283,6 +285,7 @@ mod tests {
         assert!(!header.contains("//"), "C89 has no // comments");
         assert!(header.contains("#ifdef __cplusplus\nextern \"C\" {\n#endif"));
         assert!(header.trim_end().ends_with("#endif /* XEN_KEXEC_H */"));
+        assert!(!header.contains("rust_eh_personality"));
     }
 
     #[test]
