@@ -18,15 +18,22 @@ use xen_kexec_abi::{
 
 use crate::types::{xen_kexec_host_t, xen_kexec_op_t, xen_kexec_plain_segment_t};
 
+// Functions rather than constants: cbindgen reads this file for the header and warns
+// about every constant that is not `pub`.
+
 /// The size of the encoded load structure, `xen_kexec_load_t` (both widths).
-pub(crate) const LOAD_SIZE: usize = size_of::<x86_64::KexecLoad>();
+pub(crate) const fn load_size() -> usize {
+    size_of::<x86_64::KexecLoad>()
+}
 
 /// The size of one encoded segment, `xen_kexec_segment_t` (both widths).
-pub(crate) const SEGMENT_SIZE: usize = size_of::<x86_64::KexecSegment>();
+pub(crate) const fn segment_size() -> usize {
+    size_of::<x86_64::KexecSegment>()
+}
 
 // The C interface promises 24 and 32 bytes.
-static_assertions::const_assert_eq!(LOAD_SIZE, 24);
-static_assertions::const_assert_eq!(SEGMENT_SIZE, 32);
+static_assertions::const_assert_eq!(load_size(), 24);
+static_assertions::const_assert_eq!(segment_size(), 32);
 
 /// Why a C call was refused: a rule of the ABI (the decoder's or encoder's own error,
 /// with its errno), or a C argument that is unusable (`EINVAL`).

@@ -237,12 +237,12 @@ pub unsafe extern "C" fn xen_kexec_encode_load(
             // SAFETY: not NULL, and the caller promises `nr * 32` writable bytes
             // (count <= 16, so the product cannot overflow).
             unsafe {
-                core::slice::from_raw_parts_mut(segments_out.cast(), count * api::SEGMENT_SIZE)
+                core::slice::from_raw_parts_mut(segments_out.cast(), count * api::segment_size())
             }
         };
         // SAFETY: not NULL (checked above), and the caller promises 24 writable bytes.
         let load_out: &mut [MaybeUninit<u8>] =
-            unsafe { core::slice::from_raw_parts_mut(load_out.cast(), api::LOAD_SIZE) };
+            unsafe { core::slice::from_raw_parts_mut(load_out.cast(), api::load_size()) };
         let args = LoadArgs {
             abi,
             host,
