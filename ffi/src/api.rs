@@ -8,6 +8,7 @@ use core::fmt;
 use core::mem::MaybeUninit;
 
 use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode::EncodeError;
 use xen_kexec_abi::get_range::RangeQuery;
 use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
@@ -41,6 +42,14 @@ static_assertions::const_assert_eq!(segment_size(), 32);
 pub(crate) enum Refusal {
     /// The abi crate refused the request.
     Rule(Error),
+    /// The abi crate's encoder refused the load (a rule, or a handle too wide).
+    Encode(EncodeError),
+    /// The decoder gave an operation this version of the C interface has no form for
+    /// (`EOPNOTSUPP`): the abi crate grew a command or an entry mode first.
+    NoCForm {
+        /// The operation's command.
+        cmd: KexecCmd,
+    },
     /// A required pointer argument (named) is NULL.
     Null(&'static str),
     /// A reason buffer that is not NULL but has length 0.
@@ -69,11 +78,19 @@ impl From<Error> for Refusal {
     }
 }
 
+impl From<EncodeError> for Refusal {
+    fn from(e: EncodeError) -> Self {
+        Refusal::Encode(e)
+    }
+}
+
 impl Refusal {
     /// The Xen errno: the rule's own, `EINVAL` for an unusable argument.
     pub(crate) const fn errno(&self) -> Errno {
         match self {
             Refusal::Rule(e) => e.errno(),
+            Refusal::Encode(e) => e.errno(),
+            Refusal::NoCForm { .. } => Errno::EOPNOTSUPP,
             _ => Errno::EINVAL,
         }
     }
@@ -89,6 +106,11 @@ impl fmt::Display for Refusal {
         match *self {
             // Exactly the Rust decoder's text, so C callers log what Rust callers do.
             Refusal::Rule(e) => e.fmt(f),
+            Refusal::Encode(e) => e.fmt(f),
+            Refusal::NoCForm { cmd } => write!(
+                f,
+                "operation {cmd:?} has no C form in this version of xen-kexec-ffi"
+            ),
             Refusal::Null(what) => write!(f, "{what} is NULL"),
             Refusal::EmptyReasonBuffer => f.write_str("why is not NULL and why_len is 0"),
             Refusal::Bits(bits) => write!(f, "guest bits {bits} is neither 32 nor 64"),
@@ -155,11 +177,12 @@ pub(crate) fn decode_op<M: GuestMemory + ?Sized>(
 ) -> Result<xen_kexec_op_t, Refusal> {
     let host = host_description(host)?;
     let op = decode(abi, KexecCmd(cmd), arg, mem, &host)?;
-    Ok(c_op(&op))
+    c_op(&op)
 }
 
 /// The C form of a decoded operation; fields the command does not use are zero.
-fn c_op(op: &Operation) -> xen_kexec_op_t {
+fn c_op(op: &Operation) -> Result<xen_kexec_op_t, Refusal> {
+    let no_c_form = Refusal::NoCForm { cmd: op.cmd() };
     let mut out = xen_kexec_op_t {
         cmd: op.cmd().0,
         ..xen_kexec_op_t::default()
@@ -177,6 +200,7 @@ fn c_op(op: &Operation) -> xen_kexec_op_t {
             out.entry_bits = match load.entry_mode() {
                 EntryMode::Protected32 => 32,
                 EntryMode::Long64 => 64,
+                _ => return Err(no_c_form),
             };
             out.arch = load.arch().0;
             out.entry_maddr = load.entry_maddr();
@@ -191,8 +215,9 @@ fn c_op(op: &Operation) -> xen_kexec_op_t {
             // At most KEXEC_SEGMENT_MAX (16): the validated load holds no more.
             out.nr_segments = u32::try_from(load.segments().len()).unwrap_or(u32::MAX);
         }
+        _ => return Err(no_c_form),
     }
-    out
+    Ok(out)
 }
 
 /// `xen_kexec_complete_get_range` once its pointers are references: writes the answer

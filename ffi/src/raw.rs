@@ -7,8 +7,8 @@
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::mem::MaybeUninit;
 
-use xen_kexec_abi::guest_mem::{fault, GuestMemory};
-use xen_kexec_abi::{Access, Error};
+use xen_kexec_abi::guest_mem::GuestMemory;
+use xen_kexec_abi::{Access, GuestFault};
 
 use crate::api::{self, LoadArgs, Refusal};
 use crate::types::{
@@ -40,7 +40,7 @@ impl CallbackMemory {
 }
 
 impl GuestMemory for CallbackMemory {
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
         // SAFETY: `copy_from_guest` is the caller's function for this guest and `ctx` its
         // argument, as the C contract of the exported functions requires; `buf` is valid
         // for writes of `buf.len()` bytes for the duration of the call.
@@ -49,20 +49,20 @@ impl GuestMemory for CallbackMemory {
         if rc == 0 {
             Ok(())
         } else {
-            Err(fault(addr, buf.len(), Access::Read))
+            Err(GuestFault::new(addr, buf.len(), Access::Read))
         }
     }
 
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
         let Some(copy_to_guest) = self.copy_to_guest else {
-            return Err(fault(addr, bytes.len(), Access::Write));
+            return Err(GuestFault::new(addr, bytes.len(), Access::Write));
         };
         // SAFETY: as for `read`; `bytes` is valid for reads of `bytes.len()` bytes.
         let rc = unsafe { copy_to_guest(self.ctx, addr, bytes.as_ptr().cast(), bytes.len()) };
         if rc == 0 {
             Ok(())
         } else {
-            Err(fault(addr, bytes.len(), Access::Write))
+            Err(GuestFault::new(addr, bytes.len(), Access::Write))
         }
     }
 }

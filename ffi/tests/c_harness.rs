@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use compat_tests::manifest;
 use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode::EncodeError;
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{LoadRequest, Segment};
@@ -175,6 +176,7 @@ fn op_line(name: &str, op: &Operation) -> String {
             entry_bits = match l.entry_mode() {
                 EntryMode::Protected32 => 32,
                 EntryMode::Long64 => 64,
+                other => panic!("no C form for {other:?}"),
             };
             arch = l.arch().0;
             entry = l.entry_maddr();
@@ -189,6 +191,7 @@ fn op_line(name: &str, op: &Operation) -> String {
                 })
                 .collect();
         }
+        other => panic!("no C form for {other:?}"),
     }
     format!(
         "{name} op cmd={} type={type_} entry_bits={entry_bits} arch={arch} nr_segments={} range={range} nr={nr} entry_maddr={entry:x} segments={}",
@@ -495,6 +498,7 @@ fn loads_encoded_in_c_match_rust_and_decode_back_for_both_widths() {
             .iter()
             .try_for_each(|s| request.push_segment(*s).map(|_| ()))
             .and_then(|()| request.validate(&host))
+            .map_err(EncodeError::from)
             .and_then(|load| load.encode(case.abi, case.segments_addr));
         let shown = if case.segments.len() <= 16 {
             case.segments.len() * 32
@@ -505,7 +509,7 @@ fn loads_encoded_in_c_match_rust_and_decode_back_for_both_widths() {
             Err(e) => want.push(format!(
                 "{} rc={} load={} segments={}",
                 case.name,
-                e.to_hypercall_ret(),
+                e.errno().to_hypercall_ret(),
                 hex(&[0xaa; 24]),
                 hex(&vec![0xaa; shown])
             )),
