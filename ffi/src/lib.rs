@@ -13,7 +13,7 @@
 //! **Builds.** The staticlib a hypervisor links is built with
 //! `cargo build -p xen-kexec-ffi --profile ffi`: that profile has `panic = "abort"`, and
 //! with it the crate is `no_std` (it needs only `core`, and `memcpy`/`memset` from its
-//! host) and ends a panic in [`raw`]'s trap. Every other build (`cargo test`, the
+//! host) and ends a panic in a trap (`ud2` on x86). Every other build (`cargo test`, the
 //! default profiles, which always unwind) links `std` instead: core cannot be linked
 //! without `std` under `panic = "unwind"`, and a panic handler of our own would clash
 //! with `std`'s. So the choice follows the panic strategy, not `cfg(test)`.
@@ -53,7 +53,7 @@ pub use types::{
     xen_kexec_plain_segment_t,
 };
 
-/// The `no_std` build's panic handler: see [`raw`]'s trap.
+/// The `no_std` build's panic handler: the trap of the private module `raw`.
 #[cfg(panic = "abort")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
