@@ -8,7 +8,7 @@
 //! `_t` typedef comes from a Rust type alias (`typedef struct xen_kexec_guest
 //! xen_kexec_guest_t;`): the two names the C interface gives each structure.
 //!
-//! [`check`] compiles the header warning-free as C89 (`-pedantic`) and C++98, for x86_32
+//! A test (`check`) compiles the header warning-free as C89 (`-pedantic`) and C++98, for x86_32
 //! and x86_64.
 
 use std::path::Path;
