@@ -23,6 +23,7 @@ mod cdecl;
 mod checks;
 mod decode;
 mod error;
+mod ffi_header;
 mod header;
 mod outputs;
 mod report;
@@ -244,6 +245,7 @@ mod tests {
         for def in layout::ALL {
             files.push(format!("{}/{}.md", outputs::STRUCT_DOC_DIR, def.c_name));
         }
+        files.push(ffi_header::PATH.to_owned());
         for file in files {
             let to = dir.path().join(&file);
             std::fs::create_dir_all(to.parent().expect("a file has a directory")).expect("mkdir");
