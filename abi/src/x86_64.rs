@@ -13,7 +13,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
-use crate::types::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
+use crate::enums::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 
 /// Argument of `KEXEC_CMD_kexec`: enter the loaded image of the given `type`.
 ///

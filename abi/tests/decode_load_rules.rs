@@ -404,10 +404,19 @@ fn entry_mode_comes_from_the_image_arch_not_the_guest_width() {
 
 #[test]
 fn rules_are_checked_in_the_documented_order() {
-    // Every header rule broken at once: the type is reported first.
+    // Every header rule broken at once: the count is reported first (the array is then
+    // never read), then the type, the arch, and this crate's reserved byte last.
     let mut raw = header(KexecType(9), ElfMachine(1), 0, 0);
     raw.pad = 1;
     raw.nr_segments = 99;
+    refused(
+        &raw,
+        &[],
+        false,
+        Error::TooManySegments { nr: 99 },
+        Errno::EINVAL,
+    );
+    raw.nr_segments = 0;
     refused(
         &raw,
         &[],
@@ -420,37 +429,50 @@ fn rules_are_checked_in_the_documented_order() {
         &raw,
         &[],
         false,
-        Error::ReservedNotZero { value: 1 },
-        Errno::EINVAL,
-    );
-    raw.pad = 0;
-    refused(
-        &raw,
-        &[],
-        false,
         Error::UnsupportedArch {
             arch: ElfMachine(1),
         },
         Errno::EINVAL,
     );
-    // Per segment: start alignment before the wrap, the wrap before the end alignment,
-    // all before buf_size; segment rules before overlaps; overlaps before the crash rules.
-    let bad = seg(1, u64::MAX, 0xffff_ffff_ffff_f001, 0x2001);
+    raw.arch = 62;
+    refused(
+        &raw,
+        &[],
+        false,
+        Error::ReservedNotZero { value: 1 },
+        Errno::EINVAL,
+    );
+    // Per segment: start alignment before the wrap, the wrap before the end alignment
+    // (a segment without a buffer, which the crash-region rule does not look at).
+    let bad = seg(0, u64::MAX, 0xffff_ffff_ffff_f001, 0x2001);
     let want = Error::SegmentMisaligned {
         segment: 0,
         bound: DestBound::Start,
         addr: bad.dest_maddr,
     };
     refused(
-        &header(CRASH, EM_X86_64, 0, 1),
+        &header(CRASH, EM_X86_64, CRASH_START, 1),
         &[bad],
         true,
         want,
         Errno::EADDRNOTAVAIL,
     );
+    // The crash rules come before the segment rules: Xen's kimage_crash_alloc checks
+    // the region before do_kimage_alloc looks at the segments.
     let segs = [seg(1, 0, 0x100_0000, PAGE), seg(2, 0, 0x100_0000, PAGE)];
     refused(
-        &header(CRASH, EM_X86_64, 0, 2),
+        &header(CRASH, EM_X86_64, CRASH_START, 2),
+        &segs,
+        true,
+        Error::CrashSegmentOutside {
+            segment: 0,
+            dest_maddr: 0x100_0000,
+            dest_size: PAGE,
+        },
+        Errno::EADDRNOTAVAIL,
+    );
+    refused(
+        &header(DEFAULT, EM_X86_64, 0, 2),
         &segs,
         true,
         Error::SegmentsOverlap {

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use xen_kexec_abi::build::{
-    encode_exec, encode_get_range, encode_status, encode_unload, EncodedLoad,
-};
+use xen_kexec_abi::encode;
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{LoadRequest, Segment};
 use xen_kexec_abi::{ElfMachine, GuestAbi, KexecRangeKind, KexecType};
@@ -40,7 +38,7 @@ impl Scratch {
     }
 
     /// The `--mem` arguments of an encoded load placed at ARG (segments at SEGS).
-    fn load(&self, enc: &EncodedLoad) -> [String; 4] {
+    fn load(&self, enc: &encode::EncodedLoad) -> [String; 4] {
         [
             "--mem".into(),
             self.mem("load.bin", ARG, enc.load_bytes()),
@@ -149,17 +147,17 @@ fn small_commands_decode_to_json() {
     let cases = [
         (
             "0",
-            encode_exec(KexecType::CRASH),
+            encode::exec(KexecType::CRASH),
             serde_json::json!({ "exec": { "type": 1 } }),
         ),
         (
             "5",
-            encode_unload(KexecType::DEFAULT),
+            encode::unload(KexecType::DEFAULT),
             serde_json::json!({ "unload": { "type": 0 } }),
         ),
         (
             "0x6",
-            encode_status(KexecType::CRASH),
+            encode::status(KexecType::CRASH),
             serde_json::json!({ "status": { "type": 1 } }),
         ),
     ];
@@ -185,7 +183,7 @@ fn small_commands_decode_to_json() {
 fn get_range_decodes_in_each_width() {
     let dir = Scratch::new();
     for abi in GuestAbi::ALL {
-        let bytes = encode_get_range(abi, KexecRangeKind::MA_CPU, 3);
+        let bytes = encode::get_range(abi, KexecRangeKind::MA_CPU, 3);
         let mem = dir.mem("range.bin", ARG, bytes.as_bytes());
         let json = stdout_json(&headgen(&[
             "--guest",
@@ -269,7 +267,7 @@ fn crash_entry_one_past_the_region_is_refused_naming_the_entry() {
 #[test]
 fn refusals_print_errno_name_value_and_reason() {
     let dir = Scratch::new();
-    let exec = dir.mem("exec.bin", ARG, encode_exec(KexecType(7)).as_bytes());
+    let exec = dir.mem("exec.bin", ARG, encode::exec(KexecType(7)).as_bytes());
     let cases: [(&[&str], &str); 4] = [
         (
             &["--cmd", "1", "--arg", "0x100000", "--mem", &exec],
@@ -370,7 +368,7 @@ fn region_reaching_past_2_pow_64_is_a_usage_error() {
 #[test]
 fn hex_and_decimal_numbers_are_the_same() {
     let dir = Scratch::new();
-    let hex = dir.mem("s.bin", ARG, encode_status(KexecType::DEFAULT).as_bytes());
+    let hex = dir.mem("s.bin", ARG, encode::status(KexecType::DEFAULT).as_bytes());
     let dec = format!("1048576={}", Path::new(&dir.path("s.bin")).display());
     let a = headgen(&[
         "--guest", "x86_32", "--cmd", "0x6", "--arg", "0x100000", "--mem", &hex,

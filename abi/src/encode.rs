@@ -6,26 +6,129 @@
 //! the resulting [`ValidatedLoad`], so only a request the rules accept can be encoded.
 //! The reserved `_pad` byte is always written as zero. For a 32-bit guest every handle
 //! is written in the low 4 bytes with zero above, and an address that does not fit is
-//! refused ([`Error::HandleTooWide`], `ERANGE`) rather than truncated.
+//! refused ([`EncodeError::HandleTooWide`], `ERANGE`) rather than truncated.
+//!
+//! The encoder's errors ([`EncodeError`]) keep its own refusal (a handle that does not
+//! fit the chosen width) apart from the hypervisor's ([`Error`], a rule the load breaks).
 //!
 //! The other commands' arguments carry only a type or a range kind, and their encoders
 //! write whatever value they are given, known or not, so that tests and debugging tools
 //! can produce any request; the hypervisor refuses unknown values.
 //!
 //! ```
-//! use xen_kexec_abi::build::encode_status;
-//! use xen_kexec_abi::KexecType;
-//! assert_eq!(encode_status(KexecType::CRASH).as_bytes(), &[1]);
+//! use xen_kexec_abi::{encode, KexecType};
+//! assert_eq!(encode::status(KexecType::CRASH).as_bytes(), &[1]);
 //! ```
+
+use core::fmt;
 
 use zerocopy::{transmute, Immutable, IntoBytes};
 
-use crate::error::HandleField;
 use crate::guest_mem::GuestMemory;
+use crate::host::HostDescription;
 use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
 use crate::{
-    x86_32, x86_64, Error, GuestAbi, GuestHandle64, KexecExecType, KexecRangeKind, KexecType,
+    x86_32, x86_64, Errno, Error, GuestAbi, GuestFault, GuestHandle64, KexecExecType,
+    KexecRangeKind, KexecType,
 };
+
+/// Which guest handle of a load request an [`EncodeError`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum HandleField {
+    /// The load structure's `segments` handle.
+    Segments,
+    /// The `buf` handle of the segment with this index.
+    Buf(u8),
+}
+
+/// Why a load cannot be encoded.
+///
+/// ```
+/// use xen_kexec_abi::encode::{EncodeError, HandleField};
+/// use xen_kexec_abi::{Errno, Error};
+/// let e = EncodeError::HandleTooWide { handle: HandleField::Segments, value: 1 << 32 };
+/// assert_eq!(e.errno(), Errno::ERANGE);
+/// assert_eq!(EncodeError::from(Error::NoCrashRegion).errno(), Errno::EADDRNOTAVAIL);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The hypervisor would refuse the load: it breaks a rule of [`crate::load`].
+    Refused(Error),
+    /// An address cannot be put in a 32-bit guest's handle, whose value is 4 bytes
+    /// (`ERANGE`): the encoder refuses rather than truncate.
+    HandleTooWide {
+        /// Which handle.
+        handle: HandleField,
+        /// The address that does not fit.
+        value: u64,
+    },
+    /// Writing the encoded load to guest memory faulted (`EFAULT`).
+    Fault(GuestFault),
+}
+
+impl EncodeError {
+    /// The errno a caller would report: the rule's for [`EncodeError::Refused`],
+    /// `ERANGE` for a handle that does not fit, `EFAULT` for a fault.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            EncodeError::Refused(e) => e.errno(),
+            EncodeError::HandleTooWide { .. } => Errno::ERANGE,
+            EncodeError::Fault(f) => f.errno(),
+        }
+    }
+
+    /// The index of the segment this error is about, if any.
+    pub const fn segment(&self) -> Option<u8> {
+        match self {
+            EncodeError::Refused(e) => e.segment(),
+            EncodeError::HandleTooWide {
+                handle: HandleField::Buf(segment),
+                ..
+            } => Some(*segment),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for EncodeError {
+    fn from(e: Error) -> Self {
+        EncodeError::Refused(e)
+    }
+}
+
+impl From<GuestFault> for EncodeError {
+    fn from(f: GuestFault) -> Self {
+        EncodeError::Fault(f)
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            EncodeError::Refused(e) => e.fmt(f),
+            EncodeError::HandleTooWide {
+                handle: HandleField::Segments,
+                value,
+            } => write!(
+                f,
+                "segments address {value:#x} does not fit in a 32-bit guest's handle"
+            ),
+            EncodeError::HandleTooWide {
+                handle: HandleField::Buf(segment),
+                value,
+            } => write!(
+                f,
+                "segment {segment}: buf address {value:#x} does not fit in a 32-bit guest's handle"
+            ),
+            EncodeError::Fault(fault) => fault.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}
 
 /// The size of the largest non-load argument: a 64-bit guest's `xen_kexec_range_t`.
 const ARG_MAX: usize = size_of::<x86_64::KexecRange>();
@@ -58,23 +161,22 @@ impl ArgBytes {
 /// `xen_kexec_exec_t { int type; }`, the same 4 bytes for both widths.
 ///
 /// ```
-/// use xen_kexec_abi::build::encode_exec;
 /// use xen_kexec_abi::KexecType;
-/// assert_eq!(encode_exec(KexecType::CRASH).as_bytes(), &[1, 0, 0, 0]);
+/// assert_eq!(xen_kexec_abi::encode::exec(KexecType::CRASH).as_bytes(), &[1, 0, 0, 0]);
 /// ```
-pub fn encode_exec(type_: KexecType) -> ArgBytes {
+pub fn exec(type_: KexecType) -> ArgBytes {
     ArgBytes::of(&x86_64::KexecExec {
         type_: KexecExecType(i32::from(type_.0)),
     })
 }
 
 /// `xen_kexec_unload_t { uint8_t type; }`, both widths.
-pub fn encode_unload(type_: KexecType) -> ArgBytes {
+pub fn unload(type_: KexecType) -> ArgBytes {
     ArgBytes::of(&x86_64::KexecUnload { type_ })
 }
 
 /// `xen_kexec_status_t { uint8_t type; }`, both widths.
-pub fn encode_status(type_: KexecType) -> ArgBytes {
+pub fn status(type_: KexecType) -> ArgBytes {
     ArgBytes::of(&x86_64::KexecStatus { type_ })
 }
 
@@ -82,12 +184,11 @@ pub fn encode_status(type_: KexecType) -> ArgBytes {
 /// a 32-bit guest, 24 for a 64-bit one.
 ///
 /// ```
-/// use xen_kexec_abi::build::encode_get_range;
 /// use xen_kexec_abi::{GuestAbi, KexecRangeKind};
-/// assert_eq!(encode_get_range(GuestAbi::X86_32, KexecRangeKind::MA_CPU, 1).as_bytes().len(), 16);
-/// assert_eq!(encode_get_range(GuestAbi::X86_64, KexecRangeKind::MA_CPU, 1).as_bytes().len(), 24);
+/// assert_eq!(xen_kexec_abi::encode::get_range(GuestAbi::X86_32, KexecRangeKind::MA_CPU, 1).as_bytes().len(), 16);
+/// assert_eq!(xen_kexec_abi::encode::get_range(GuestAbi::X86_64, KexecRangeKind::MA_CPU, 1).as_bytes().len(), 24);
 /// ```
-pub fn encode_get_range(abi: GuestAbi, range: KexecRangeKind, nr: i32) -> ArgBytes {
+pub fn get_range(abi: GuestAbi, range: KexecRangeKind, nr: i32) -> ArgBytes {
     match abi {
         GuestAbi::X86_64 => ArgBytes::of(&x86_64::KexecRange {
             range,
@@ -150,7 +251,7 @@ impl EncodedLoad {
         &self,
         mem: &mut M,
         load_addr: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<(), GuestFault> {
         mem.write(self.segments_addr, self.segment_bytes())?;
         mem.write(load_addr, self.load_bytes())
     }
@@ -161,8 +262,8 @@ impl ValidatedLoad {
     /// guest address `segments_addr`.
     ///
     /// # Errors
-    /// For a 32-bit guest, [`Error::HandleTooWide`] (`ERANGE`) if `segments_addr` or a
-    /// segment's `buf` needs more than 32 bits.
+    /// For a 32-bit guest, [`EncodeError::HandleTooWide`] (`ERANGE`) if `segments_addr`
+    /// or a segment's `buf` needs more than 32 bits.
     ///
     /// ```
     /// use xen_kexec_abi::decode::{decode, Operation};
@@ -184,11 +285,45 @@ impl ValidatedLoad {
     /// let Operation::Load(load) = decode(GuestAbi::X86_32, KexecCmd::LOAD, 0x1000, &mut mem, &host)?
     /// else { unreachable!() };
     /// assert_eq!(load.request(), req);
-    /// # Ok::<(), xen_kexec_abi::Error>(())
+    /// # Ok::<(), xen_kexec_abi::encode::EncodeError>(())
     /// ```
-    pub fn encode(&self, abi: GuestAbi, segments_addr: u64) -> Result<EncodedLoad, Error> {
+    pub fn encode(&self, abi: GuestAbi, segments_addr: u64) -> Result<EncodedLoad, EncodeError> {
         encode_load(&self.request(), abi, segments_addr)
     }
+}
+
+/// Validates `req` against `host` (the hypervisor's rules, in its order) and encodes it
+/// for a guest of width `abi`, its segment array to be placed at `segments_addr`: the
+/// toolstack's one call.
+///
+/// # Errors
+/// [`EncodeError::Refused`] with the rule the hypervisor would refuse the load for;
+/// [`EncodeError::HandleTooWide`] for an address a 32-bit guest's handle cannot hold.
+///
+/// ```
+/// use xen_kexec_abi::encode::{self, EncodeError, HandleField};
+/// use xen_kexec_abi::host::HostDescription;
+/// use xen_kexec_abi::load::{LoadRequest, Segment};
+/// use xen_kexec_abi::{ElfMachine, GuestAbi, KexecType};
+///
+/// let mut req = LoadRequest::new(KexecType::DEFAULT, ElfMachine::EM_X86_64, 0x10_0000);
+/// req.push_segment(Segment { buf: 0x1_0000_0000, buf_size: 0x800,
+///                            dest_maddr: 0x10_0000, dest_size: 0x1000 })?;
+/// let host = HostDescription::x86(None);
+/// assert_eq!(encode::load(&req, &host, GuestAbi::X86_64, 0x2000)?.nr_segments(), 1);
+/// assert_eq!(
+///     encode::load(&req, &host, GuestAbi::X86_32, 0x2000),
+///     Err(EncodeError::HandleTooWide { handle: HandleField::Buf(0), value: 0x1_0000_0000 })
+/// );
+/// # Ok::<(), EncodeError>(())
+/// ```
+pub fn load(
+    req: &LoadRequest,
+    host: &HostDescription,
+    abi: GuestAbi,
+    segments_addr: u64,
+) -> Result<EncodedLoad, EncodeError> {
+    req.validate(host)?.encode(abi, segments_addr)
 }
 
 /// A guest handle for `abi`: all 8 bytes for a 64-bit guest, the low 4 (zero above) for
@@ -197,12 +332,12 @@ fn handle<T: ?Sized>(
     abi: GuestAbi,
     addr: u64,
     field: HandleField,
-) -> Result<GuestHandle64<T>, Error> {
+) -> Result<GuestHandle64<T>, EncodeError> {
     match abi {
         GuestAbi::X86_64 => Ok(GuestHandle64::from_raw(addr)),
         GuestAbi::X86_32 => u32::try_from(addr)
             .map(GuestHandle64::from_low32)
-            .map_err(|_| Error::HandleTooWide {
+            .map_err(|_| EncodeError::HandleTooWide {
                 handle: field,
                 value: addr,
             }),
@@ -214,7 +349,11 @@ fn handle<T: ?Sized>(
 /// Segment and load are *checked* structures: their bytes are the same in both guest
 /// layouts (proven in [`crate::compat`]), so the 64-bit types encode both, and only the
 /// handles' values depend on the width.
-fn encode_load(req: &LoadRequest, abi: GuestAbi, segments_addr: u64) -> Result<EncodedLoad, Error> {
+fn encode_load(
+    req: &LoadRequest,
+    abi: GuestAbi,
+    segments_addr: u64,
+) -> Result<EncodedLoad, EncodeError> {
     let mut segments = [[0u8; SEGMENT_SIZE]; SegmentList::CAPACITY];
     let list = req.segments.as_slice();
     for ((index, seg), slot) in (0u8..).zip(list).zip(segments.iter_mut()) {
