@@ -358,7 +358,7 @@ mod tests {
     use xen_kexec_abi::layout::{self, CType, RANGE, SEGMENT};
 
     fn generated_header() -> String {
-        let docs = AbiDocs::read(&crate::test_root()).expect("the docs read");
+        let docs = AbiDocs::read(&crate::repo::for_tests()).expect("the docs read");
         kexec_h::render(&layout::ALL, &docs).expect("the header renders")
     }
 

@@ -17,6 +17,8 @@ pub(crate) enum Error {
     NotInCheckout {
         /// Where the search started.
         start: PathBuf,
+        /// The file that marks the repository root.
+        marker: &'static str,
     },
     /// The doc text of an abi item cannot be read or used as a C comment.
     Doc {
@@ -48,6 +50,8 @@ pub(crate) enum Error {
         path: PathBuf,
         /// A unified diff from the committed file to the generated one.
         diff: String,
+        /// The command that regenerates it.
+        command: &'static str,
     },
     /// Several checks failed; each is reported.
     Many(Vec<Error>),
@@ -67,12 +71,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { action, source } => write!(f, "{action}: {source}"),
-            Error::NotInCheckout { start } => write!(
+            Error::NotInCheckout { start, marker } => write!(
                 f,
                 "{} is not inside a xen-kexec-abi checkout (no directory at or above it has \
                  Cargo.toml and {}); run headgen from within the repository",
                 start.display(),
-                crate::root::MARKER
+                marker
             ),
             Error::Doc {
                 file,
@@ -85,12 +89,16 @@ impl fmt::Display for Error {
                  `{package}` (apt-get install {package})"
             ),
             Error::CCheck { check, stderr } => write!(f, "C check failed: {check}\n{stderr}"),
-            Error::Stale { path, diff } => write!(
+            Error::Stale {
+                path,
+                diff,
+                command,
+            } => write!(
                 f,
                 "{} is stale: it differs from what the generator produces now.\n\
                  Run `{}` and commit the result.\n{diff}",
                 path.display(),
-                crate::GENERATE_COMMAND
+                command
             ),
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {

@@ -16,6 +16,7 @@ use crate::abi_docs::{self, AbiDocs};
 use crate::cdecl;
 use crate::comment;
 use crate::error::Error;
+use crate::repo;
 
 /// The header's path, relative to the repository root.
 pub(crate) const PATH: &str = "include/public/kexec.h";
@@ -209,8 +210,8 @@ fn banner() -> Vec<String> {
     ];
     text.iter()
         .map(|l| {
-            l.replace("{command}", crate::GENERATE_COMMAND)
-                .replace("{model}", crate::root::MARKER)
+            l.replace("{command}", repo::GENERATE_COMMAND)
+                .replace("{model}", repo::MARKER)
                 .replace("{consts}", abi_docs::CONSTS)
                 .replace("{structs}", abi_docs::STRUCTS)
         })
@@ -237,7 +238,7 @@ mod tests {
     use xen_kexec_abi::layout::{self, CType};
 
     fn generated() -> String {
-        let docs = AbiDocs::read(&crate::test_root()).expect("the docs read");
+        let docs = AbiDocs::read(&repo::for_tests()).expect("the docs read");
         render(&layout::ALL, &docs).expect("the header renders")
     }
 
@@ -258,7 +259,7 @@ mod tests {
     fn the_header_has_xens_framing() {
         let h = generated();
         assert!(h.starts_with("/* SPDX-License-Identifier: MIT */\n"), "{h}");
-        assert!(h.contains(crate::GENERATE_COMMAND));
+        assert!(h.contains(repo::GENERATE_COMMAND));
         assert!(h.contains("Permission is hereby granted, free of charge"));
         assert!(h.contains("#ifndef _XEN_PUBLIC_KEXEC_H\n#define _XEN_PUBLIC_KEXEC_H\n"));
         assert!(h.contains("\n#include \"xen.h\"\n"));

@@ -6,7 +6,7 @@
 //! the committed files in [`outputs`], then the C compilers in [`checks`]). Nothing
 //! rendered is ever read back.
 //!
-//! headgen works on the checkout that holds the current directory ([`root`]).
+//! headgen works on the checkout that holds the current directory ([`repo`]).
 //! `headgen decode` (captured hypercalls) stays here until the toolstack's command
 //! takes it over.
 
@@ -24,13 +24,10 @@ mod decode;
 mod error;
 mod kexec_h;
 mod outputs;
+mod repo;
 mod report;
-mod root;
 
 use error::Error;
-
-/// The command that regenerates the committed files.
-pub(crate) const GENERATE_COMMAND: &str = "cargo run -p headgen -- generate";
 
 /// What the bare command does, for `--help`.
 const ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
@@ -124,11 +121,11 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-        Some(Command::Generate) => root::from_current_dir().and_then(|root| generate(&root)),
-        Some(Command::Check) => root::from_current_dir()
+        Some(Command::Generate) => repo::from_current_dir().and_then(|root| generate(&root)),
+        Some(Command::Check) => repo::from_current_dir()
             .and_then(|root| check(&root, &layout::ALL))
             .map(|lines| print_lines(&lines)),
-        None => root::from_current_dir().and_then(|root| {
+        None => repo::from_current_dir().and_then(|root| {
             generate(&root)?;
             check(&root, &layout::ALL).map(|lines| print_lines(&lines))
         }),
@@ -205,10 +202,153 @@ fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error
     }
 }
 
-/// The checkout the tests run in, found as headgen finds it: from a directory inside.
+/// How headgen's modules use each other: no module uses one that uses it.
 #[cfg(test)]
-pub(crate) fn test_root() -> std::path::PathBuf {
-    root::find(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("headgen is inside the checkout")
+mod module_graph {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    use syn::visit::Visit;
+
+    /// Module → the modules it names through `crate::`. A name that is no module of
+    /// `modules` is an item of the crate root, `main`, which declares every module.
+    type Graph = BTreeMap<String, BTreeSet<String>>;
+
+    #[derive(Default)]
+    struct CrateRefs(BTreeSet<String>);
+
+    impl<'ast> Visit<'ast> for CrateRefs {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            let mut segments = path.segments.iter();
+            if segments.next().is_some_and(|s| s.ident == "crate") {
+                if let Some(next) = segments.next() {
+                    self.0.insert(next.ident.to_string());
+                }
+            }
+            syn::visit::visit_path(self, path);
+        }
+
+        fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {
+            if let syn::UseTree::Path(p) = tree {
+                if p.ident == "crate" {
+                    let mut firsts = vec![&*p.tree];
+                    while let Some(t) = firsts.pop() {
+                        match t {
+                            syn::UseTree::Path(p) => {
+                                self.0.insert(p.ident.to_string());
+                            }
+                            syn::UseTree::Name(n) => {
+                                self.0.insert(n.ident.to_string());
+                            }
+                            syn::UseTree::Rename(r) => {
+                                self.0.insert(r.ident.to_string());
+                            }
+                            syn::UseTree::Group(g) => firsts.extend(g.items.iter()),
+                            syn::UseTree::Glob(_) => {
+                                self.0.insert("main".to_owned());
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+            syn::visit::visit_use_tree(self, tree);
+        }
+    }
+
+    /// The graph of the modules in `dir` (one file each, `main.rs` the root).
+    fn graph(dir: &Path) -> Graph {
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).expect("list src") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let name = path
+                    .file_stem()
+                    .expect("stem")
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(name, std::fs::read_to_string(&path).expect("read"));
+            }
+        }
+        let modules: BTreeSet<String> = files.keys().cloned().collect();
+        files
+            .iter()
+            .map(|(name, source)| {
+                let mut refs = CrateRefs::default();
+                refs.visit_file(&syn::parse_file(source).expect("parses"));
+                let uses = if name == "main" {
+                    modules.iter().filter(|m| *m != "main").cloned().collect()
+                } else {
+                    refs.0
+                        .into_iter()
+                        .map(|r| {
+                            if modules.contains(&r) {
+                                r
+                            } else {
+                                "main".to_owned()
+                            }
+                        })
+                        .filter(|r| r != name)
+                        .collect()
+                };
+                (name.clone(), uses)
+            })
+            .collect()
+    }
+
+    /// A cycle of `graph`, if it has one.
+    fn cycle(graph: &Graph) -> Option<Vec<String>> {
+        fn visit(
+            node: &str,
+            graph: &Graph,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|n| n == node) {
+                let mut cycle = path[i..].to_vec();
+                cycle.push(node.to_owned());
+                return Some(cycle);
+            }
+            if done.contains(node) {
+                return None;
+            }
+            path.push(node.to_owned());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(c) = visit(next, graph, path, done) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            done.insert(node.to_owned());
+            None
+        }
+        let mut done = BTreeSet::new();
+        graph
+            .keys()
+            .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+    }
+
+    #[test]
+    fn no_module_uses_a_module_that_uses_it() {
+        let g = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        assert!(
+            g["kexec_h"].contains("abi_docs"),
+            "the graph is read: {g:?}"
+        );
+        assert_eq!(cycle(&g), None, "{g:#?}");
+    }
+
+    #[test]
+    fn a_cycle_is_found_however_long() {
+        let g: Graph = [("main", "a"), ("a", "b"), ("b", "c"), ("c", "a")]
+            .into_iter()
+            .map(|(m, u)| (m.to_owned(), BTreeSet::from([u.to_owned()])))
+            .collect();
+        assert_eq!(
+            cycle(&g),
+            Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+        );
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +359,7 @@ mod tests {
     /// does not lay out as the model says fails it.
     #[test]
     fn check_passes_on_the_committed_tree() {
-        let lines = check(&test_root(), &layout::ALL).unwrap_or_else(|e| {
+        let lines = check(&repo::for_tests(), &layout::ALL).unwrap_or_else(|e| {
             eprintln!("{e}");
             Vec::new()
         });
@@ -227,7 +367,8 @@ mod tests {
             lines
                 .last()
                 .is_some_and(|l| l.ends_with("checked: x86_32, x86_64, arm32, arm64")),
-            "headgen check failed (see above); run `{GENERATE_COMMAND}` if a file is stale"
+            "headgen check failed (see above); run `{}` if a file is stale",
+            repo::GENERATE_COMMAND
         );
         assert!(
             lines
@@ -245,7 +386,7 @@ mod tests {
     /// A copy of the files `check` reads, in a scratch directory.
     fn scratch_tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
-        let root = test_root();
+        let root = repo::for_tests();
         let mut files = vec![
             abi_docs::STRUCTS.to_owned(),
             abi_docs::CONSTS.to_owned(),

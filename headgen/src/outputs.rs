@@ -7,7 +7,7 @@ use xen_kexec_abi::layout::{Arch, StructDef};
 
 use crate::abi_docs::AbiDocs;
 use crate::error::Error;
-use crate::{kexec_h, report};
+use crate::{kexec_h, repo, report};
 
 /// The markdown layout report, relative to the workspace root.
 pub(crate) const LAYOUT_MD: &str = "docs/layout.md";
@@ -118,6 +118,7 @@ pub(crate) fn stale(root: &Path, outputs: &[Output]) -> Result<Vec<Error>, Error
             errors.push(Error::Stale {
                 path: output.path.clone(),
                 diff: unified_diff(&output.path, committed.as_deref(), output.text.as_deref()),
+                command: repo::GENERATE_COMMAND,
             });
         }
     }
@@ -161,7 +162,7 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_root;
+    use crate::repo::for_tests as test_root;
     use xen_kexec_abi::layout::{self, CType, SEGMENT};
 
     /// A checkout with only what generation reads, `edit` applied to x86_64.rs.

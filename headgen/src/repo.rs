@@ -1,5 +1,6 @@
-//! Finding the checkout headgen works on: from the current directory up, never from a
-//! path compiled into the binary, so one build serves any checkout it is run in.
+//! The checkout headgen works on: finding it from the current directory up (never from a
+//! path compiled into the binary, so one build serves any checkout it is run in), and the
+//! command that regenerates its files.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,9 @@ use crate::error::Error;
 
 /// A file only the repository root holds (relative to it): the layout model.
 pub(crate) const MARKER: &str = "abi/src/layout.rs";
+
+/// The command that regenerates the committed files.
+pub(crate) const GENERATE_COMMAND: &str = "cargo run -p headgen -- generate";
 
 /// The repository root that holds `start`: the nearest directory at or above it with a
 /// `Cargo.toml` and the abi crate's layout model ([`MARKER`]). A nested workspace (the
@@ -18,6 +22,7 @@ pub(crate) fn find(start: &Path) -> Result<PathBuf, Error> {
         .map(Path::to_path_buf)
         .ok_or_else(|| Error::NotInCheckout {
             start: start.to_path_buf(),
+            marker: MARKER,
         })
 }
 
@@ -25,6 +30,12 @@ pub(crate) fn find(start: &Path) -> Result<PathBuf, Error> {
 pub(crate) fn from_current_dir() -> Result<PathBuf, Error> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     find(&cwd)
+}
+
+/// The checkout the tests run in, found as headgen finds it: from a directory inside.
+#[cfg(test)]
+pub(crate) fn for_tests() -> PathBuf {
+    find(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("headgen is inside the checkout")
 }
 
 #[cfg(test)]
