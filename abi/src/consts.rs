@@ -16,9 +16,9 @@
 
 /// `__HYPERVISOR_kexec_op`, from Xen's `xen.h`: the number of the hypercall
 /// `long kexec_op(unsigned int cmd, void *arg)`. `cmd` is a `KEXEC_CMD_*` value and `arg`
-/// the caller's address of that command's structure. The result is 0 on success (1 or 0
-/// for `KEXEC_CMD_kexec_status`; a successful `KEXEC_CMD_kexec` does not return) and a
-/// negated Xen errno value on failure. Only a privileged domain may make the call.
+/// the caller's address of that command's structure. The result is 0 on success, unless
+/// the command says otherwise, and a negated Xen errno value on failure. Only a
+/// privileged domain may make the call.
 ///
 /// Xen defines it in its public `xen.h`, which `kexec.h` includes, so the generated
 /// header leaves it out (as it leaves out every `__HYPERVISOR_*` constant).
@@ -41,8 +41,7 @@ pub const KEXEC_CMD_kexec_load_v1: u32 = 1;
 ///
 /// This crate refuses it the same way, and the generated header does not define it.
 pub const KEXEC_CMD_kexec_unload_v1: u32 = 2;
-/// Ask where a machine range lies: takes `xen_kexec_range_t`, whose `range` and `nr` the
-/// caller sets and whose `size` and `start` the hypervisor fills, as each
+/// Ask where a machine range lies: takes `xen_kexec_range_t`, filled as each
 /// `KEXEC_RANGE_MA_*` value says. A 32-bit caller whose answer does not fit its
 /// `unsigned long` gets `-ERANGE` and nothing written.
 pub const KEXEC_CMD_kexec_get_range: u32 = 3;

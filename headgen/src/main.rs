@@ -31,7 +31,7 @@ use error::Error;
 
 /// What the bare command does, for `--help`.
 const ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
-the abi crate and checks it with C compilers.";
+the abi crate and checks it with C compilers. With no command: `generate`, then `check`.";
 
 const LONG_ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
 the abi crate and checks it with C compilers.
