@@ -19,6 +19,24 @@ pub(crate) const PATH: &str = "include/xen-kexec.h";
 /// The crate root cbindgen reads, relative to the workspace root.
 pub(crate) const SOURCE: &str = "ffi/src/lib.rs";
 
+/// The ffi crate's source files that rendering reads, relative to the workspace root
+/// (for tests that build a scratch checkout): every `.rs` file beside [`SOURCE`].
+#[cfg(test)]
+pub(crate) fn source_files(root: &Path) -> Vec<String> {
+    let dir = Path::new(SOURCE)
+        .parent()
+        .expect("SOURCE is in a directory");
+    let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+        .expect("the ffi crate's sources")
+        .map(|entry| entry.expect("a directory entry").file_name())
+        .filter_map(|name| name.to_str().map(str::to_owned))
+        .filter(|name| name.ends_with(".rs"))
+        .map(|name| format!("{}/{name}", dir.display()))
+        .collect();
+    files.sort();
+    files
+}
+
 /// The include guard.
 const GUARD: &str = "XEN_KEXEC_H";
 
@@ -226,7 +244,7 @@ int uses(void)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace_root;
+    use crate::repo::for_tests as workspace_root;
 
     #[test]
     fn the_committed_ffi_header_is_fresh() {
@@ -290,7 +308,7 @@ mod tests {
 
     #[test]
     fn the_ffi_header_compiles_as_c89_and_cxx98_for_both_widths() {
-        let lines = check(workspace_root()).unwrap_or_else(|e| panic!("{e}"));
+        let lines = check(&workspace_root()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(lines.len(), 4, "{lines:?}");
     }
 
