@@ -29,8 +29,8 @@ pub(crate) fn source_files(root: &Path) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
         .expect("the ffi crate's sources")
         .map(|entry| entry.expect("a directory entry").file_name())
+        .filter(|name| Path::new(name).extension().is_some_and(|e| e == "rs"))
         .filter_map(|name| name.to_str().map(str::to_owned))
-        .filter(|name| name.ends_with(".rs"))
         .map(|name| format!("{}/{name}", dir.display()))
         .collect();
     files.sort();
