@@ -1,22 +1,15 @@
-//! `headgen decode` end to end: requests encoded by the abi crate's builder are written
-//! to files, the binary decodes them, and its exit status, stdout JSON and stderr
-//! messages are checked.
+//! `headgen decode`'s command line: what the case catalogue (run through the binary by
+//! `manifest_cases.rs`, which checks every outcome's JSON and exact error text) cannot
+//! express: bad command lines (exit 2, naming the file or value) and number syntax.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 use xen_kexec_abi::encode;
-use xen_kexec_abi::host::{HostDescription, MachineRange};
-use xen_kexec_abi::load::{LoadRequest, Segment};
-use xen_kexec_abi::{ElfMachine, GuestAbi, KexecRangeKind, KexecType};
+use xen_kexec_abi::KexecType;
 
 const ARG: u64 = 0x10_0000;
-const SEGS: u64 = 0x10_1000;
-const PAGE: u64 = 0x1000;
-const CRASH_START: u64 = 0x4000_0000;
-const CRASH_SIZE: u64 = 0x1000_0000;
-const CRASH_REGION: &str = "0x40000000:0x10000000";
 
 /// A scratch directory for one test's memory files.
 struct Scratch(tempfile::TempDir);
@@ -35,16 +28,6 @@ impl Scratch {
 
     fn path(&self, name: &str) -> PathBuf {
         self.0.path().join(name)
-    }
-
-    /// The `--mem` arguments of an encoded load placed at ARG (segments at SEGS).
-    fn load(&self, enc: &encode::EncodedLoad) -> [String; 4] {
-        [
-            "--mem".into(),
-            self.mem("load.bin", ARG, enc.load_bytes()),
-            "--mem".into(),
-            self.mem("segments.bin", enc.segments_addr(), enc.segment_bytes()),
-        ]
     }
 }
 
@@ -81,216 +64,6 @@ fn failed(out: &Output, code: i32) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     stderr
-}
-
-fn guest(abi: GuestAbi) -> &'static str {
-    abi.name()
-}
-
-/// A crash image of 16 touching segments filling the start of the crash region.
-fn sixteen_segment_crash_request() -> LoadRequest {
-    let mut req = LoadRequest::new(KexecType::CRASH, ElfMachine::EM_386, CRASH_START + 0x200);
-    for i in 0..16 {
-        req.push_segment(Segment {
-            buf: 0x0800_0000 + i * PAGE,
-            buf_size: PAGE / 2,
-            dest_maddr: CRASH_START + i * PAGE,
-            dest_size: PAGE,
-        })
-        .expect("16 fit");
-    }
-    req
-}
-
-fn crash_host(size: u64) -> HostDescription {
-    HostDescription::x86(MachineRange::new(CRASH_START, size))
-}
-
-#[test]
-fn load_of_sixteen_segments_decodes_to_the_same_json_from_either_width() {
-    let req = sixteen_segment_crash_request();
-    let load = req.validate(&crash_host(CRASH_SIZE)).expect("valid");
-    let mut outputs = Vec::new();
-    for abi in GuestAbi::ALL {
-        let dir = Scratch::new();
-        let enc = load.encode(abi, SEGS).expect("encodes");
-        let mem = dir.load(&enc);
-        let mut args = vec![
-            "--guest",
-            guest(abi),
-            "--cmd",
-            "4",
-            "--arg",
-            "0x100000",
-            "--crash-region",
-            CRASH_REGION,
-        ];
-        args.extend(mem.iter().map(String::as_str));
-        let json = stdout_json(&headgen(&args));
-        let l = &json["load"];
-        assert_eq!(l["type"], 1);
-        assert_eq!(l["arch"], 3);
-        assert_eq!(l["entry_mode"], "Protected32");
-        assert_eq!(l["entry_maddr"], CRASH_START + 0x200);
-        let segs = l["segments"].as_array().expect("segments");
-        assert_eq!(segs.len(), 16);
-        assert_eq!(segs[15]["dest_maddr"], CRASH_START + 15 * PAGE);
-        assert_eq!(segs[15]["buf"], 0x0800_0000 + 15 * PAGE);
-        outputs.push(json);
-    }
-    assert_eq!(outputs[0], outputs[1], "same request, same decoded load");
-}
-
-#[test]
-fn small_commands_decode_to_json() {
-    let dir = Scratch::new();
-    let cases = [
-        (
-            "0",
-            encode::exec(KexecType::CRASH),
-            serde_json::json!({ "exec": { "type": 1 } }),
-        ),
-        (
-            "5",
-            encode::unload(KexecType::DEFAULT),
-            serde_json::json!({ "unload": { "type": 0 } }),
-        ),
-        (
-            "0x6",
-            encode::status(KexecType::CRASH),
-            serde_json::json!({ "status": { "type": 1 } }),
-        ),
-    ];
-    for (cmd, bytes, want) in cases {
-        for abi in GuestAbi::ALL {
-            let mem = dir.mem("arg.bin", ARG, bytes.as_bytes());
-            let out = headgen(&[
-                "--guest",
-                guest(abi),
-                "--cmd",
-                cmd,
-                "--arg",
-                "1048576",
-                "--mem",
-                &mem,
-            ]);
-            assert_eq!(stdout_json(&out), want, "cmd {cmd} {abi:?}");
-        }
-    }
-}
-
-#[test]
-fn get_range_decodes_in_each_width() {
-    let dir = Scratch::new();
-    for abi in GuestAbi::ALL {
-        let bytes = encode::get_range(abi, KexecRangeKind::MA_CPU, 3);
-        let mem = dir.mem("range.bin", ARG, bytes.as_bytes());
-        let json = stdout_json(&headgen(&[
-            "--guest",
-            guest(abi),
-            "--cmd",
-            "3",
-            "--arg",
-            "0x100000",
-            "--mem",
-            &mem,
-        ]));
-        let q = &json["get_range"];
-        assert_eq!(q["range"], 2);
-        assert_eq!(q["nr"], 3);
-        assert_eq!(q["arg"], ARG);
-    }
-}
-
-#[test]
-fn crash_load_without_a_crash_region_is_refused_with_eaddrnotavail() {
-    let dir = Scratch::new();
-    let enc = sixteen_segment_crash_request()
-        .validate(&crash_host(CRASH_SIZE))
-        .expect("valid")
-        .encode(GuestAbi::X86_64, SEGS)
-        .expect("encodes");
-    let mem = dir.load(&enc);
-    let mut args = vec!["--guest", "x86_64", "--cmd", "4", "--arg", "0x100000"];
-    args.extend(mem.iter().map(String::as_str));
-    let stderr = failed(&headgen(&args), 1);
-    assert!(stderr.contains("EADDRNOTAVAIL (99)"), "{stderr}");
-    assert!(stderr.contains("crash region"), "{stderr}");
-}
-
-#[test]
-fn crash_entry_one_past_the_region_is_refused_naming_the_entry() {
-    let dir = Scratch::new();
-    // Valid for a 16-page region with the entry on its last byte...
-    let mut req = LoadRequest::new(
-        KexecType::CRASH,
-        ElfMachine::EM_X86_64,
-        CRASH_START + 16 * PAGE - 1,
-    );
-    req.push_segment(Segment {
-        buf: 0x0800_0000,
-        buf_size: 1,
-        dest_maddr: CRASH_START,
-        dest_size: PAGE,
-    })
-    .expect("fits");
-    let enc = req
-        .validate(&crash_host(16 * PAGE))
-        .expect("valid")
-        .encode(GuestAbi::X86_32, SEGS)
-        .expect("encodes");
-    let mem = dir.load(&enc);
-    let mut args = vec![
-        "--guest",
-        "x86_32",
-        "--cmd",
-        "4",
-        "--arg",
-        "0x100000",
-        "--crash-region",
-    ];
-    let accept = [
-        args.clone(),
-        vec!["0x40000000:0x10000"],
-        mem.iter().map(String::as_str).collect(),
-    ]
-    .concat();
-    stdout_json(&headgen(&accept));
-    // ...and refused when the region ends at the entry.
-    args.push("0x40000000:0xffff");
-    args.extend(mem.iter().map(String::as_str));
-    let stderr = failed(&headgen(&args), 1);
-    assert!(stderr.contains("EADDRNOTAVAIL (99)"), "{stderr}");
-    assert!(stderr.contains("entry_maddr 0x4000ffff"), "{stderr}");
-}
-
-#[test]
-fn refusals_print_errno_name_value_and_reason() {
-    let dir = Scratch::new();
-    let exec = dir.mem("exec.bin", ARG, encode::exec(KexecType(7)).as_bytes());
-    let cases: [(&[&str], &str); 4] = [
-        (
-            &["--cmd", "1", "--arg", "0x100000", "--mem", &exec],
-            "EOPNOTSUPP (95): command KEXEC_CMD_kexec_load_v1 was removed",
-        ),
-        (
-            &["--cmd", "99", "--arg", "0x100000", "--mem", &exec],
-            "EOPNOTSUPP (95)",
-        ),
-        (
-            &["--cmd", "0", "--arg", "0x100000", "--mem", &exec],
-            "EINVAL (22): type 7",
-        ),
-        (
-            &["--cmd", "0", "--arg", "0x200000", "--mem", &exec],
-            "EFAULT (14): cannot read 4 bytes of guest memory at 0x200000",
-        ),
-    ];
-    for (args, want) in cases {
-        let all = [&["--guest", "x86_64"][..], args].concat();
-        let stderr = failed(&headgen(&all), 1);
-        assert!(stderr.contains(want), "{args:?}: {stderr}");
-    }
 }
 
 #[test]
