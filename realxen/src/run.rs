@@ -144,7 +144,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         scenario_steps(&scenarios, &[&image32, &image64]),
     )];
     for image in [&image32, &image64] {
-        boots.push((entry_boot_name(image), entry_steps(image)));
+        boots.push((entry_boot_name(image), entry_dom0_steps(image)));
     }
 
     // The boots run side by side: each is one QEMU process on its own files.
@@ -191,7 +191,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         &[&image32, &image64],
     );
     for image in [&image32, &image64] {
-        judge_entry(&mut report, image, &bin64, &work);
+        judge_entry(&mut report, image, &bin64, &work, machine);
     }
     Ok(report)
 }
@@ -249,23 +249,42 @@ fn scenario_steps(scenarios: &[Scenario], images: &[&Image]) -> Vec<Dom0Step> {
     steps
 }
 
-fn entry_steps(image: &Image) -> Vec<Dom0Step> {
+/// An entry boot's steps: load the image as the crash image, enter it.
+struct EntryStep {
+    id: String,
+    command: Vec<Arg>,
+}
+
+fn entry_steps(image: &Image) -> [EntryStep; 2] {
     let id = entry_boot_name(image);
-    let words = |w: &str| w.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let words = |w: &str| {
+        w.split(' ')
+            .map(|w| Arg::Lit(w.to_owned()))
+            .collect::<Vec<_>>()
+    };
     let mut load = words("load --type crash --elf");
-    load.push(format!("{IMAGES_DIR}/{}", image.name));
-    vec![
-        Dom0Step {
+    load.push(Arg::Image(image.name));
+    [
+        EntryStep {
             id: format!("{id}/load"),
-            build: Build::X86_64,
-            args: load,
+            command: load,
         },
-        Dom0Step {
+        EntryStep {
             id: format!("{id}/exec"),
-            build: Build::X86_64,
-            args: words("exec --type crash"),
+            command: words("exec --type crash"),
         },
     ]
+}
+
+fn entry_dom0_steps(image: &Image) -> Vec<Dom0Step> {
+    entry_steps(image)
+        .into_iter()
+        .map(|s| Dom0Step {
+            id: s.id,
+            build: Build::X86_64,
+            args: render_args(&s.command, &[image], true),
+        })
+        .collect()
 }
 
 fn unpack_xen(gz: &Path, out: &Path) -> Result<(), String> {
@@ -489,7 +508,53 @@ fn judge_scenarios(
     report.wrong_layout = wrong;
 }
 
-fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
+/// The load and exec of an entry boot on a fresh sim host: where and in which mode the
+/// sim enters the image (`--json`: `entry_maddr`, `entry_mode` by the ABI's names), which
+/// must be the image's entry and the mode its arch names.
+fn sim_entry(image: &Image, bin: &Path, work: &Path, machine: &Machine) -> Result<String, String> {
+    let state = work.join(format!("sim-{}.state", entry_boot_name(image)));
+    let init = [
+        "sim",
+        "init",
+        &state.display().to_string(),
+        "--crash-region",
+        &machine.crash.to_flag(),
+    ];
+    let got = toolstack::run(bin, &init.map(str::to_owned))?;
+    if got.rc != 0 {
+        return Err(format!("sim init: {}", got.describe()));
+    }
+    let mut last = None;
+    for step in entry_steps(image) {
+        let mut args = vec![
+            "--backend".to_owned(),
+            format!("sim:{}", state.display()),
+            "--json".to_owned(),
+        ];
+        args.extend(render_args(&step.command, &[image], false));
+        let got = toolstack::run(bin, &args)?;
+        if got.rc != 0 {
+            return Err(format!("sim {}: {}", args[3..].join(" "), got.describe()));
+        }
+        last = Some(got);
+    }
+    let out = last.ok_or("no entry steps")?.stdout.join("\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("sim exec --json: {e}: {out}"))?;
+    let (entry, mode) = (&json["entry_maddr"], &json["entry_mode"]);
+    let (want_entry, want_mode) = (
+        format!("{:#x}", machine.crash.start),
+        format!("{:?}", image.mode),
+    );
+    if *entry != *want_entry || *mode != *want_mode {
+        return Err(format!(
+            "want the sim to enter at {want_entry} in {want_mode}, it entered at {entry} in {mode}"
+        ));
+    }
+    Ok(format!("entered at {want_entry} in {want_mode}"))
+}
+
+fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path, machine: &Machine) {
     let name = entry_boot_name(image);
     let Some(b) = report.boots.iter().find(|b| b.name == name) else {
         return;
@@ -516,52 +581,7 @@ fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path) {
             image.machine
         )),
     };
-    // The sim enters the same image from the same load.
-    let sim = (|| {
-        let state = work.join(format!("sim-{name}.state"));
-        let _ = fs::remove_file(&state);
-        let backend = vec!["--backend".to_owned(), format!("sim:{}", state.display())];
-        let init = [
-            "sim",
-            "init",
-            &state.display().to_string(),
-            "--crash-region",
-            &crate::machine::MACHINE.crash.to_flag(),
-        ]
-        .map(str::to_owned);
-        for args in [
-            init.to_vec(),
-            [
-                backend.clone(),
-                vec![
-                    "load".into(),
-                    "--type".into(),
-                    "crash".into(),
-                    "--elf".into(),
-                    image.path.display().to_string(),
-                ],
-            ]
-            .concat(),
-        ] {
-            let o = toolstack::run(bin, &args)?;
-            if o.rc != 0 {
-                return Err(format!("sim: {} gave {}", args.join(" "), o.describe()));
-            }
-        }
-        let o = toolstack::run(
-            bin,
-            &[
-                backend,
-                vec!["exec".into(), "--type".into(), "crash".into()],
-            ]
-            .concat(),
-        )?;
-        if o.rc == 0 {
-            Ok(o.describe())
-        } else {
-            Err(format!("sim exec: {}", o.describe()))
-        }
-    })();
+    let sim = sim_entry(image, bin, work, machine);
     let (pass, detail) = match (entered, sim) {
         (Ok(real), Ok(sim)) => (true, format!("{real} | sim {sim}")),
         (Err(e), _) | (_, Err(e)) => (false, format!("{e} ({})", kept(b))),
@@ -693,7 +713,7 @@ mod tests {
             entry_boot_name(&image(ElfMachine::EM_X86_64, "b")),
             "entry-em-x86-64"
         );
-        let steps = entry_steps(&image(ElfMachine::EM_386, "mode32.elf"));
+        let steps = entry_dom0_steps(&image(ElfMachine::EM_386, "mode32.elf"));
         assert_eq!(
             steps[0].args.last().map(String::as_str),
             Some("/images/mode32.elf")
