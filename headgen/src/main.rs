@@ -21,7 +21,6 @@ use xen_kexec_abi::layout::{self, Arch, StructDef};
 mod bindgen;
 mod cdecl;
 mod checks;
-mod decode;
 mod error;
 mod header;
 mod outputs;
@@ -58,8 +57,6 @@ enum Command {
     /// Print the layout model: every structure's fields with offsets and sizes, holes and
     /// padding, and the x86_32 and x86_64 layouts side by side.
     Layout(LayoutArgs),
-    /// Decode a captured kexec_op hypercall from guest memory images and print it as JSON.
-    Decode(decode::DecodeArgs),
 }
 
 /// Arguments of `headgen layout`.
@@ -109,7 +106,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
     let result = match cli.command {
-        Some(Command::Decode(args)) => return decode::run(&args),
         Some(Command::Generate) => generate(root),
         Some(Command::Check) => check(root, &layout::ALL).map(|lines| print_lines(&lines)),
         Some(Command::Layout(args)) => {

@@ -1,4 +1,4 @@
-//! `headgen decode` end to end: requests encoded by the abi crate's builder are written
+//! `xen-kexec decode` (formerly `headgen decode`) end to end: requests encoded by the abi crate's builder are written
 //! to files, the binary decodes them, and its exit status, stdout JSON and stderr
 //! messages are checked.
 
@@ -48,12 +48,12 @@ impl Scratch {
     }
 }
 
-fn headgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_headgen"))
+fn decode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
         .arg("decode")
         .args(args)
         .output()
-        .expect("run headgen")
+        .expect("run xen-kexec decode")
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -126,7 +126,7 @@ fn load_of_sixteen_segments_decodes_to_the_same_json_from_either_width() {
             CRASH_REGION,
         ];
         args.extend(mem.iter().map(String::as_str));
-        let json = stdout_json(&headgen(&args));
+        let json = stdout_json(&decode(&args));
         let l = &json["load"];
         assert_eq!(l["type"], 1);
         assert_eq!(l["arch"], 3);
@@ -164,7 +164,7 @@ fn small_commands_decode_to_json() {
     for (cmd, bytes, want) in cases {
         for abi in GuestAbi::ALL {
             let mem = dir.mem("arg.bin", ARG, bytes.as_bytes());
-            let out = headgen(&[
+            let out = decode(&[
                 "--guest",
                 guest(abi),
                 "--cmd",
@@ -185,7 +185,7 @@ fn get_range_decodes_in_each_width() {
     for abi in GuestAbi::ALL {
         let bytes = encode::get_range(abi, KexecRangeKind::MA_CPU, 3);
         let mem = dir.mem("range.bin", ARG, bytes.as_bytes());
-        let json = stdout_json(&headgen(&[
+        let json = stdout_json(&decode(&[
             "--guest",
             guest(abi),
             "--cmd",
@@ -213,7 +213,7 @@ fn crash_load_without_a_crash_region_is_refused_with_eaddrnotavail() {
     let mem = dir.load(&enc);
     let mut args = vec!["--guest", "x86_64", "--cmd", "4", "--arg", "0x100000"];
     args.extend(mem.iter().map(String::as_str));
-    let stderr = failed(&headgen(&args), 1);
+    let stderr = failed(&decode(&args), 1);
     assert!(stderr.contains("EADDRNOTAVAIL (99)"), "{stderr}");
     assert!(stderr.contains("crash region"), "{stderr}");
 }
@@ -255,11 +255,11 @@ fn crash_entry_one_past_the_region_is_refused_naming_the_entry() {
         mem.iter().map(String::as_str).collect(),
     ]
     .concat();
-    stdout_json(&headgen(&accept));
+    stdout_json(&decode(&accept));
     // ...and refused when the region ends at the entry.
     args.push("0x40000000:0xffff");
     args.extend(mem.iter().map(String::as_str));
-    let stderr = failed(&headgen(&args), 1);
+    let stderr = failed(&decode(&args), 1);
     assert!(stderr.contains("EADDRNOTAVAIL (99)"), "{stderr}");
     assert!(stderr.contains("entry_maddr 0x4000ffff"), "{stderr}");
 }
@@ -288,7 +288,7 @@ fn refusals_print_errno_name_value_and_reason() {
     ];
     for (args, want) in cases {
         let all = [&["--guest", "x86_64"][..], args].concat();
-        let stderr = failed(&headgen(&all), 1);
+        let stderr = failed(&decode(&all), 1);
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
 }
@@ -339,7 +339,7 @@ fn bad_command_lines_exit_2_naming_the_file_or_value() {
             }
         }
         args.extend(extra);
-        let stderr = failed(&headgen(&args), 2);
+        let stderr = failed(&decode(&args), 2);
         for w in &words {
             assert!(
                 stderr.contains(w.as_str()),
@@ -354,7 +354,7 @@ fn region_reaching_past_2_pow_64_is_a_usage_error() {
     let dir = Scratch::new();
     let top = dir.mem("top.bin", u64::MAX - 3, &[0; 8]);
     let stderr = failed(
-        &headgen(&[
+        &decode(&[
             "--guest", "x86_64", "--cmd", "0", "--arg", "0", "--mem", &top,
         ]),
         2,
@@ -370,11 +370,100 @@ fn hex_and_decimal_numbers_are_the_same() {
     let dir = Scratch::new();
     let hex = dir.mem("s.bin", ARG, encode::status(KexecType::DEFAULT).as_bytes());
     let dec = format!("1048576={}", Path::new(&dir.path("s.bin")).display());
-    let a = headgen(&[
+    let a = decode(&[
         "--guest", "x86_32", "--cmd", "0x6", "--arg", "0x100000", "--mem", &hex,
     ]);
-    let b = headgen(&[
+    let b = decode(&[
         "--guest", "x86_32", "--cmd", "6", "--arg", "1048576", "--mem", &dec,
     ]);
     assert_eq!(stdout_json(&a), stdout_json(&b));
+}
+
+/// `--json` gives the toolstack's form: addresses as "0x…" strings, enum values by their
+/// C names with the numbers alongside, the command named; a refusal is a JSON object on
+/// stdout with exit 1.
+#[test]
+fn json_form_names_enums_and_writes_addresses_as_hex_strings() {
+    let req = sixteen_segment_crash_request();
+    let enc = req
+        .validate(&crash_host(CRASH_SIZE))
+        .expect("valid")
+        .encode(GuestAbi::X86_32, SEGS)
+        .expect("encodes");
+    let dir = Scratch::new();
+    let mem = dir.load(&enc);
+    let mut args = vec![
+        "--json",
+        "decode",
+        "--guest",
+        "x86_32",
+        "--cmd",
+        "4",
+        "--arg",
+        "0x100000",
+        "--crash-region",
+        CRASH_REGION,
+    ];
+    args.extend(mem.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args(&args)
+        .output()
+        .expect("runs");
+    let json = stdout_json(&out);
+    assert_eq!(json["command"], "decode");
+    assert_eq!(json["cmd"], "KEXEC_CMD_kexec_load");
+    assert_eq!(json["cmd_value"], 4);
+    let op = &json["operation"];
+    assert_eq!(op["type"], "KEXEC_TYPE_CRASH");
+    assert_eq!(op["type_value"], 1);
+    assert_eq!(op["arch"], "EM_386");
+    assert_eq!(op["arch_value"], 3);
+    assert_eq!(op["entry_maddr"], format!("{:#x}", CRASH_START + 0x200));
+    assert_eq!(
+        op["segments"][15]["dest_maddr"],
+        format!("{:#x}", CRASH_START + 15 * PAGE)
+    );
+
+    // The same load with no crash region: the refusal as JSON on stdout, exit 1.
+    let no_region: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--crash-region" && *a != CRASH_REGION)
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args(&no_region)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON refusal");
+    let e = &json["error"];
+    assert_eq!(json["command"], "decode");
+    assert_eq!(e["errno"], "EADDRNOTAVAIL");
+    assert_eq!(e["value"], 99);
+    assert_eq!(e["rule"], "NoCrashRegion");
+    assert!(e["reason"].as_str().expect("text").contains("crash region"));
+}
+
+/// `--mem` files are size-checked before any is read: a device has no size, a 2 GiB
+/// sparse file is over the limit; both exit 2 naming the file, without reading it.
+#[test]
+fn devices_and_huge_sparse_files_are_refused_before_reading() {
+    let dir = Scratch::new();
+    let sparse = dir.path("sparse.bin");
+    std::fs::File::create(&sparse)
+        .and_then(|f| f.set_len(2 << 30))
+        .expect("2 GiB sparse file");
+    let sparse_arg = format!("0x1000={}", sparse.display());
+    for (mem, word) in [
+        ("0x1000=/dev/zero", "/dev/zero"),
+        (sparse_arg.as_str(), "sparse.bin"),
+    ] {
+        let stderr = failed(
+            &decode(&[
+                "--guest", "x86_64", "--cmd", "6", "--arg", "0x1000", "--mem", mem,
+            ]),
+            2,
+        );
+        assert!(stderr.contains(word), "{stderr}");
+    }
 }
