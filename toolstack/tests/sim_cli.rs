@@ -157,8 +157,8 @@ fn expected_pages(elf: &Path) -> Vec<(u64, Vec<u8>)> {
         bytes[at..at + len].copy_from_slice(&data[off..off + len]);
         pages.push((start, bytes));
     };
-    match object::FileKind::parse(&data[..]).expect("ELF") {
-        object::FileKind::Elf32 => {
+    if object::FileKind::parse(&data[..]).expect("ELF") == object::FileKind::Elf32 {
+        {
             let h = object::elf::FileHeader32::<object::Endianness>::parse(&data[..]).expect("hdr");
             let e = h.endian().expect("endian");
             for ph in h.program_headers(e, &data[..]).expect("phdrs") {
@@ -172,7 +172,8 @@ fn expected_pages(elf: &Path) -> Vec<(u64, Vec<u8>)> {
                 }
             }
         }
-        _ => {
+    } else {
+        {
             let h = object::elf::FileHeader64::<object::Endianness>::parse(&data[..]).expect("hdr");
             let e = h.endian().expect("endian");
             for ph in h.program_headers(e, &data[..]).expect("phdrs") {
