@@ -32,12 +32,12 @@
 //! entry mode comes from its `arch` alone. The load rules and their departures from Xen
 //! are listed in [`crate::load`].
 
+use crate::enums::KexecCmd;
 use crate::get_range::RangeQuery;
 use crate::guest_mem::{read_object, GuestMemory};
 use crate::host::HostDescription;
 use crate::load::{check_count, check_type};
 use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
-use crate::enums::KexecCmd;
 use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 
 /// A decoded `kexec_op` call, ready for the hypervisor to act on.

@@ -1,7 +1,7 @@
 //! The mode in which Xen enters a loaded image, decided by the image's own ELF machine.
 
-use crate::error::Error;
 use crate::enums::{ElfMachine, KexecExecType, KexecType};
+use crate::error::Error;
 use crate::{x86_32, x86_64};
 
 /// How Xen enters an image: chosen by the image's `arch`, never by the width of the

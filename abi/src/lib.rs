@@ -64,6 +64,7 @@ pub mod consts;
 pub mod decode;
 pub mod encode;
 mod entry;
+mod enums;
 mod error;
 pub mod get_range;
 pub mod guest_mem;
@@ -72,15 +73,14 @@ pub mod host;
 pub mod layout;
 pub mod load;
 pub mod open_enum;
-mod enums;
 pub mod x86_32;
 pub mod x86_64;
 
 pub use entry::EntryMode;
+pub use enums::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
 pub use error::{Access, DestBound, Error, GuestFault, RangeField};
 pub use handle::{ConstVoid, GuestHandle64};
 pub use open_enum::OpenEnum;
-pub use enums::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
 /// The byte-level traits the structures implement (`FromBytes`, `IntoBytes`, ...), at
 /// the version this crate uses.
 pub use zerocopy;

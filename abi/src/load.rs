@@ -69,12 +69,12 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::consts::KEXEC_SEGMENT_MAX;
 use crate::entry::EntryMode;
+use crate::enums::{ElfMachine, KexecType};
 use crate::error::{DestBound, Error};
 use crate::guest_mem::GuestMemory;
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::host::{HostDescription, PageSize};
 use crate::layout::size_of_return;
-use crate::enums::{ElfMachine, KexecType};
 use crate::{x86_64, GuestAbi};
 
 /// The capacity of a [`SegmentList`]: `KEXEC_SEGMENT_MAX`.

@@ -11,9 +11,9 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use crate::enums::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
-use crate::enums::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 
 /// Argument of `KEXEC_CMD_kexec`: enter the loaded image of the given `type`.
 ///

@@ -317,7 +317,8 @@ fn model(
     }
     let nr = raw.nr_segments as usize;
     if nr > segs.len() {
-        let len = 32 * u64::from(raw.nr_segments);
+        let len =
+            u64::try_from(layout::SEGMENT.size(abi.arch())).unwrap() * u64::from(raw.nr_segments);
         return Err(Error::GuestFault(GuestFault {
             addr: SEGS,
             len,

@@ -7,7 +7,7 @@ use xen_kexec_abi::layout::{Arch, StructDef};
 
 use crate::bindgen::AbiSources;
 use crate::error::Error;
-use crate::{header, report};
+use crate::{ffi_header, header, report};
 
 /// The markdown layout report, relative to the workspace root.
 pub(crate) const LAYOUT_MD: &str = "docs/layout.md";
@@ -40,6 +40,14 @@ pub(crate) fn all(
         Output {
             path: LAYOUT_MD.into(),
             text: Some(report::markdown(model, &Arch::ALL)),
+        },
+        Output {
+            path: ffi_header::PATH.into(),
+            // Like the abi sources, the ffi crate is read where headgen was built.
+            text: Some(
+                ffi_header::generate(&crate::workspace_root().join(ffi_header::SOURCE))
+                    .map_err(Error::Cbindgen)?,
+            ),
         },
     ];
     let docs: Vec<Output> = model

@@ -108,11 +108,9 @@ impl fmt::Display for Error {
             Error::ExecInProgress { type_ } => {
                 write!(f, "an exec of the {type_:?} image is in progress")
             }
-            Error::CpuOutOfRange { nr, cpus } => write!(
-                f,
-                "CPU {nr} is not one of the host's {cpus} CPU ids (0 to {})",
-                i64::from(cpus) - 1
-            ),
+            Error::CpuOutOfRange { nr, cpus } => {
+                write!(f, "CPU {nr} is out of range: the host has {cpus} CPU ids")
+            }
             Error::RangeUnavailable { range } => {
                 write!(f, "the host does not answer get_range for {range:?}")
             }

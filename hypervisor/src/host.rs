@@ -4,7 +4,7 @@
 //! Xen keeps these facts in globals (`PAGE_SIZE`, `kexec_crash_area`, `per_cpu(crash_notes)`,
 //! `vmcoreinfo_data`) and does the memory work in `kimage.c`; here they are the methods
 //! of one trait, so one build of the engine serves any host and a test can simulate one
-//! ([`crate::sim`], feature `sim`).
+//! (the `sim` module, feature `sim`).
 
 use core::fmt;
 

@@ -165,6 +165,8 @@ struct Logged {
     inner: xen_kexec_hypervisor::sim::SimHost,
     log: Vec<String>,
     fail_after_stages: Option<usize>,
+    /// Every zeroing call: (maddr, len).
+    zeros: Vec<(u64, u64)>,
 }
 
 trait Log {
@@ -208,6 +210,7 @@ impl Host for Logged {
     }
     fn zero_crash(&mut self, maddr: u64, len: u64) -> Result<(), xen_kexec_hypervisor::HostError> {
         self.log.note(format!("zero_crash {maddr:#x}"));
+        self.zeros.push((maddr, len));
         self.inner.zero_crash(maddr, len)
     }
     fn stage_default(
@@ -232,6 +235,7 @@ impl Host for Logged {
         len: u64,
     ) -> Result<(), xen_kexec_hypervisor::HostError> {
         self.log.note(format!("zero {area:?}"));
+        self.zeros.push((maddr, len));
         self.inner.zero_default(area, maddr, len)
     }
     fn release(&mut self, slot: xen_kexec_hypervisor::ImageSlot) {
@@ -258,6 +262,7 @@ fn default_reload_keeps_the_old_image_until_the_new_one_is_staged_both_widths() 
             inner: xen_kexec_hypervisor::sim::SimHost::new(SimConfig::default()).unwrap(),
             log: vec![],
             fail_after_stages: None,
+            zeros: vec![],
         };
         let mut kexec = Kexec::new();
         let do_load = |kexec: &mut Kexec, host: &mut Logged, g: &mut Guest, src: u64| {
@@ -807,4 +812,126 @@ fn the_sim_state_round_trips_through_json_and_a_tampered_one_is_refused() {
         .unwrap_err()
         .to_string()
         .contains("hex digits"));
+}
+
+#[test]
+fn each_tail_beyond_the_source_is_zeroed_by_one_hook_call_both_types() {
+    use xen_kexec_hypervisor::Kexec;
+    for abi in GuestAbi::ALL {
+        for type_ in [KexecType::DEFAULT, KexecType::CRASH] {
+            let mut g = Guest::new();
+            with_source(&mut g, SRC, 13, 0x4000);
+            let base = dest_for(type_);
+            let mut req = LoadRequest::new(type_, ElfMachine::EM_X86_64, base);
+            for seg in [
+                // A 64 MiB tail (a bss) is one call, not one per page.
+                Segment {
+                    buf: SRC,
+                    buf_size: 0x2a51,
+                    dest_maddr: base,
+                    dest_size: 0x400_0000 - 0x4000,
+                },
+                // Without a buffer: no call at all.
+                Segment {
+                    buf: 0,
+                    buf_size: 0,
+                    dest_maddr: base + 0x3ff_c000,
+                    dest_size: 0x1000,
+                },
+                // Exactly filled: no zeroing call.
+                Segment {
+                    buf: SRC,
+                    buf_size: 0x3000,
+                    dest_maddr: base + 0x3ff_d000,
+                    dest_size: 0x3000,
+                },
+            ] {
+                req.push_segment(seg).unwrap();
+            }
+            let mut host = Logged {
+                inner: xen_kexec_hypervisor::sim::SimHost::new(SimConfig::default()).unwrap(),
+                log: vec![],
+                fail_after_stages: None,
+                zeros: vec![],
+            };
+            req.validate(&host.description())
+                .unwrap()
+                .encode(abi, SEGMENTS)
+                .unwrap()
+                .write_to(&mut g, ARG)
+                .unwrap();
+            let mut kexec = Kexec::new();
+            assert_eq!(
+                kexec.kexec_op(abi, KexecCmd::LOAD, ARG, &mut g, &mut host),
+                Ok(Outcome::Loaded)
+            );
+            assert_eq!(
+                host.zeros,
+                [(base + 0x2a51, 0x400_0000 - 0x4000 - 0x2a51)],
+                "{abi:?} {type_:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_sim_host_refuses_bad_configs_and_writes_outside_its_crash_region() {
+    use xen_kexec_hypervisor::sim::SimHost;
+    assert_eq!(
+        SimHost::new(SimConfig {
+            page_size: 3000,
+            ..SimConfig::default()
+        })
+        .unwrap_err(),
+        SimError::PageSize { page_size: 3000 }
+    );
+    let wraps = SimRange {
+        start: u64::MAX,
+        size: 2,
+    };
+    assert_eq!(
+        SimHost::new(SimConfig {
+            xen: wraps,
+            ..SimConfig::default()
+        })
+        .unwrap_err(),
+        SimError::RangeWraps {
+            field: "xen",
+            range: wraps
+        }
+    );
+    let mut host = SimHost::new(SimConfig::default()).unwrap();
+    let outside = xen_kexec_hypervisor::HostError {
+        errno: Errno::EADDRNOTAVAIL,
+    };
+    assert_eq!(host.write_crash(CRASH_START - 1, &[1, 2]), Err(outside));
+    assert_eq!(host.zero_crash(CRASH_START + 0x400_0000, 1), Err(outside));
+    assert_eq!(host.write_crash(CRASH_START + 0x3ff_ffff, &[7]), Ok(()));
+    assert_eq!(host.machine().stored_bytes(), 0x1000);
+    // The dump of a range past 2^64 is refused, not wrapped.
+    let (mut sim, mut g) = (sim(), Guest::new());
+    with_source(&mut g, SRC, 14, 0x10);
+    assert_eq!(
+        load(
+            &mut sim,
+            &mut g,
+            GuestAbi::X86_64,
+            &one_segment(
+                KexecType::CRASH,
+                ElfMachine::EM_X86_64,
+                SRC,
+                0x10,
+                CRASH_START
+            )
+        ),
+        0
+    );
+    let mut buf = [0u8; 2];
+    assert_eq!(
+        sim.image_bytes(KexecType::CRASH, u64::MAX, &mut buf),
+        Err(SimError::AddressWraps {
+            maddr: u64::MAX,
+            len: 2
+        })
+    );
 }
