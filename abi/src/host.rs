@@ -122,6 +122,7 @@ impl MachineRange {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)] // a test's expectations
 mod tests {
     use super::MachineRange;
 

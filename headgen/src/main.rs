@@ -6,9 +6,8 @@
 //! the committed files in [`outputs`], then the C compilers in [`checks`]). Nothing
 //! rendered is ever read back.
 //!
-//! headgen works on the checkout that holds the current directory ([`repo`]).
-//! `headgen decode` (captured hypercalls) stays here until the toolstack's command
-//! takes it over.
+//! headgen works on the checkout that holds the current directory ([`repo`]). Decoding
+//! captured hypercalls is the toolstack's `xen-kexec decode`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,7 +19,6 @@ mod abi_docs;
 mod cdecl;
 mod checks;
 mod comment;
-mod decode;
 mod error;
 mod ffi_header;
 mod kexec_h;
@@ -60,8 +58,6 @@ enum Command {
     /// Print the layout model: every structure's fields with offsets and sizes, holes and
     /// padding, and the x86_32 and x86_64 layouts side by side.
     Layout(LayoutArgs),
-    /// Decode a captured kexec_op hypercall from guest memory images and print it as JSON.
-    Decode(decode::DecodeArgs),
 }
 
 /// Arguments of `headgen layout`.
@@ -110,7 +106,6 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Decode(args)) => return decode::run(&args),
         Some(Command::Layout(args)) => {
             let arches = args.arch.arches();
             print!(

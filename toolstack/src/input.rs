@@ -56,7 +56,7 @@ impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InputError::Open { path, source } => {
-                write!(f, "cannot open {}: {source}", path.display())
+                write!(f, "cannot read {}: {source}", path.display())
             }
             InputError::NotRegular { path } => write!(
                 f,

@@ -2,7 +2,7 @@
 //! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
 //!
 //! - [`client`]: the typed client (`status`, `get_range`, `load`, `unload`, `exec`) over
-//!   a [`Transport`](transport::Transport), in the argument layout of the kernel that
+//!   a [`Transport`], in the argument layout of the kernel that
 //!   makes the hypercall (the dom0 kernel's width, never this process's).
 //! - [`privcmd`]: the Linux dom0 transport (`IOCTL_PRIVCMD_HYPERCALL` on
 //!   `/dev/xen/privcmd`, argument buffers from `/dev/xen/hypercall` or locked memory);

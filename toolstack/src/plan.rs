@@ -346,10 +346,12 @@ fn elf_facts<H: FileHeader<Endian = Endianness>>(
                 "EM_X86_64 image in an ELFCLASS32 file; EM_X86_64 needs ELFCLASS64".into(),
             ))
         }
-        _ => return Err(elf_err(format!(
+        _ => {
+            return Err(elf_err(format!(
             "{} ({class}, {bits}-bit) is neither EM_386 nor EM_X86_64: Xen enters only x86 images",
             machine_name(machine)
-        ))),
+        )))
+        }
     }
     if header.e_phnum(endian) == object::elf::PN_XNUM {
         return Err(elf_err(

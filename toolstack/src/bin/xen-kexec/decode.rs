@@ -254,7 +254,7 @@ mod tests {
         assert!(check_regions(&args[..2], &[0x1000, 0x10]).is_ok());
         match check_regions(&args, &[0x1000, 0x10, 0x10]) {
             Err(Failure::Usage(msg)) => {
-                assert_eq!(msg, "--mem regions overlap: 0x1000=a and 0x1800=c")
+                assert_eq!(msg, "--mem regions overlap: 0x1000=a and 0x1800=c");
             }
             other => panic!("{other:?}"),
         }
@@ -263,7 +263,7 @@ mod tests {
         assert!(check_regions(&[m(u64::MAX - 7, "top")], &[8]).is_ok());
         match check_regions(&[m(u64::MAX - 3, "top")], &[8]) {
             Err(Failure::Usage(msg)) => {
-                assert!(msg.contains("top") && msg.contains("past the top"))
+                assert!(msg.contains("top") && msg.contains("past the top"));
             }
             other => panic!("{other:?}"),
         }

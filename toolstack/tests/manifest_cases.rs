@@ -1,7 +1,7 @@
-//! Every case of `fixtures/cases.toml` gives its expected outcome through `headgen decode`:
+//! Every case of `fixtures/cases.toml` gives its expected outcome through `xen-kexec decode`:
 //! the same JSON on stdout as the decoder's operation, or exactly the errno, its value and
 //! the error's text on stderr. The harness and the manifest live in `compat-tests`; this
-//! test lives here because only here does cargo name the `headgen` binary.
+//! test lives here because only here does cargo name the `xen-kexec` binary.
 
 use std::process::Command;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 use xen_kexec_abi::Error;
 
 #[test]
-fn every_decode_case_gives_its_outcome_through_headgen_decode() {
+fn every_decode_case_gives_its_outcome_through_xen_kexec_decode() {
     let m = manifest::load(&manifest::manifest_path()).expect("fixtures/cases.toml");
     let dir = fixtures::fixtures_dir();
     let mut ran = 0;
@@ -21,7 +21,7 @@ fn every_decode_case_gives_its_outcome_through_headgen_decode() {
         if case.answer.is_some() {
             continue;
         }
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_headgen"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xen-kexec"));
         cmd.arg("decode")
             .args(["--guest", &case.guest])
             .args(["--cmd", &case.cmd_value().expect("cmd").to_string()])
@@ -37,7 +37,7 @@ fn every_decode_case_gives_its_outcome_through_headgen_decode() {
             cmd.arg("--crash-region")
                 .arg(format!("{start:#x}:{size:#x}"));
         }
-        let out = cmd.output().expect("run headgen decode");
+        let out = cmd.output().expect("run xen-kexec decode");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         match case.expected().expect("expectation") {
@@ -60,7 +60,7 @@ fn every_decode_case_gives_its_outcome_through_headgen_decode() {
                     "{}",
                     case.name
                 );
-                let want = format!("headgen decode: {errno} ({}): {error}\n", error.errno().0);
+                let want = format!("xen-kexec decode: {errno} ({}): {error}\n", error.errno().0);
                 assert_eq!(stderr, want, "{}", case.name);
                 assert!(
                     stdout.is_empty(),
@@ -73,5 +73,5 @@ fn every_decode_case_gives_its_outcome_through_headgen_decode() {
     }
     let answered = m.cases.iter().filter(|c| c.answer.is_some()).count();
     assert_eq!(ran + answered, m.cases.len());
-    assert!(ran >= 80, "only {ran} cases ran through headgen decode");
+    assert!(ran >= 80, "only {ran} cases ran through xen-kexec decode");
 }
