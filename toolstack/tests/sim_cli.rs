@@ -357,6 +357,42 @@ fn crash_region_above_4_gib_is_erange_for_a_32_bit_kernel_only() {
     ok(&on(&s64, &["load", "--type", "crash", "--elf", &elf_s]));
 }
 
+/// `sim init --cpu-notes` gives CPU 0's notes; each later CPU's follow them, and a CPU
+/// past the last is ERANGE.
+#[test]
+fn cpu_notes_are_the_hosts_from_sim_init() {
+    let dir = Scratch::new();
+    let state = dir.path("notes.json");
+    let s = state.display().to_string();
+    ok(&xen_kexec(&[
+        "sim",
+        "init",
+        &s,
+        "--crash-region",
+        "0x20000000:0x4000000",
+        "--cpus",
+        "2",
+        "--cpu-notes",
+        "0x3ffcf700:0x200",
+    ]));
+    assert_eq!(
+        ok(&on(&state, &["get-range", "--range", "cpu", "--cpu", "0"])),
+        "start 0x3ffcf700 size 0x200\n"
+    );
+    assert_eq!(
+        ok(&on(&state, &["get-range", "--range", "cpu", "--cpu", "1"])),
+        "start 0x3ffcf900 size 0x200\n"
+    );
+    let stderr = failed(
+        &on(&state, &["get-range", "--range", "cpu", "--cpu", "2"]),
+        1,
+    );
+    assert!(
+        stderr.contains("ERANGE (34): CPU 2 is out of range"),
+        "{stderr}"
+    );
+}
+
 /// `--guest auto` takes the simulated kernel's width; a forced width is the layout
 /// sent, and the 32-bit layout sent to a 64-bit kernel is read as the wrong structure
 /// (the kernel's 24-byte read of a 16-byte argument faults).

@@ -11,7 +11,7 @@
 //!   exec      --type default|crash
 //!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE]
 //!   sim init  PATH --crash-region START:SIZE [--cpus N] [--xen START:SIZE]
-//!             [--vmcoreinfo START:SIZE] [--kernel x86_32|x86_64]
+//!             [--vmcoreinfo START:SIZE] [--cpu-notes START:SIZE] [--kernel x86_32|x86_64]
 //!   sim dump  PATH --type default|crash --maddr ADDR --len N
 //! ```
 //!
@@ -246,6 +246,10 @@ enum SimCommand {
         /// The vmcoreinfo note.
         #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
         vmcoreinfo: Option<MachineRange>,
+        /// CPU 0's crash notes (KEXEC_RANGE_MA_CPU 0); CPU i's are the i-th range of the
+        /// same size after them.
+        #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
+        cpu_notes: Option<MachineRange>,
         /// The simulated dom0 kernel's width.
         #[arg(long, value_enum, default_value_t = KernelArg::X86_64)]
         kernel: KernelArg,
@@ -473,6 +477,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
             cpus,
             xen,
             vmcoreinfo,
+            cpu_notes,
             kernel,
         } => {
             let defaults = SimConfig::default();
@@ -481,6 +486,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
                 cpus: cpus.unwrap_or(defaults.cpus),
                 xen: xen.map_or(defaults.xen, SimRange::from),
                 vmcoreinfo: vmcoreinfo.map(SimRange::from).or(defaults.vmcoreinfo),
+                cpu_notes: cpu_notes.map(SimRange::from).or(defaults.cpu_notes),
                 ..defaults
             };
             let kernel = match kernel {
@@ -506,6 +512,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
                     "crash_region": range(SimRange::from(*crash_region)),
                     "xen": range(config.xen),
                     "cpus": config.cpus,
+                    "cpu_notes": config.cpu_notes.map(range),
                     "vmcoreinfo": config.vmcoreinfo.map(range),
                 }),
             }))
