@@ -69,6 +69,7 @@ pub mod host;
 pub mod layout;
 pub mod load;
 pub mod open_enum;
+pub mod serde_format;
 mod types;
 pub mod x86_32;
 pub mod x86_64;
