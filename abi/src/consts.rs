@@ -7,65 +7,86 @@
 //! header generator emits the `KEXEC_*` ones as `#define`s. The names are Xen's, hence the
 //! lower-case parts.
 //!
-//! The first paragraph of each `KEXEC_*` constant's documentation becomes its comment in
-//! the generated C header, so it is written as C header prose; anything about this crate
-//! goes in later paragraphs.
+//! The first block of each `KEXEC_*` constant's documentation (up to its first blank
+//! line) becomes its comment in the generated C header, and that of
+//! [`__HYPERVISOR_kexec_op`] the header's description of the hypercall: so they are
+//! written as C header prose, and together they state the hypercall's contract. Anything
+//! about this crate goes in later paragraphs.
 #![allow(non_upper_case_globals)]
 
-/// The hypercall number of `kexec_op`: `long kexec_op(unsigned int cmd, void *arg)`.
+/// `__HYPERVISOR_kexec_op`, from Xen's `xen.h`: the number of the hypercall
+/// `long kexec_op(unsigned int cmd, void *arg)`. `cmd` is a `KEXEC_CMD_*` value and `arg`
+/// the caller's address of that command's structure. The result is 0 on success, unless
+/// the command says otherwise, and a negated Xen errno value on failure. Only a
+/// privileged domain may make the call.
 ///
 /// Xen defines it in its public `xen.h`, which `kexec.h` includes, so the generated
 /// header leaves it out (as it leaves out every `__HYPERVISOR_*` constant).
 pub const __HYPERVISOR_kexec_op: u32 = 37;
 
-/// Enter the loaded image of a type. Takes `xen_kexec_exec_t`; does not return on
-/// success.
+/// Enter the loaded image of a type: takes `xen_kexec_exec_t`, and does not return on
+/// success. The image starts at its entry address in this machine state:
+/// - it runs on one CPU, and every other CPU is stopped;
+/// - interrupts are disabled;
+/// - the contents of the registers are undefined;
+/// - each segment's destination is mapped 1:1 (virtual address = machine address);
+///   where the page tables themselves lie is unspecified.
 pub const KEXEC_CMD_kexec: u32 = 0;
 /// Removed in Xen 4.23 (the v1 load, whose `unsigned long page_list[17]` changed size
 /// with the guest's width); answered with `-EOPNOTSUPP`.
 ///
-/// This crate refuses it the same way.
+/// This crate refuses it the same way, and the generated header does not define it.
 pub const KEXEC_CMD_kexec_load_v1: u32 = 1;
 /// Removed in Xen 4.23 (the v1 unload); answered with `-EOPNOTSUPP`.
 ///
-/// This crate refuses it the same way.
+/// This crate refuses it the same way, and the generated header does not define it.
 pub const KEXEC_CMD_kexec_unload_v1: u32 = 2;
-/// Ask where a machine range (the crash region, Xen, a CPU's notes, ...) lies. Takes
-/// `xen_kexec_range_t`; fills in `size` and `start`.
+/// Ask where a machine range lies: takes `xen_kexec_range_t`, filled as each
+/// `KEXEC_RANGE_MA_*` value says. A 32-bit caller whose answer does not fit its
+/// `unsigned long` gets `-ERANGE` and nothing written.
 pub const KEXEC_CMD_kexec_get_range: u32 = 3;
-/// Load an image made of an array of segments. Takes `xen_kexec_load_t`.
+/// Load an image of a type, replacing the one loaded before: takes `xen_kexec_load_t`
+/// and the array of `xen_kexec_segment_t` it points to.
 pub const KEXEC_CMD_kexec_load: u32 = 4;
-/// Unload the image of a type. Takes `xen_kexec_unload_t`.
+/// Unload the image of a type: takes `xen_kexec_unload_t`.
 pub const KEXEC_CMD_kexec_unload: u32 = 5;
-/// Ask whether an image of a type is loaded. Takes `xen_kexec_status_t`; returns 1 if it
-/// is, 0 if not.
+/// Ask whether an image of a type is loaded: takes `xen_kexec_status_t`, and returns 1
+/// if one is, 0 if none is, and a negative errno value on error.
 pub const KEXEC_CMD_kexec_status: u32 = 6;
 
-/// The image entered on a normal reboot.
+/// The image entered on a normal reboot. Its segments' destinations may be anywhere in
+/// machine memory: the image is kept aside and put in place when it is entered.
 pub const KEXEC_TYPE_DEFAULT: u8 = 0;
-/// The image entered when Xen crashes; it must lie in the reserved crash region.
+/// The image entered when Xen crashes. Each of its segments that has a source buffer,
+/// and its entry address, must lie inside the crash region (`KEXEC_RANGE_MA_CRASH`),
+/// else the load fails with `-EADDRNOTAVAIL`; the segments are copied there when the
+/// image is loaded.
 pub const KEXEC_TYPE_CRASH: u8 = 1;
 
-/// The machine range reserved for the crash image.
+/// The crash region reserved at boot for the crash image: its `start` and `size`, both
+/// 0 when none is reserved.
 pub const KEXEC_RANGE_MA_CRASH: i32 = 0;
-/// The machine range holding Xen itself.
+/// The machine memory holding Xen's own image.
 pub const KEXEC_RANGE_MA_XEN: i32 = 1;
-/// A physical CPU's crash notes; `nr` is the CPU number.
+/// The crash notes of one physical CPU, `nr` being its CPU number (an `nr` that is not
+/// one gets `-ERANGE`): where its state is saved when Xen crashes. Both 0 when that
+/// CPU's notes could not be allocated.
 pub const KEXEC_RANGE_MA_CPU: i32 = 2;
-/// The machine range of the Xen heap.
+/// The Xen heap; x86 does not answer it (`-EINVAL`).
 pub const KEXEC_RANGE_MA_XENHEAP: i32 = 3;
-/// Obsolete (ia64 boot parameters); kept for its number.
+/// Obsolete (ia64 boot parameters), kept for its number; x86 does not answer it
+/// (`-EINVAL`).
 pub const KEXEC_RANGE_MA_BOOT_PARAM: i32 = 4;
-/// The EFI memory map.
+/// The EFI memory map; x86 does not answer it (`-EINVAL`).
 pub const KEXEC_RANGE_MA_EFI_MEMMAP: i32 = 5;
-/// The vmcoreinfo note.
+/// The vmcoreinfo note: the buffer in which Xen describes itself to crash-dump tools.
 pub const KEXEC_RANGE_MA_VMCOREINFO: i32 = 6;
 
-/// The most segments one load may carry (16 is accepted).
+/// The most segments one load may carry. Xen refuses a load of exactly 16 (its check is
+/// `nr_segments >= KEXEC_SEGMENT_MAX`) and keeps the constant out of its public header;
+/// the xen-kexec-abi decoder accepts 16.
 ///
-/// Internal to Xen's hypervisor; public here because both sides of the ABI need it. Xen's
-/// own check (`nr_segments >= KEXEC_SEGMENT_MAX`) refuses exactly this many; this crate
-/// accepts it.
+/// Public here because both sides of the ABI need it.
 pub const KEXEC_SEGMENT_MAX: u32 = 16;
 
 /// `EM_386`: the ELF machine of a 32-bit x86 image, entered in 32-bit protected mode.

@@ -18,8 +18,10 @@
 //! array in one copy into a fixed `[KexecSegment; 16]` buffer. Every check and the
 //! returned operation use those copies only, so a guest that rewrites its memory during
 //! the hypercall cannot make what was validated differ from what is used. Nothing is
-//! read that the decision does not need: unknown commands read nothing, a load refused
-//! by its header or with zero segments does not read the segment array.
+//! read that the decision does not need: unknown commands read nothing, a load with too
+//! many or zero segments does not read the segment array. As in Xen, every other rule
+//! is checked after the array is copied, so a load whose array cannot be read is
+//! `EFAULT` whatever else is wrong with it (see [`crate::load`] for the order).
 //!
 //! **Types of exec, unload and status.** Xen only acts on a known type (its `switch`
 //! falls through to `-EINVAL`); the decoder refuses an unknown one at once with
@@ -30,12 +32,12 @@
 //! entry mode comes from its `arch` alone. The load rules and their departures from Xen
 //! are listed in [`crate::load`].
 
-use crate::get_range::{decode_get_range, RangeQuery};
+use crate::enums::KexecCmd;
+use crate::get_range::RangeQuery;
 use crate::guest_mem::{read_object, GuestMemory};
 use crate::host::HostDescription;
-use crate::load::{check_arch, check_count, check_reserved, check_type};
+use crate::load::{check_count, check_type};
 use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
-use crate::types::KexecCmd;
 use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 
 /// A decoded `kexec_op` call, ready for the hypervisor to act on.
@@ -58,6 +60,7 @@ use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 // A load is ~540 bytes held inline: there is no heap to box it on, and the hypervisor
 // keeps the one copy it validated.
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum Operation {
     /// `KEXEC_CMD_kexec`: enter the loaded image of this type.
     Exec {
@@ -102,8 +105,8 @@ impl Operation {
 /// # Errors
 /// [`Error::UnsupportedCmd`] (`EOPNOTSUPP`) for commands 1, 2 and unknown ones;
 /// [`Error::GuestFault`] (`EFAULT`) when the argument cannot be read; otherwise the
-/// error of the command's decoder ([`decode_exec`], [`decode_get_range`],
-/// [`decode_load`], [`decode_unload`], [`decode_status`]).
+/// error of the command's decoder ([`exec`], [`get_range`], [`load`], [`unload`],
+/// [`status`]).
 pub fn decode<M: GuestMemory + ?Sized>(
     abi: GuestAbi,
     cmd: KexecCmd,
@@ -112,17 +115,11 @@ pub fn decode<M: GuestMemory + ?Sized>(
     host: &HostDescription,
 ) -> Result<Operation, Error> {
     match cmd.0 {
-        consts::KEXEC_CMD_kexec => decode_exec(mem, arg).map(|type_| Operation::Exec { type_ }),
-        consts::KEXEC_CMD_kexec_get_range => {
-            decode_get_range(abi, mem, arg).map(Operation::GetRange)
-        }
-        consts::KEXEC_CMD_kexec_load => decode_load(abi, mem, arg, host).map(Operation::Load),
-        consts::KEXEC_CMD_kexec_unload => {
-            decode_unload(mem, arg).map(|type_| Operation::Unload { type_ })
-        }
-        consts::KEXEC_CMD_kexec_status => {
-            decode_status(mem, arg).map(|type_| Operation::Status { type_ })
-        }
+        consts::KEXEC_CMD_kexec => exec(mem, arg).map(|type_| Operation::Exec { type_ }),
+        consts::KEXEC_CMD_kexec_get_range => get_range(abi, mem, arg).map(Operation::GetRange),
+        consts::KEXEC_CMD_kexec_load => load(abi, mem, arg, host).map(Operation::Load),
+        consts::KEXEC_CMD_kexec_unload => unload(mem, arg).map(|type_| Operation::Unload { type_ }),
+        consts::KEXEC_CMD_kexec_status => status(mem, arg).map(|type_| Operation::Status { type_ }),
         // The v1 commands (1, 2) were removed in Xen 4.23; anything else never existed.
         _ => Err(Error::UnsupportedCmd { cmd }),
     }
@@ -133,7 +130,7 @@ pub fn decode<M: GuestMemory + ?Sized>(
 /// # Errors
 /// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`) for an `int type`
 /// that is not DEFAULT or CRASH.
-pub fn decode_exec<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+pub fn exec<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
     read_object::<x86_64::KexecExec, M>(mem, arg)?.kexec_type()
 }
 
@@ -141,7 +138,7 @@ pub fn decode_exec<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<Kex
 ///
 /// # Errors
 /// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`).
-pub fn decode_unload<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+pub fn unload<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
     check_type(read_object::<x86_64::KexecUnload, M>(mem, arg)?.type_)
 }
 
@@ -149,7 +146,7 @@ pub fn decode_unload<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<K
 ///
 /// # Errors
 /// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownType`] (`EINVAL`).
-pub fn decode_status<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
+pub fn status<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<KexecType, Error> {
     check_type(read_object::<x86_64::KexecStatus, M>(mem, arg)?.type_)
 }
 
@@ -159,11 +156,11 @@ pub fn decode_status<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<K
 ///
 /// # Errors
 /// [`Error::GuestFault`] (`EFAULT`) if either read faults; otherwise the first rule
-/// broken. The header rules (type, `_pad`, arch, segment count) are checked before the
-/// segment array is read.
+/// broken, in Xen's order (see [`crate::load`]): only the segment count is checked
+/// before the segment array is read.
 ///
 /// ```
-/// use xen_kexec_abi::decode::decode_load;
+/// use xen_kexec_abi::decode;
 /// use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 /// use xen_kexec_abi::host::HostDescription;
 /// use xen_kexec_abi::{x86_32, ElfMachine, Errno, GuestAbi, GuestHandle64, KexecType};
@@ -174,10 +171,10 @@ pub fn decode_status<M: GuestMemory + ?Sized>(mem: &mut M, arg: u64) -> Result<K
 ///     nr_segments: 17, segments: GuestHandle64::from_low32(0x5000), entry_maddr: 0x10_0000 };
 /// let mut regions = [GuestRegion { base: 0x4000, bytes: load.as_bytes() }];
 /// let mut mem = SparseMemory::new(&mut regions).unwrap();
-/// let err = decode_load(GuestAbi::X86_32, &mut mem, 0x4000, &HostDescription::x86(None));
+/// let err = decode::load(GuestAbi::X86_32, &mut mem, 0x4000, &HostDescription::x86(None));
 /// assert_eq!(err.unwrap_err().errno(), Errno::EINVAL);
 /// ```
-pub fn decode_load<M: GuestMemory + ?Sized>(
+pub fn load<M: GuestMemory + ?Sized>(
     abi: GuestAbi,
     mem: &mut M,
     arg: u64,
@@ -189,17 +186,28 @@ pub fn decode_load<M: GuestMemory + ?Sized>(
         GuestAbi::X86_64 => read_object::<x86_64::KexecLoad, M>(mem, arg)?,
         GuestAbi::X86_32 => read_object::<x86_32::KexecLoad, M>(mem, arg)?.into(),
     };
-    check_type(load.type_)?;
-    #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
-    check_reserved(load._pad)?;
-    check_arch(load.arch)?;
     let count = check_count(load.nr_segments)?;
     let segments = SegmentList::read_from_guest(mem, abi, load.segments.addr(abi), count)?;
+    #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
     LoadRequest {
         type_: load.type_,
         arch: load.arch,
         entry_maddr: load.entry_maddr,
         segments,
     }
-    .into_validated(host)
+    .into_validated(host, load._pad)
+}
+
+/// Reads `xen_kexec_range_t` at `arg` in the layout of `abi`.
+///
+/// # Errors
+/// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownRangeKind`] (`EINVAL`) for a
+/// `range` that is not a defined `KEXEC_RANGE_MA_*` value. Whether the host can answer a
+/// defined kind (a CPU number, an obsolete kind) is the host's decision.
+pub fn get_range<M: GuestMemory + ?Sized>(
+    abi: GuestAbi,
+    mem: &mut M,
+    arg: u64,
+) -> Result<RangeQuery, Error> {
+    RangeQuery::read(abi, mem, arg)
 }

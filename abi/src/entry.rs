@@ -1,13 +1,14 @@
 //! The mode in which Xen enters a loaded image, decided by the image's own ELF machine.
 
+use crate::enums::{ElfMachine, KexecExecType, KexecType};
 use crate::error::Error;
-use crate::types::{ElfMachine, KexecExecType, KexecType};
 use crate::{x86_32, x86_64};
 
 /// How Xen enters an image: chosen by the image's `arch`, never by the width of the
 /// guest that loaded it (a 32-bit dom0 may load a 64-bit image and the other way round).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum EntryMode {
     /// 32-bit protected mode, for `EM_386` (Xen's `KEXEC_RELOC_FLAG_COMPAT`).
     Protected32,

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::types::{ElfMachine, Errno, KexecCmd, KexecRangeKind};
+use crate::enums::{ElfMachine, Errno, KexecCmd, KexecRangeKind};
 
 /// Which field of `xen_kexec_range_t` an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,14 +65,62 @@ impl DestBound {
     }
 }
 
-/// Which guest handle of a load request an error is about.
+/// A guest memory access that could not be made in full (`EFAULT`): some byte of
+/// `[addr, addr + len)` is not backed, or the range wraps past 2^64. What
+/// [`GuestMemory`](crate::guest_mem::GuestMemory) returns; it becomes
+/// [`Error::GuestFault`] in the decoder's answers.
+///
+/// ```
+/// use xen_kexec_abi::{Access, Errno, GuestFault};
+/// let fault = GuestFault { addr: 0x1000, len: 24, access: Access::Read };
+/// assert_eq!(fault.errno(), Errno::EFAULT);
+/// assert_eq!(fault.to_string(), "cannot read 24 bytes of guest memory at 0x1000");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum HandleField {
-    /// The load structure's `segments` handle.
-    Segments,
-    /// The `buf` handle of the segment with this index.
-    Buf(u8),
+pub struct GuestFault {
+    /// The guest address of the access.
+    pub addr: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Read or write.
+    pub access: Access,
+}
+
+impl GuestFault {
+    /// The fault of an access of `len` bytes at `addr`.
+    pub fn new(addr: u64, len: usize, access: Access) -> GuestFault {
+        GuestFault {
+            addr,
+            len: u64::try_from(len).unwrap_or(u64::MAX),
+            access,
+        }
+    }
+
+    /// Always `EFAULT`.
+    pub const fn errno(&self) -> Errno {
+        Errno::EFAULT
+    }
+}
+
+impl fmt::Display for GuestFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} {} bytes of guest memory at {:#x}",
+            self.access.verb(),
+            self.len,
+            self.addr
+        )
+    }
+}
+
+impl core::error::Error for GuestFault {}
+
+impl From<GuestFault> for Error {
+    fn from(fault: GuestFault) -> Self {
+        Error::GuestFault(fault)
+    }
 }
 
 /// Everything this crate refuses, each with exactly one Xen errno ([`Error::errno`]).
@@ -110,16 +158,8 @@ pub enum Error {
         /// The value found (the C `int` of `exec`, or a `uint8_t` widened).
         value: i32,
     },
-    /// Guest memory could not be read or written (`EFAULT`): some byte of
-    /// `[addr, addr + len)` is not backed, or the range wraps past 2^64.
-    GuestFault {
-        /// The guest address of the access.
-        addr: u64,
-        /// Its length in bytes.
-        len: u64,
-        /// Read or write.
-        access: Access,
-    },
+    /// Guest memory could not be read or written (`EFAULT`).
+    GuestFault(GuestFault),
     /// A command this ABI does not offer (`EOPNOTSUPP`): an unknown number, or one of the
     /// v1 commands (1, 2) removed in Xen 4.23.
     UnsupportedCmd {
@@ -196,21 +236,13 @@ pub enum Error {
         /// The `entry_maddr` of the request.
         entry: u64,
     },
-    /// Toolstack side: an address cannot be put in a 32-bit guest's handle, whose value
-    /// is 4 bytes (`ERANGE`).
-    HandleTooWide {
-        /// Which handle.
-        handle: HandleField,
-        /// The address that does not fit.
-        value: u64,
-    },
 }
 
 impl Error {
     /// The Xen errno of this error: one errno per variant.
     pub const fn errno(&self) -> Errno {
         match self {
-            Error::RangeTooWide { .. } | Error::HandleTooWide { .. } => Errno::ERANGE,
+            Error::RangeTooWide { .. } => Errno::ERANGE,
             Error::UnsupportedArch { .. }
             | Error::UnknownType { .. }
             | Error::UnknownRangeKind { .. }
@@ -218,7 +250,7 @@ impl Error {
             | Error::TooManySegments { .. }
             | Error::BufferExceedsDest { .. }
             | Error::SegmentsOverlap { .. } => Errno::EINVAL,
-            Error::GuestFault { .. } => Errno::EFAULT,
+            Error::GuestFault(_) => Errno::EFAULT,
             Error::UnsupportedCmd { .. } => Errno::EOPNOTSUPP,
             Error::SegmentWraps { .. }
             | Error::SegmentMisaligned { .. }
@@ -242,10 +274,6 @@ impl Error {
             | Error::SegmentMisaligned { segment, .. }
             | Error::BufferExceedsDest { segment, .. }
             | Error::CrashSegmentOutside { segment, .. }
-            | Error::HandleTooWide {
-                handle: HandleField::Buf(segment),
-                ..
-            }
             | Error::SegmentsOverlap {
                 second: segment, ..
             } => Some(segment),
@@ -280,11 +308,7 @@ impl fmt::Display for Error {
                 f,
                 "type {value} is neither KEXEC_TYPE_DEFAULT nor KEXEC_TYPE_CRASH"
             ),
-            Error::GuestFault { addr, len, access } => write!(
-                f,
-                "cannot {} {len} bytes of guest memory at {addr:#x}",
-                access.verb()
-            ),
+            Error::GuestFault(fault) => fault.fmt(f),
             Error::UnsupportedCmd { cmd } => match cmd {
                 KexecCmd::LOAD_V1 | KexecCmd::UNLOAD_V1 => {
                     write!(f, "command {cmd:?} was removed in Xen 4.23")
@@ -345,16 +369,6 @@ impl fmt::Display for Error {
             Error::CrashEntryOutside { entry } => {
                 write!(f, "entry_maddr {entry:#x} is not inside the crash region")
             }
-            Error::HandleTooWide { handle, value } => match handle {
-                HandleField::Segments => write!(
-                    f,
-                    "segments address {value:#x} does not fit in a 32-bit guest's handle"
-                ),
-                HandleField::Buf(segment) => write!(
-                    f,
-                    "segment {segment}: buf address {value:#x} does not fit in a 32-bit guest's handle"
-                ),
-            },
         }
     }
 }

@@ -70,43 +70,39 @@ impl RangeQuery {
             start,
         };
         match self.abi {
-            GuestAbi::X86_64 => write_object(mem, self.arg, &wide),
+            GuestAbi::X86_64 => Ok(write_object(mem, self.arg, &wide)?),
             GuestAbi::X86_32 => {
                 let narrow = x86_32::KexecRange::try_from(wide)?;
-                write_object(mem, self.arg, &narrow)
+                Ok(write_object(mem, self.arg, &narrow)?)
             }
         }
     }
-}
 
-/// Reads `xen_kexec_range_t` at `arg` in the layout of `abi`.
-///
-/// # Errors
-/// [`Error::GuestFault`] (`EFAULT`); [`Error::UnknownRangeKind`] (`EINVAL`) for a
-/// `range` that is not a defined `KEXEC_RANGE_MA_*` value. Whether the host can answer a
-/// defined kind (a CPU number, an obsolete kind) is the host's decision.
-pub fn decode_get_range<M: GuestMemory + ?Sized>(
-    abi: GuestAbi,
-    mem: &mut M,
-    arg: u64,
-) -> Result<RangeQuery, Error> {
-    let (range, nr) = match abi {
-        GuestAbi::X86_64 => {
-            let r = read_object::<x86_64::KexecRange, M>(mem, arg)?;
-            (r.range, r.nr)
+    /// Reads `xen_kexec_range_t` at `arg` in the layout of `abi`: the decoder's
+    /// [`get_range`](crate::decode::get_range).
+    pub(crate) fn read<M: GuestMemory + ?Sized>(
+        abi: GuestAbi,
+        mem: &mut M,
+        arg: u64,
+    ) -> Result<RangeQuery, Error> {
+        let (range, nr) = match abi {
+            GuestAbi::X86_64 => {
+                let r = read_object::<x86_64::KexecRange, M>(mem, arg)?;
+                (r.range, r.nr)
+            }
+            GuestAbi::X86_32 => {
+                let r = read_object::<x86_32::KexecRange, M>(mem, arg)?;
+                (r.range, r.nr)
+            }
+        };
+        if !range.is_known() {
+            return Err(Error::UnknownRangeKind { range });
         }
-        GuestAbi::X86_32 => {
-            let r = read_object::<x86_32::KexecRange, M>(mem, arg)?;
-            (r.range, r.nr)
-        }
-    };
-    if !range.is_known() {
-        return Err(Error::UnknownRangeKind { range });
+        Ok(RangeQuery {
+            abi,
+            arg,
+            range,
+            nr,
+        })
     }
-    Ok(RangeQuery {
-        abi,
-        arg,
-        range,
-        nr,
-    })
 }

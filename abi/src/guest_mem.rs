@@ -3,21 +3,21 @@
 //! `copy_to_guest`; tests and tools use [`SparseMemory`], a few byte regions at chosen
 //! guest addresses, which needs neither `std` nor a heap.
 //!
-//! A fault is [`Error::GuestFault`] (`EFAULT`), naming the address, length and
-//! direction of the access. Address arithmetic is checked: an access whose last byte
+//! A fault is a [`GuestFault`] (`EFAULT`), naming the address, length and direction of
+//! the access; the decoder turns it into [`Error::GuestFault`](crate::Error::GuestFault). Address arithmetic is checked: an access whose last byte
 //! would lie beyond 2^64 - 1 is a fault, never a wrap to address 0 and never a panic.
 
 use core::fmt;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-use crate::error::{Access, Error};
+use crate::error::{Access, GuestFault};
 
 /// Byte access to a guest's memory.
 ///
 /// Both methods take `&mut self`: an implementation may keep state per access (a mapping
 /// cache, an access log, a test double that changes the guest's bytes after each read).
-/// An access either succeeds in full or fails with [`Error::GuestFault`]; after a
+/// An access either succeeds in full or fails with a [`GuestFault`]; after a
 /// failed read the contents of `buf` are unspecified, and callers discard them.
 ///
 /// ```
@@ -35,32 +35,23 @@ pub trait GuestMemory {
     /// Copies `buf.len()` bytes starting at guest address `addr` into `buf`.
     ///
     /// # Errors
-    /// [`Error::GuestFault`] with [`Access::Read`] if any byte cannot be read.
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error>;
+    /// A [`GuestFault`] with [`Access::Read`] if any byte cannot be read.
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault>;
 
     /// Copies `bytes` to guest memory starting at guest address `addr`.
     ///
     /// # Errors
-    /// [`Error::GuestFault`] with [`Access::Write`] if any byte cannot be written.
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error>;
+    /// A [`GuestFault`] with [`Access::Write`] if any byte cannot be written.
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault>;
 }
 
 impl<M: GuestMemory + ?Sized> GuestMemory for &mut M {
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
         (**self).read(addr, buf)
     }
 
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
         (**self).write(addr, bytes)
-    }
-}
-
-/// The [`Error::GuestFault`] for an access of `len` bytes at `addr`.
-pub fn fault(addr: u64, len: usize, access: Access) -> Error {
-    Error::GuestFault {
-        addr,
-        len: u64::try_from(len).unwrap_or(u64::MAX),
-        access,
     }
 }
 
@@ -78,7 +69,7 @@ pub fn fault(addr: u64, len: usize, access: Access) -> Error {
 /// let exec: KexecExec = read_object(&mut mem, 0x1000).unwrap();
 /// assert_eq!(exec.type_, xen_kexec_abi::KexecExecType::CRASH);
 /// ```
-pub fn read_object<T, M>(mem: &mut M, addr: u64) -> Result<T, Error>
+pub fn read_object<T, M>(mem: &mut M, addr: u64) -> Result<T, GuestFault>
 where
     T: FromBytes + IntoBytes,
     M: GuestMemory + ?Sized,
@@ -92,7 +83,7 @@ where
 ///
 /// # Errors
 /// The fault of the write.
-pub fn write_object<T, M>(mem: &mut M, addr: u64, obj: &T) -> Result<(), Error>
+pub fn write_object<T, M>(mem: &mut M, addr: u64, obj: &T) -> Result<(), GuestFault>
 where
     T: IntoBytes + Immutable,
     M: GuestMemory + ?Sized,
@@ -313,9 +304,9 @@ impl<'r, B: RegionBytes> SparseMemory<'r, B> {
 }
 
 impl<B: RegionBytes> GuestMemory for SparseMemory<'_, B> {
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
         let len = buf.len();
-        let err = || fault(addr, len, Access::Read);
+        let err = || GuestFault::new(addr, len, Access::Read);
         if !self.check(addr, len, false) {
             return Err(err());
         }
@@ -336,9 +327,9 @@ impl<B: RegionBytes> GuestMemory for SparseMemory<'_, B> {
         Ok(())
     }
 
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
         let len = bytes.len();
-        let err = || fault(addr, len, Access::Write);
+        let err = || GuestFault::new(addr, len, Access::Write);
         if !self.check(addr, len, true) {
             return Err(err());
         }

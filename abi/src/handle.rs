@@ -83,7 +83,9 @@ impl<T: ?Sized> GuestHandle64<T> {
 }
 
 impl<T: ?Sized> crate::layout::sealed::Sealed for GuestHandle64<T> {}
-impl<T: ?Sized> crate::layout::AbiField for GuestHandle64<T> {}
+impl<T: ?Sized> crate::layout::AbiField for GuestHandle64<T> {
+    const SIGNED: bool = false;
+}
 
 impl<T: ?Sized> Clone for GuestHandle64<T> {
     fn clone(&self) -> Self {

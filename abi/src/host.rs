@@ -39,15 +39,25 @@ impl PageSize {
     }
 }
 
-/// A range of machine addresses `[start, start + size)` whose end does not wrap past
-/// 2^64 (so [`end`](Self::end) is always exact).
+/// A range of machine addresses `[start, start + size)` that lies within the 64-bit
+/// address space: its end is at most 2^64, so a range may end exactly at the top of
+/// memory (its last byte at `u64::MAX`).
+///
+/// Such a range has no `u64` end, so [`end`](Self::end) is an `Option` and
+/// [`contains`](Self::contains) and [`covers`](Self::covers) never compute one: a crash
+/// region reserved at the very top of memory stays a region, never "no region".
 ///
 /// ```
 /// use xen_kexec_abi::host::MachineRange;
 /// let r = MachineRange::new(0x1000_0000, 0x800_0000).unwrap();
-/// assert_eq!(r.end(), 0x1800_0000);
+/// assert_eq!(r.end(), Some(0x1800_0000));
 /// assert!(r.contains(0x17ff_ffff));
 /// assert!(!r.contains(0x1800_0000)); // one past the end is outside
+///
+/// // Ending exactly at 2^64 is valid; one byte more is not.
+/// let top = MachineRange::new(u64::MAX - 0xfff, 0x1000).unwrap();
+/// assert_eq!((top.end(), top.last()), (None, Some(u64::MAX)));
+/// assert!(top.contains(u64::MAX));
 /// assert_eq!(MachineRange::new(u64::MAX, 2), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,12 +68,16 @@ pub struct MachineRange {
 }
 
 impl MachineRange {
-    /// The range of `size` bytes at `start`, if `start + size` does not exceed
-    /// `u64::MAX`.
+    /// The range of `size` bytes at `start`, if it ends at or below 2^64
+    /// (`start + size <= 2^64`).
     pub const fn new(start: u64, size: u64) -> Option<MachineRange> {
-        match start.checked_add(size) {
-            Some(_) => Some(MachineRange { start, size }),
-            None => None,
+        // `start + size <= 2^64` is `size <= 2^64 - start`, and `2^64 - start` is
+        // `(u64::MAX - start) + 1`, which overflows only for `start == 0`, where every
+        // size fits.
+        if start == 0 || size <= (u64::MAX - start) + 1 {
+            Some(MachineRange { start, size })
+        } else {
+            None
         }
     }
 
@@ -77,21 +91,75 @@ impl MachineRange {
         self.size
     }
 
-    /// One past the last address.
-    pub const fn end(self) -> u64 {
-        // Cannot overflow: `new` refused any range whose end does.
-        self.start + self.size
+    /// One past the last address, or `None` for a range that ends exactly at 2^64,
+    /// which no `u64` can hold.
+    pub const fn end(self) -> Option<u64> {
+        self.start.checked_add(self.size)
     }
 
-    /// Whether `addr` lies in `[start, end)`.
+    /// The last address in the range, or `None` for an empty range.
+    pub const fn last(self) -> Option<u64> {
+        match self.size {
+            0 => None,
+            // Cannot overflow: `new` refused any range that ends past 2^64.
+            n => Some(self.start + (n - 1)),
+        }
+    }
+
+    /// Whether `addr` lies in `[start, start + size)`.
     pub const fn contains(self, addr: u64) -> bool {
-        self.start <= addr && addr < self.end()
+        // `addr - start` cannot underflow once `start <= addr`.
+        self.start <= addr && addr - self.start < self.size
     }
 
     /// Whether `[start, end)` lies within this range (an empty range at this range's
     /// end counts as inside).
     pub const fn covers(self, start: u64, end: u64) -> bool {
-        self.start <= start && start <= end && end <= self.end()
+        // Offsets from this range's start, so that its end (perhaps 2^64) is never
+        // computed.
+        self.start <= start && start <= end && end - self.start <= self.size
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // a test's expectations
+mod tests {
+    use super::MachineRange;
+
+    /// A crash region whose last byte is the last byte of the address space is a
+    /// region: `new` keeps it, and membership is exact at both of its edges.
+    #[test]
+    fn a_range_ending_exactly_at_2_pow_64_is_valid_and_exact() {
+        let start = u64::MAX - 0xfff_ffff; // 256 MiB below 2^64
+        let r = MachineRange::new(start, 0x1000_0000).expect("ends at 2^64");
+        assert_eq!(r.end(), None);
+        assert_eq!(r.last(), Some(u64::MAX));
+        assert!(r.contains(start) && r.contains(u64::MAX));
+        assert!(!r.contains(start - 1));
+        assert!(r.covers(start, start + 0x1000));
+        assert!(r.covers(u64::MAX - 0xfff, u64::MAX));
+        assert!(!r.covers(start - 0x1000, start + 0x1000));
+        // The whole address space is one range too.
+        let all = MachineRange::new(0, u64::MAX).expect("fits");
+        assert!(all.contains(u64::MAX - 1) && !all.contains(u64::MAX));
+        // One byte past 2^64 is refused, at any start.
+        assert_eq!(MachineRange::new(start, 0x1000_0001), None);
+        assert_eq!(MachineRange::new(u64::MAX, 2), None);
+        assert_eq!(MachineRange::new(2, u64::MAX), None);
+        assert_eq!(
+            MachineRange::new(1, u64::MAX).map(MachineRange::last),
+            Some(Some(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn empty_and_ordinary_ranges() {
+        let r = MachineRange::new(0x1000, 0x2000).expect("fits");
+        assert_eq!((r.end(), r.last()), (Some(0x3000), Some(0x2fff)));
+        assert!(r.covers(0x3000, 0x3000) && !r.covers(0x3000, 0x3001));
+        let empty = MachineRange::new(0x1000, 0).expect("fits");
+        assert_eq!((empty.end(), empty.last()), (Some(0x1000), None));
+        assert!(!empty.contains(0x1000));
     }
 }
 

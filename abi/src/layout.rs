@@ -113,6 +113,12 @@ impl CType {
             other => other.size(arch),
         }
     }
+
+    /// Whether C reads this type as signed: only `int` is. The layout assertions require
+    /// each Rust field to agree ([`AbiField::SIGNED`]).
+    pub const fn is_signed(self) -> bool {
+        matches!(self, CType::Int)
+    }
 }
 
 /// One field of a structure: its C name and C type.
@@ -411,7 +417,12 @@ pub static ALL: [&StructDef; 6] = [&EXEC, &RANGE, &SEGMENT, &LOAD, &UNLOAD, &STA
 /// ```
 ///
 /// [`GuestHandle64`]: crate::GuestHandle64
-pub trait AbiField: sealed::Sealed + Copy {}
+pub trait AbiField: sealed::Sealed + Copy {
+    /// Whether the field's integer is signed (`i32` and the open enums over it). The
+    /// layout assertions require it to match the model's [`CType::is_signed`], so a
+    /// `u32` where C has `int` does not compile.
+    const SIGNED: bool;
+}
 
 pub(crate) mod sealed {
     /// Seals [`AbiField`](super::AbiField).
@@ -419,12 +430,14 @@ pub(crate) mod sealed {
 }
 
 macro_rules! abi_fields {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $signed:literal),*) => {$(
         impl sealed::Sealed for $t {}
-        impl AbiField for $t {}
+        impl AbiField for $t {
+            const SIGNED: bool = $signed;
+        }
     )*};
 }
-abi_fields!(u8, u16, u32, u64, i32);
+abi_fields!(u8 => false, u16 => false, u32 => false, u64 => false, i32 => true);
 
 /// The size of the value a field accessor returns, which must be an [`AbiField`]: lets
 /// a constant expression name a field's Rust type without a reference into a packed
@@ -434,9 +447,30 @@ pub const fn size_of_return<S, F: AbiField>(_accessor: fn(S) -> F) -> usize {
     size_of::<F>()
 }
 
+/// Whether the value a field accessor returns is signed ([`AbiField::SIGNED`]); the
+/// companion of [`size_of_return`]. The check the assertions make, on a field whose
+/// signedness matches the model's `int range`:
+/// ```
+/// use xen_kexec_abi::layout::{signed_of_return, RANGE};
+/// #[derive(Clone, Copy)]
+/// struct Good { range: i32 }
+/// const _: () = assert!(signed_of_return(|s: Good| s.range) == RANGE.fields[0].1.is_signed());
+/// ```
+/// and the same check refusing an unsigned field of the same width:
+/// ```compile_fail,E0080
+/// use xen_kexec_abi::layout::{signed_of_return, RANGE};
+/// #[derive(Clone, Copy)]
+/// struct Bad { range: u32 }
+/// const _: () = assert!(signed_of_return(|s: Bad| s.range) == RANGE.fields[0].1.is_signed());
+/// ```
+#[doc(hidden)]
+pub const fn signed_of_return<S, F: AbiField>(_accessor: fn(S) -> F) -> bool {
+    F::SIGNED
+}
+
 /// Asserts at compile time that a Rust structure matches its model on one arch: size,
-/// alignment, and every field's offset and size, with every model field named once and
-/// every field's type an [`AbiField`].
+/// alignment, and every field's offset, size and signedness, with every model field named
+/// once and every field's type an [`AbiField`].
 macro_rules! assert_layout {
     ($ty:ty, $def:expr, $arch:expr, { $($field:ident => $cname:literal),+ $(,)? }) => {
         // `_pad` mirrors Xen's field name; reading it here is the point.
@@ -459,6 +493,13 @@ macro_rules! assert_layout {
                         Some(i) => i,
                         None => panic!(concat!("the model has no field ", $cname)),
                     }).size($arch)
+                );
+                static_assertions::const_assert!(
+                    $crate::layout::signed_of_return(|s: $ty| s.$field)
+                        == $def.field_at(match $def.field_index($cname) {
+                            Some(i) => i,
+                            None => panic!(concat!("the model has no field ", $cname)),
+                        }).ctype.is_signed()
                 );
             )+
         };

@@ -16,12 +16,15 @@
 //! - [`consts`]: Xen's constants under their C names; [`KexecCmd`], [`KexecType`],
 //!   [`KexecRangeKind`], [`ElfMachine`] and [`Errno`] are the open enums that carry them.
 //! - [`GuestHandle64`]: the 8-byte guest handle union.
-//! - [`Error`]: every refusal, with its Xen errno.
+//! - [`Error`]: every refusal, with its Xen errno; [`GuestFault`]: a guest memory
+//!   access that faulted.
 //! - [`decode`]: the hypervisor side of `kexec_op`: each command's argument read once
-//!   from [`guest_mem`] at the caller's width, validated by the rules of [`load`]
-//!   against a [`host`] description; [`get_range`] writes the answer back.
-//! - [`build`]: the toolstack side: the same rules, and the argument bytes for either
-//!   width. Neither side allocates.
+//!   from [`guest_mem`] at the caller's width, validated by the rules of [`load`] (in
+//!   Xen's order) against a [`host`] description; [`get_range`] writes the answer back.
+//! - [`encode`]: the toolstack side: the same rules, and the argument bytes for either
+//!   width, with its own [`encode::EncodeError`]. Neither side allocates.
+//! - [`zerocopy`] is re-exported: its traits (`FromBytes`, `IntoBytes`) read and write
+//!   the structures.
 //!
 //! No field of an ABI structure is pointer-sized or platform-dependent: every width is
 //! explicit, and every byte is a named field (zerocopy's derives refuse hidden padding).
@@ -56,11 +59,12 @@ compile_error!(
     "Xen's x86 and Arm ABIs are little-endian; this crate models them with native integers"
 );
 
-pub mod build;
 pub mod compat;
 pub mod consts;
 pub mod decode;
+pub mod encode;
 mod entry;
+mod enums;
 mod error;
 pub mod get_range;
 pub mod guest_mem;
@@ -70,15 +74,17 @@ pub mod layout;
 pub mod load;
 pub mod open_enum;
 pub mod serde_format;
-mod types;
 pub mod x86_32;
 pub mod x86_64;
 
 pub use entry::EntryMode;
-pub use error::{Access, DestBound, Error, HandleField, RangeField};
+pub use enums::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
+pub use error::{Access, DestBound, Error, GuestFault, RangeField};
 pub use handle::{ConstVoid, GuestHandle64};
 pub use open_enum::OpenEnum;
-pub use types::{ElfMachine, Errno, KexecCmd, KexecExecType, KexecRangeKind, KexecType};
+/// The byte-level traits the structures implement (`FromBytes`, `IntoBytes`, ...), at
+/// the version this crate uses.
+pub use zerocopy;
 
 /// The structures in the layout of the host this crate is compiled for: a toolstack
 /// running in a guest uses these.

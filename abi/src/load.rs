@@ -3,24 +3,28 @@
 //! the toolstack's builder ([`LoadRequest::validate`]) alike.
 //!
 //! The rules are those of Xen 4.23's `kexec_load` (`xen/common/kexec.c` and
-//! `kimage.c`), with Xen's weaknesses fixed. In the order they are checked:
+//! `kimage.c`), with Xen's weaknesses fixed, **checked in Xen's order**, so that a request
+//! that breaks several rules gets the errno Xen returns for it (the errno is part of the
+//! ABI a caller sees). Each pass over the segments completes before the next begins, so
+//! the segment an error names is the one Xen's pass stops at:
 //!
+//! 0. (decoder) the load structure is copied (`EFAULT`, [`Error::GuestFault`]);
+//!    `nr_segments <= KEXEC_SEGMENT_MAX`, else `EINVAL` ([`Error::TooManySegments`]);
+//!    then the segment array is copied (`EFAULT`). **Departure**: Xen tests
+//!    `nr_segments >= KEXEC_SEGMENT_MAX` and so refuses the maximum itself; 16 segments
+//!    are accepted here.
 //! 1. `type` is `KEXEC_TYPE_DEFAULT` or `KEXEC_TYPE_CRASH`, else `EINVAL`
 //!    ([`Error::UnknownType`]).
-//! 2. (decoder only) the reserved `_pad` byte is zero, else `EINVAL`
-//!    ([`Error::ReservedNotZero`]). **Departure**: Xen never reads it. The facts this
-//!    crate follows list unchecked reserved bytes among Xen's weaknesses: a byte that
-//!    callers may fill with garbage can never be given a meaning later, and refusing it
-//!    now is the only way to keep it usable. The cost: a caller that leaves the byte
-//!    uninitialised, which Xen tolerates, is refused here; the builder in
-//!    [`crate::build`] always writes zero. (The upper 4 bytes of a 32-bit guest's
-//!    handles are not reserved bytes but the rest of a union, and stay ignored: see
-//!    [`crate::GuestHandle64`].)
-//! 3. `arch` is `EM_386` or `EM_X86_64`, else `EINVAL` ([`Error::UnsupportedArch`]).
-//! 4. `nr_segments <= KEXEC_SEGMENT_MAX`, else `EINVAL` ([`Error::TooManySegments`]).
-//!    **Departure**: Xen tests `nr_segments >= KEXEC_SEGMENT_MAX` and so refuses the
-//!    maximum itself; 16 segments are accepted here.
-//! 5. For each segment in order:
+//! 2. For a crash image (`kimage_crash_alloc`):
+//!    - the host reserves a crash region, else `EADDRNOTAVAIL` ([`Error::NoCrashRegion`]);
+//!    - the entry point is in `[start, start + size)`, else `EADDRNOTAVAIL`
+//!      ([`Error::CrashEntryOutside`]). **Departure**: Xen's test accepts an entry
+//!      equal to `start + size`, one byte past the region;
+//!    - every segment with a source buffer (a non-null `buf`, read at the guest's width)
+//!      has its destination inside the crash region, else `EADDRNOTAVAIL`
+//!      ([`Error::CrashSegmentOutside`]). As in Xen, a segment without a buffer is not
+//!      checked: Xen copies nothing for it. A destination whose end wraps is not inside.
+//! 3. For each segment (`do_kimage_alloc`'s first loop):
 //!    - `dest_maddr` is page aligned, else `EADDRNOTAVAIL`
 //!      ([`Error::SegmentMisaligned`], [`DestBound::Start`]);
 //!    - `dest_maddr + dest_size` does not wrap past 2^64, else `EADDRNOTAVAIL`
@@ -32,21 +36,29 @@
 //!      segment whose end is below its start). The highest end accepted is therefore
 //!      2^64 - page size;
 //!    - the end is page aligned, else `EADDRNOTAVAIL` ([`Error::SegmentMisaligned`],
-//!      [`DestBound::End`]);
-//!    - `buf_size <= dest_size`, else `EINVAL` ([`Error::BufferExceedsDest`]).
-//! 6. Destinations are pairwise disjoint, else `EINVAL` ([`Error::SegmentsOverlap`],
-//!    the first pair in `(second, first)` order). Ranges are half-open, so segments
-//!    that touch do not overlap. As in Xen, the test is `a.start < b.end && b.start <
-//!    a.end`, so an empty destination strictly inside another one counts as overlapping.
-//! 7. For a crash image:
-//!    - the host reserves a crash region, else `EADDRNOTAVAIL` ([`Error::NoCrashRegion`]);
-//!    - every segment with a source buffer (a non-null `buf`, read at the guest's width)
-//!      has its destination inside the crash region, else `EADDRNOTAVAIL`
-//!      ([`Error::CrashSegmentOutside`]). As in Xen, a segment without a buffer is not
-//!      checked: Xen copies nothing for it;
-//!    - the entry point is in `[start, start + size)`, else `EADDRNOTAVAIL`
-//!      ([`Error::CrashEntryOutside`]). **Departure**: Xen's test accepts an entry
-//!      equal to `start + size`, one byte past the region.
+//!      [`DestBound::End`]).
+//! 4. Destinations are pairwise disjoint, else `EINVAL` ([`Error::SegmentsOverlap`],
+//!    the first pair in `(second, first)` order, as Xen's nested loop finds it). Ranges
+//!    are half-open, so segments that touch do not overlap. As in Xen, the test is
+//!    `a.start < b.end && b.start < a.end`, so an empty destination strictly inside
+//!    another one counts as overlapping.
+//! 5. For each segment, `buf_size <= dest_size`, else `EINVAL`
+//!    ([`Error::BufferExceedsDest`]).
+//! 6. `arch` is `EM_386` or `EM_X86_64`, else `EINVAL` ([`Error::UnsupportedArch`]). Xen
+//!    checks it last of all, in `machine_kexec_load`, after copying the segments'
+//!    sources; here it is checked before any source is touched, which changes the errno
+//!    only for a request that has both a bad arch and a faulting source (`EINVAL` here,
+//!    `EFAULT` from Xen).
+//! 7. (decoder only) the reserved `_pad` byte is zero, else `EINVAL`
+//!    ([`Error::ReservedNotZero`]). **Departure**: Xen never reads it. The facts this
+//!    crate follows list unchecked reserved bytes among Xen's weaknesses: a byte that
+//!    callers may fill with garbage can never be given a meaning later, and refusing it
+//!    now is the only way to keep it usable. It is checked after all of Xen's rules, so
+//!    it never changes which errno Xen's rules give. The cost: a caller that leaves the
+//!    byte uninitialised, which Xen tolerates, is refused here; the encoder in
+//!    [`crate::encode`] always writes zero. (The upper 4 bytes of a 32-bit guest's
+//!    handles are not reserved bytes but the rest of a union, and stay ignored: see
+//!    [`crate::GuestHandle64`].)
 //!
 //! The page size and the crash region come from the [`HostDescription`], never from a
 //! global.
@@ -57,12 +69,12 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::consts::KEXEC_SEGMENT_MAX;
 use crate::entry::EntryMode;
+use crate::enums::{ElfMachine, KexecType};
 use crate::error::{DestBound, Error};
 use crate::guest_mem::GuestMemory;
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::host::{HostDescription, PageSize};
 use crate::layout::size_of_return;
-use crate::types::{ElfMachine, KexecType};
 use crate::{x86_64, GuestAbi};
 
 /// The capacity of a [`SegmentList`]: `KEXEC_SEGMENT_MAX`.
@@ -366,38 +378,37 @@ impl LoadRequest {
     }
 
     /// Checks every rule of the [module documentation](self) (all but the decoder-only
-    /// `_pad` rule) against `host`.
+    /// copies and `_pad` rule) against `host`, in Xen's order.
     ///
     /// # Errors
     /// The first rule broken, in the order listed there.
     pub fn validate(&self, host: &HostDescription) -> Result<ValidatedLoad, Error> {
-        self.into_validated(host)
+        self.into_validated(host, 0)
     }
 
-    /// [`validate`](Self::validate), consuming the request: the decoder's path, which
-    /// moves the segments into the result instead of copying them.
-    pub(crate) fn into_validated(self, host: &HostDescription) -> Result<ValidatedLoad, Error> {
+    /// [`validate`](Self::validate), consuming the request, with the reserved byte of
+    /// a decoded request (`0` for the builder's): the decoder's path, which moves the
+    /// segments into the result instead of copying them.
+    pub(crate) fn into_validated(
+        self,
+        host: &HostDescription,
+        reserved: u8,
+    ) -> Result<ValidatedLoad, Error> {
         check_type(self.type_)?;
-        let entry_mode = check_arch(self.arch)?;
         let segments = self.segments.as_slice();
-        let mut ends = [0u64; CAPACITY];
-        // Rule 5 for each segment, and rule 6's branch-free "any overlap?" pass against
-        // the segments before it, in one sweep (see `check_disjoint`).
-        let mut any_overlap = false;
-        for ((index, seg), j) in (0u8..).zip(segments).zip(0..CAPACITY) {
-            let end = check_segment(index, seg, host.page_size)?;
-            let (before, rest) = ends.split_at_mut(j);
-            any_overlap |= overlaps_any(seg, end, segments, before);
-            if let Some(slot) = rest.first_mut() {
-                *slot = end;
-            }
-        }
-        if any_overlap {
-            first_overlap(segments, &ends)?;
-        }
         if self.type_ == KexecType::CRASH {
-            check_crash(segments, &ends, self.entry_maddr, host)?;
+            check_crash(segments, self.entry_maddr, host)?;
         }
+        let mut ends = [0u64; CAPACITY];
+        for ((index, seg), end) in (0u8..).zip(segments).zip(ends.iter_mut()) {
+            *end = check_destination(index, seg, host.page_size)?;
+        }
+        check_disjoint(segments, &ends)?;
+        for (index, seg) in (0u8..).zip(segments) {
+            check_buffer(index, seg)?;
+        }
+        let entry_mode = check_arch(self.arch)?;
+        check_reserved(reserved)?;
         Ok(ValidatedLoad {
             type_: self.type_,
             arch: self.arch,
@@ -466,9 +477,9 @@ pub(crate) const fn check_type(type_: KexecType) -> Result<KexecType, Error> {
     type_.known()
 }
 
-/// Rule 2 (decoder only): the reserved byte is zero. See the module documentation for
+/// Rule 7 (decoder only): the reserved byte is zero. See the module documentation for
 /// why this departs from Xen.
-pub(crate) const fn check_reserved(pad: u8) -> Result<(), Error> {
+const fn check_reserved(pad: u8) -> Result<(), Error> {
     if pad == 0 {
         Ok(())
     } else {
@@ -476,12 +487,12 @@ pub(crate) const fn check_reserved(pad: u8) -> Result<(), Error> {
     }
 }
 
-/// Rule 3: the arch is one Xen can enter; gives the entry mode.
-pub(crate) const fn check_arch(arch: ElfMachine) -> Result<EntryMode, Error> {
+/// Rule 6: the arch is one Xen can enter; gives the entry mode.
+const fn check_arch(arch: ElfMachine) -> Result<EntryMode, Error> {
     EntryMode::for_arch(arch)
 }
 
-/// Rule 4: at most `KEXEC_SEGMENT_MAX` segments; gives the count.
+/// Rule 0: at most `KEXEC_SEGMENT_MAX` segments; gives the count.
 ///
 /// Departure from Xen: Xen refuses `nr_segments >= KEXEC_SEGMENT_MAX`, so a load of
 /// exactly the maximum, 16, fails there. The maximum is a maximum: 16 is accepted here.
@@ -493,9 +504,36 @@ pub(crate) fn check_count(nr_segments: u32) -> Result<usize, Error> {
     }
 }
 
-/// Rule 5, for segment `index`: alignment of both bounds, no wrap, buffer fits. Gives
-/// the end of the destination.
-fn check_segment(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error> {
+/// Rule 2: a crash image is entered in the crash region, and every segment it copies
+/// lies there.
+fn check_crash(segments: &[Segment], entry: u64, host: &HostDescription) -> Result<(), Error> {
+    let region = host.crash_region.ok_or(Error::NoCrashRegion)?;
+    // Departure from Xen: Xen accepts `entry == start + size`, one byte past the
+    // region; the entry must be one of the region's bytes.
+    if !region.contains(entry) {
+        return Err(Error::CrashEntryOutside { entry });
+    }
+    for (index, seg) in (0u8..).zip(segments) {
+        // As in Xen: only segments with a source buffer are checked; Xen copies nothing
+        // for the others. A wrapping end lies in no region.
+        let inside = match seg.dest_end() {
+            Some(end) => region.covers(seg.dest_maddr, end),
+            None => false,
+        };
+        if seg.has_buffer() && !inside {
+            return Err(Error::CrashSegmentOutside {
+                segment: index,
+                dest_maddr: seg.dest_maddr,
+                dest_size: seg.dest_size,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Rule 3, for segment `index`: alignment of both bounds, no wrap. Gives the end of the
+/// destination.
+fn check_destination(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error> {
     if !page.is_aligned(seg.dest_maddr) {
         return Err(Error::SegmentMisaligned {
             segment: index,
@@ -519,6 +557,11 @@ fn check_segment(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error>
             addr: end,
         });
     }
+    Ok(end)
+}
+
+/// Rule 5, for segment `index`: the source fits in the destination.
+fn check_buffer(index: u8, seg: &Segment) -> Result<(), Error> {
     if seg.buf_size > seg.dest_size {
         return Err(Error::BufferExceedsDest {
             segment: index,
@@ -526,7 +569,7 @@ fn check_segment(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error>
             dest_size: seg.dest_size,
         });
     }
-    Ok(end)
+    Ok(())
 }
 
 /// Whether destinations `a` and `b` (half-open) overlap. `&`, not `&&`: no branch, so
@@ -536,27 +579,25 @@ const fn overlap(a: &Segment, a_end: u64, b: &Segment, b_end: u64) -> bool {
     (a.dest_maddr < b_end) & (b.dest_maddr < a_end)
 }
 
-/// Rule 6, fast pass, for the segment `b` (ending at `b_end`): whether it overlaps any
-/// of the segments before it, those whose ends are in `ends` (zipped with `segments`).
+/// Rule 4: destinations are pairwise disjoint; `ends` holds each segment's end.
 ///
-/// Rule 6 is O(n^2) pairs (at most 120 at `KEXEC_SEGMENT_MAX` = 16), in two passes, no
-/// allocation. This first one only asks whether any pair overlaps, branch-free, one
-/// segment at a time as rule 5 accepts it; the accepted case, the common one, costs a
-/// few cycles per pair. Only when it finds an overlap does [`first_overlap`] look for
-/// the first overlapping pair in `(second, first)` order, so the error names the same
-/// pair whatever the speed-up. At 16 segments this measured faster than sorting the
-/// destinations (see the README's benchmark notes); were the maximum to grow to
-/// hundreds, a sort by `dest_maddr` and one sweep, O(n log n), would win.
-fn overlaps_any(b: &Segment, b_end: u64, segments: &[Segment], ends: &[u64]) -> bool {
+/// O(n^2) pairs (at most 120 at `KEXEC_SEGMENT_MAX` = 16), in two passes, no
+/// allocation. The first only asks whether any pair overlaps, branch-free; the accepted
+/// case, the common one, costs a few cycles per pair. Only when it finds an overlap does
+/// the second look for the first overlapping pair in `(second, first)` order, so the
+/// error names the same pair whatever the speed-up. At 16 segments this measured faster
+/// than sorting the destinations (see the README's benchmark notes); were the maximum to
+/// grow to hundreds, a sort by `dest_maddr` and one sweep, O(n log n), would win.
+fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
     let mut any = false;
-    for (a, &a_end) in segments.iter().zip(ends) {
-        any |= overlap(a, a_end, b, b_end);
+    for (j, (b, &b_end)) in segments.iter().zip(ends).enumerate() {
+        for (a, &a_end) in segments.iter().zip(ends).take(j) {
+            any |= overlap(a, a_end, b, b_end);
+        }
     }
-    any
-}
-
-/// Rule 6, slow pass: the first overlapping pair in `(second, first)` order.
-fn first_overlap(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
+    if !any {
+        return Ok(());
+    }
     for ((second, b), &b_end) in (0u8..).zip(segments).zip(ends) {
         for ((first, a), &a_end) in (0u8..).zip(segments).zip(ends).take(usize::from(second)) {
             if overlap(a, a_end, b, b_end) {
@@ -565,32 +606,4 @@ fn first_overlap(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Rule 7: a crash image lives in the crash region and is entered there.
-fn check_crash(
-    segments: &[Segment],
-    ends: &[u64],
-    entry: u64,
-    host: &HostDescription,
-) -> Result<(), Error> {
-    let region = host.crash_region.ok_or(Error::NoCrashRegion)?;
-    for ((index, seg), &end) in (0u8..).zip(segments).zip(ends) {
-        // As in Xen: only segments with a source buffer are checked; Xen copies nothing
-        // for the others.
-        if seg.has_buffer() && !region.covers(seg.dest_maddr, end) {
-            return Err(Error::CrashSegmentOutside {
-                segment: index,
-                dest_maddr: seg.dest_maddr,
-                dest_size: seg.dest_size,
-            });
-        }
-    }
-    // Departure from Xen: Xen accepts `entry == start + size`, one byte past the
-    // region; the entry must be one of the region's bytes.
-    if region.contains(entry) {
-        Ok(())
-    } else {
-        Err(Error::CrashEntryOutside { entry })
-    }
 }

@@ -59,7 +59,9 @@ macro_rules! open_enum {
         }
 
         impl $crate::layout::sealed::Sealed for $name {}
-        impl $crate::layout::AbiField for $name {}
+        impl $crate::layout::AbiField for $name {
+            const SIGNED: bool = <$repr as $crate::layout::AbiField>::SIGNED;
+        }
 
         impl $crate::open_enum::OpenEnum for $name {
             type Repr = $repr;

@@ -13,9 +13,9 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use crate::enums::{ElfMachine, KexecRangeKind, KexecType};
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
-use crate::types::{ElfMachine, KexecRangeKind, KexecType};
 
 pub use crate::x86_64::{KexecExec, KexecStatus, KexecUnload};
 

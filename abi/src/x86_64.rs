@@ -5,15 +5,15 @@
 //! Each structure's size, alignment and every field's offset and size are asserted at
 //! compile time against [`crate::layout`], right under its definition. The structures
 //! holding 64-bit members are `align(8)`, so the layout is the same on every host
-//! (an i686 host aligns a bare `u64` member to 4). This module is
-//! the input of the C header generator: the first paragraph of each doc comment becomes
-//! the header's comment for that item.
+//! (an i686 host aligns a bare `u64` member to 4). The first block of each doc comment
+//! here (up to its first blank line) is also the C header's comment for that structure
+//! or member, so it is written as C header prose.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use crate::enums::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::layout::{assert_layout, Arch, EXEC, LOAD, RANGE, SEGMENT, STATUS, UNLOAD};
-use crate::types::{ElfMachine, KexecExecType, KexecRangeKind, KexecType};
 
 /// Argument of `KEXEC_CMD_kexec`: enter the loaded image of the given `type`.
 ///
@@ -76,11 +76,11 @@ assert_layout!(KexecRange, RANGE, Arch::X86_64, {
 });
 
 /// One segment of an image: `buf_size` bytes at guest address `buf` are copied to the
-/// machine pages `[dest_maddr, dest_maddr + dest_size)`, and the rest of the destination
-/// is zeroed.
+/// machine pages `[dest_maddr, dest_maddr + dest_size)`, and the tail of the destination
+/// past `buf_size` is zeroed. A segment whose `buf` is null is neither copied nor
+/// zeroed: its destination is only mapped for the image.
 ///
-/// `dest_maddr` and `dest_size` are page aligned; `buf_size <= dest_size`. A segment with
-/// a null `buf` only reserves and zeroes its destination.
+/// `dest_maddr` and `dest_size` are page aligned; `buf_size <= dest_size`.
 ///
 /// ```
 /// use xen_kexec_abi::{x86_64::KexecSegment, GuestHandle64};

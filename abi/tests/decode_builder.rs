@@ -5,12 +5,12 @@
 mod decode_support;
 
 use decode_support::*;
-use xen_kexec_abi::build::{encode_exec, encode_get_range, encode_status, encode_unload};
 use xen_kexec_abi::decode::Operation;
+use xen_kexec_abi::encode;
+use xen_kexec_abi::encode::{EncodeError, HandleField};
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
 use xen_kexec_abi::{
-    x86_32, x86_64, ElfMachine, Errno, Error, GuestAbi, HandleField, KexecCmd, KexecRangeKind,
-    KexecType,
+    x86_32, x86_64, ElfMachine, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
 };
 use zerocopy::FromBytes;
 
@@ -33,17 +33,17 @@ fn small_commands_encode_to_their_c_layouts_and_decode_back() {
             let cases = [
                 (
                     KexecCmd::KEXEC,
-                    encode_exec(t),
+                    encode::exec(t),
                     Operation::Exec { type_: t },
                 ),
                 (
                     KexecCmd::UNLOAD,
-                    encode_unload(t),
+                    encode::unload(t),
                     Operation::Unload { type_: t },
                 ),
                 (
                     KexecCmd::STATUS,
-                    encode_status(t),
+                    encode::status(t),
                     Operation::Status { type_: t },
                 ),
             ];
@@ -53,19 +53,19 @@ fn small_commands_encode_to_their_c_layouts_and_decode_back() {
             }
         }
     }
-    assert_eq!(encode_exec(KexecType::CRASH).as_bytes(), &[1, 0, 0, 0]);
-    assert_eq!(encode_unload(KexecType::CRASH).as_bytes(), &[1]);
+    assert_eq!(encode::exec(KexecType::CRASH).as_bytes(), &[1, 0, 0, 0]);
+    assert_eq!(encode::unload(KexecType::CRASH).as_bytes(), &[1]);
 }
 
 #[test]
 fn get_range_encodes_in_each_width_and_decodes_back() {
-    let b32 = encode_get_range(GuestAbi::X86_32, KexecRangeKind::MA_CPU, 7);
+    let b32 = encode::get_range(GuestAbi::X86_32, KexecRangeKind::MA_CPU, 7);
     let r32 = x86_32::KexecRange::read_from_bytes(b32.as_bytes()).unwrap();
     assert_eq!(
         (r32.range, r32.nr, r32.size, r32.start),
         (KexecRangeKind::MA_CPU, 7, 0, 0)
     );
-    let b64 = encode_get_range(GuestAbi::X86_64, KexecRangeKind::MA_CPU, 7);
+    let b64 = encode::get_range(GuestAbi::X86_64, KexecRangeKind::MA_CPU, 7);
     let r64 = x86_64::KexecRange::read_from_bytes(b64.as_bytes()).unwrap();
     assert_eq!(
         (r64.range, r64.nr, r64.size, r64.start),
@@ -113,7 +113,7 @@ fn addresses_above_4_gib_cannot_be_encoded_for_a_32_bit_guest() {
     let err = load.encode(GuestAbi::X86_32, 1 << 32).unwrap_err();
     assert_eq!(
         err,
-        Error::HandleTooWide {
+        EncodeError::HandleTooWide {
             handle: HandleField::Segments,
             value: 1 << 32
         }
@@ -132,7 +132,7 @@ fn addresses_above_4_gib_cannot_be_encoded_for_a_32_bit_guest() {
     let load = req.validate(&plain_host()).unwrap();
     assert_eq!(
         load.encode(GuestAbi::X86_32, SEGS),
-        Err(Error::HandleTooWide {
+        Err(EncodeError::HandleTooWide {
             handle: HandleField::Buf(1),
             value: 0x1_0000_0000
         })

@@ -2,7 +2,7 @@
 //! checked address arithmetic at the top of the address space, all-or-nothing writes.
 
 use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, RegionError, SparseMemory};
-use xen_kexec_abi::{Access, Errno, Error};
+use xen_kexec_abi::{Access, Errno, GuestFault};
 
 #[test]
 fn overlapping_regions_are_refused_and_touching_ones_accepted() {
@@ -96,7 +96,7 @@ fn region_ending_at_2_pow_64_is_readable_to_its_last_byte() {
     let mut two = [0u8; 2];
     assert_eq!(
         mem.read(u64::MAX, &mut two),
-        Err(Error::GuestFault {
+        Err(GuestFault {
             addr: u64::MAX,
             len: 2,
             access: Access::Read
@@ -122,7 +122,7 @@ fn access_wrapping_past_2_pow_64_faults_even_with_memory_at_0() {
     let err = mem.read(u64::MAX - 15, &mut buf).unwrap_err();
     assert_eq!(
         err,
-        Error::GuestFault {
+        GuestFault {
             addr: u64::MAX - 15,
             len: 32,
             access: Access::Read
@@ -155,7 +155,7 @@ fn access_spans_touching_regions_but_not_a_gap() {
     let mut buf = [0u8; 4];
     assert_eq!(
         mem.read(0x16, &mut buf),
-        Err(Error::GuestFault {
+        Err(GuestFault {
             addr: 0x16,
             len: 4,
             access: Access::Read
@@ -181,7 +181,7 @@ fn write_is_all_or_nothing() {
         // Runs off the end of the first region: nothing written.
         assert_eq!(
             mem.write(0x12, &[9; 4]),
-            Err(Error::GuestFault {
+            Err(GuestFault {
                 addr: 0x12,
                 len: 4,
                 access: Access::Write
@@ -203,7 +203,7 @@ fn read_only_regions_fault_on_write_and_arrays_are_writable() {
     let mut mem = SparseMemory::new(&mut regions).unwrap();
     assert_eq!(
         mem.write(0x10, &[0]),
-        Err(Error::GuestFault {
+        Err(GuestFault {
             addr: 0x10,
             len: 1,
             access: Access::Write

@@ -7,11 +7,11 @@ mod decode_support;
 
 use decode_support::*;
 use xen_kexec_abi::decode::{decode, Operation};
-use xen_kexec_abi::guest_mem::{fault, GuestMemory};
+use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::layout;
 use xen_kexec_abi::{
-    x86_32, x86_64, Access, ElfMachine, Error, GuestAbi, KexecCmd, KexecExecType, KexecRangeKind,
-    KexecType,
+    x86_32, x86_64, Access, ElfMachine, Error, GuestAbi, GuestFault, KexecCmd, KexecExecType,
+    KexecRangeKind, KexecType,
 };
 use zerocopy::IntoBytes;
 
@@ -48,10 +48,10 @@ impl HostileMemory {
 }
 
 impl GuestMemory for HostileMemory {
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
         let span = self
             .span(addr, buf.len())
-            .ok_or_else(|| fault(addr, buf.len(), Access::Read))?;
+            .ok_or_else(|| GuestFault::new(addr, buf.len(), Access::Read))?;
         self.read_calls += 1;
         buf.copy_from_slice(&self.bytes[span.clone()]);
         for i in span {
@@ -62,10 +62,10 @@ impl GuestMemory for HostileMemory {
         Ok(())
     }
 
-    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
         let span = self
             .span(addr, bytes.len())
-            .ok_or_else(|| fault(addr, bytes.len(), Access::Write))?;
+            .ok_or_else(|| GuestFault::new(addr, bytes.len(), Access::Write))?;
         self.bytes[span].copy_from_slice(bytes);
         Ok(())
     }

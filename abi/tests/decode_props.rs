@@ -8,12 +8,13 @@ mod decode_support;
 use decode_support::*;
 use proptest::prelude::*;
 use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode::{EncodeError, HandleField};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
 use xen_kexec_abi::layout;
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
 use xen_kexec_abi::{
-    DestBound, ElfMachine, EntryMode, Errno, Error, GuestAbi, HandleField, KexecCmd, KexecType,
+    DestBound, ElfMachine, EntryMode, Errno, Error, GuestAbi, GuestFault, KexecCmd, KexecType,
 };
 
 fn abi() -> impl Strategy<Value = GuestAbi> {
@@ -70,7 +71,7 @@ proptest! {
         match decode(abi, KexecCmd(cmd), arg, &mut mem, &host) {
             Ok(Operation::GetRange(q)) => {
                 if let Err(e) = q.complete(&mut mem, answer.0, answer.1) {
-                    let expected = matches!(e, Error::RangeTooWide { .. } | Error::GuestFault { .. });
+                    let expected = matches!(e, Error::RangeTooWide { .. } | Error::GuestFault(_));
                     prop_assert!(expected, "{:?}", e);
                 }
             }
@@ -142,7 +143,7 @@ proptest! {
             if let (GuestAbi::X86_32, Some(i)) = (abi, wide_buf) {
                 let i = u8::try_from(i).unwrap();
                 let value = req.segments.as_slice()[usize::from(i)].buf;
-                prop_assert_eq!(encoded, Err(Error::HandleTooWide { handle: HandleField::Buf(i), value }));
+                prop_assert_eq!(encoded, Err(EncodeError::HandleTooWide { handle: HandleField::Buf(i), value }));
                 continue;
             }
             let encoded = encoded.expect("encodes");
@@ -297,7 +298,10 @@ fn raw_segment() -> impl Strategy<Value = RawSegment> {
 }
 
 /// The load rules restated independently: wide (u128) arithmetic instead of checked
-/// adds, modulo instead of masks, and the order of the `load` module's documentation.
+/// adds, modulo instead of masks, and Xen 4.23's order of checks (`kexec_load`,
+/// `kimage_crash_alloc`, `do_kimage_alloc`, `machine_kexec_load`) as the facts sheet
+/// lists it, each pass over the segments complete before the next, with this crate's
+/// reserved-byte rule last.
 #[allow(clippy::too_many_lines)] // the rules restated in one place, as the oracle
 fn model(
     abi: GuestAbi,
@@ -305,19 +309,7 @@ fn model(
     segs: &[RawSegment],
     host: &HostDescription,
 ) -> Result<Vec<Segment>, Error> {
-    if raw.type_ > 1 {
-        return Err(Error::UnknownType {
-            value: i32::from(raw.type_),
-        });
-    }
-    if raw.pad != 0 {
-        return Err(Error::ReservedNotZero { value: raw.pad });
-    }
-    if raw.arch != 3 && raw.arch != 62 {
-        return Err(Error::UnsupportedArch {
-            arch: ElfMachine(raw.arch),
-        });
-    }
+    // kexec_load: the count, then the copy of the array.
     if raw.nr_segments > 16 {
         return Err(Error::TooManySegments {
             nr: raw.nr_segments,
@@ -325,70 +317,41 @@ fn model(
     }
     let nr = raw.nr_segments as usize;
     if nr > segs.len() {
-        let len = 32 * u64::from(raw.nr_segments);
-        return Err(Error::GuestFault {
+        let len =
+            u64::try_from(layout::SEGMENT.size(abi.arch())).unwrap() * u64::from(raw.nr_segments);
+        return Err(Error::GuestFault(GuestFault {
             addr: SEGS,
             len,
             access: xen_kexec_abi::Access::Read,
+        }));
+    }
+    // kimage_alloc: the type.
+    if raw.type_ > 1 {
+        return Err(Error::UnknownType {
+            value: i32::from(raw.type_),
         });
     }
-    let page = u128::from(host.page_size.get());
-    let mut out = Vec::new();
-    let mut spans = Vec::new();
-    for (i, s) in segs[..nr].iter().enumerate() {
-        let i = u8::try_from(i).unwrap();
-        let start = u128::from(s.dest_maddr);
-        let end = start + u128::from(s.dest_size);
-        if start % page != 0 {
-            return Err(Error::SegmentMisaligned {
-                segment: i,
-                bound: DestBound::Start,
-                addr: s.dest_maddr,
-            });
-        }
-        if end >= 1u128 << 64 {
-            return Err(Error::SegmentWraps {
-                segment: i,
-                dest_maddr: s.dest_maddr,
-                dest_size: s.dest_size,
-            });
-        }
-        if end % page != 0 {
-            return Err(Error::SegmentMisaligned {
-                segment: i,
-                bound: DestBound::End,
-                addr: u64::try_from(end).unwrap(),
-            });
-        }
-        if s.buf_size > s.dest_size {
-            return Err(Error::BufferExceedsDest {
-                segment: i,
-                buf_size: s.buf_size,
-                dest_size: s.dest_size,
-            });
-        }
-        let buf = match abi {
-            GuestAbi::X86_64 => s.buf,
-            GuestAbi::X86_32 => s.buf & 0xffff_ffff,
-        };
-        out.push(Segment {
-            buf,
+    let out: Vec<Segment> = segs[..nr]
+        .iter()
+        .map(|s| Segment {
+            buf: match abi {
+                GuestAbi::X86_64 => s.buf,
+                GuestAbi::X86_32 => s.buf & 0xffff_ffff,
+            },
             buf_size: s.buf_size,
             dest_maddr: s.dest_maddr,
             dest_size: s.dest_size,
-        });
-        spans.push((start, end));
-    }
-    for j in 0..spans.len() {
-        for i in 0..j {
-            if spans[i].0 < spans[j].1 && spans[j].0 < spans[i].1 {
-                return Err(Error::SegmentsOverlap {
-                    first: u8::try_from(i).unwrap(),
-                    second: u8::try_from(j).unwrap(),
-                });
-            }
-        }
-    }
+        })
+        .collect();
+    let spans: Vec<(u128, u128)> = out
+        .iter()
+        .map(|s| {
+            let start = u128::from(s.dest_maddr);
+            (start, start + u128::from(s.dest_size))
+        })
+        .collect();
+    let index = |i: usize| u8::try_from(i).unwrap();
+    // kimage_crash_alloc: the entry, then every segment with a buffer.
     if raw.type_ == 1 {
         let Some(region) = host.crash_region else {
             return Err(Error::NoCrashRegion);
@@ -397,21 +360,77 @@ fn model(
             u128::from(region.start()),
             u128::from(region.start()) + u128::from(region.size()),
         );
-        for (i, (s, &(start, end))) in out.iter().zip(&spans).enumerate() {
-            if s.buf != 0 && !(cs <= start && end <= ce) {
-                return Err(Error::CrashSegmentOutside {
-                    segment: u8::try_from(i).unwrap(),
-                    dest_maddr: s.dest_maddr,
-                    dest_size: s.dest_size,
-                });
-            }
-        }
         let entry = u128::from(raw.entry_maddr);
         if !(cs <= entry && entry < ce) {
             return Err(Error::CrashEntryOutside {
                 entry: raw.entry_maddr,
             });
         }
+        for (i, (s, &(start, end))) in out.iter().zip(&spans).enumerate() {
+            if s.buf != 0 && !(cs <= start && end <= ce) {
+                return Err(Error::CrashSegmentOutside {
+                    segment: index(i),
+                    dest_maddr: s.dest_maddr,
+                    dest_size: s.dest_size,
+                });
+            }
+        }
+    }
+    // do_kimage_alloc: alignment of both ends (a wrap refused with them), ...
+    let page = u128::from(host.page_size.get());
+    for (i, (s, &(start, end))) in out.iter().zip(&spans).enumerate() {
+        if start % page != 0 {
+            return Err(Error::SegmentMisaligned {
+                segment: index(i),
+                bound: DestBound::Start,
+                addr: s.dest_maddr,
+            });
+        }
+        if end >= 1u128 << 64 {
+            return Err(Error::SegmentWraps {
+                segment: index(i),
+                dest_maddr: s.dest_maddr,
+                dest_size: s.dest_size,
+            });
+        }
+        if end % page != 0 {
+            return Err(Error::SegmentMisaligned {
+                segment: index(i),
+                bound: DestBound::End,
+                addr: u64::try_from(end).unwrap(),
+            });
+        }
+    }
+    // ... then overlap, ...
+    for j in 0..spans.len() {
+        for i in 0..j {
+            if spans[i].0 < spans[j].1 && spans[j].0 < spans[i].1 {
+                return Err(Error::SegmentsOverlap {
+                    first: index(i),
+                    second: index(j),
+                });
+            }
+        }
+    }
+    // ... then the buffer sizes.
+    for (i, s) in out.iter().enumerate() {
+        if s.buf_size > s.dest_size {
+            return Err(Error::BufferExceedsDest {
+                segment: index(i),
+                buf_size: s.buf_size,
+                dest_size: s.dest_size,
+            });
+        }
+    }
+    // machine_kexec_load: the arch.
+    if raw.arch != 3 && raw.arch != 62 {
+        return Err(Error::UnsupportedArch {
+            arch: ElfMachine(raw.arch),
+        });
+    }
+    // This crate's own rule, after all of Xen's.
+    if raw.pad != 0 {
+        return Err(Error::ReservedNotZero { value: raw.pad });
     }
     Ok(out)
 }

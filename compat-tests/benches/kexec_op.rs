@@ -10,8 +10,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use xen_kexec_abi::build::encode_get_range;
 use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode;
 use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
@@ -107,7 +107,7 @@ fn loads(c: &mut Criterion) {
 
 fn get_range(c: &mut Criterion) {
     let mut group = c.benchmark_group("get_range/x86_32");
-    let arg = encode_get_range(GuestAbi::X86_32, KexecRangeKind::MA_CRASH, 0);
+    let arg = encode::get_range(GuestAbi::X86_32, KexecRangeKind::MA_CRASH, 0);
     let mut bytes = arg.as_bytes().to_vec();
     let mut regions = [GuestRegion {
         base: LOAD_ADDR,
@@ -138,11 +138,7 @@ fn builder(c: &mut Criterion) {
     let host = host();
     for abi in GuestAbi::ALL {
         group.bench_function(abi.name(), |b| {
-            b.iter(|| {
-                black_box(&req)
-                    .validate(&host)
-                    .and_then(|load| load.encode(abi, SEGMENTS_ADDR))
-            });
+            b.iter(|| encode::load(black_box(&req), &host, abi, SEGMENTS_ADDR));
         });
     }
     group.finish();

@@ -7,3 +7,4 @@ pub mod cvalue;
 pub mod fixtures;
 pub mod fuzzseed;
 pub mod manifest;
+pub mod multifault;

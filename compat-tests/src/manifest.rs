@@ -21,6 +21,9 @@
 //! # truncate = 40                     (keep only the first 40 bytes: memory ends there)
 //! ```
 //!
+//! A manifest may include others (`include = ["more.toml"]`, before the first case);
+//! [`load`] appends their cases to its own.
+//!
 //! The bytes of every region are made by the C compiler (see [`crate::fixtures`]); the
 //! expected outcomes are the manifest's, written by a person: they are the specification.
 
@@ -42,8 +45,13 @@ use crate::fixtures::Spec;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// The cases, in file order.
-    #[serde(rename = "case")]
+    /// Other manifest files whose cases follow this file's, as paths relative to this
+    /// file's directory (`include = ["cases-multi-fault.toml"]`, before the first case).
+    /// [`load`] reads them, so every consumer sees all cases.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// The cases, in file order, then those of each included file in turn.
+    #[serde(rename = "case", default)]
     pub cases: Vec<Case>,
 }
 
@@ -163,14 +171,14 @@ pub fn manifest_path() -> PathBuf {
     crate::fixtures::fixtures_dir().join("cases.toml")
 }
 
-/// Reads and checks the manifest at `path`.
+/// Reads and checks the manifest at `path`, and the files it includes (and theirs).
 ///
 /// # Errors
-/// A message naming the file and what is wrong in it.
+/// A message naming the file and what is wrong in it: unreadable or malformed, a case
+/// name used twice (across all files), an include that cannot be read or that includes
+/// itself.
 pub fn load(path: &Path) -> Result<Manifest, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let manifest: Manifest =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let manifest = read_with_includes(path, &mut Vec::new())?;
     let mut names = std::collections::BTreeSet::new();
     for case in &manifest.cases {
         if !names.insert(case.name.as_str()) {
@@ -183,6 +191,26 @@ pub fn load(path: &Path) -> Result<Manifest, String> {
         case.guest_abi()?;
         case.expected()?;
     }
+    Ok(manifest)
+}
+
+/// Reads the manifest at `path` and appends the cases of the files it includes;
+/// `stack` holds the files being read, to refuse a cycle.
+fn read_with_includes(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Manifest, String> {
+    if stack.iter().any(|p| p == path) {
+        return Err(format!("{}: included by itself", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut manifest: Manifest =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    stack.push(path.to_path_buf());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for name in &manifest.include {
+        let included = read_with_includes(&dir.join(name), stack)
+            .map_err(|e| format!("{e} (included by {})", path.display()))?;
+        manifest.cases.extend(included.cases);
+    }
+    stack.pop();
     Ok(manifest)
 }
 

@@ -1,6 +1,6 @@
 //! Every case of `fixtures/cases.toml` gives its expected outcome through the decoder,
-//! and the manifest covers every rule. (`headgen/tests/manifest_cases.rs` runs the same
-//! cases through `headgen decode`, where cargo provides the binary.)
+//! and the manifest covers every rule. (`toolstack/tests/manifest_cases.rs` runs the same
+//! cases through `xen-kexec decode`, where cargo provides the binary.)
 
 use std::collections::{BTreeMap, BTreeSet};
 

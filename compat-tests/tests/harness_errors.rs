@@ -120,3 +120,53 @@ fn c_that_does_not_compile_reports_the_compilers_message_and_a_missing_symbol_is
         Some("not an object file")
     );
 }
+
+#[test]
+fn an_include_appends_its_cases_and_a_bad_include_is_refused_naming_both_files() {
+    let dir = std::env::temp_dir().join(format!("xen-kexec-abi-include-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let ok = "expect.ok = { status = { type = 0 } }\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write scratch manifest");
+        path
+    };
+
+    let top = write(
+        "top.toml",
+        &format!("include = [\"more.toml\"]\n{CASE}{ok}"),
+    );
+    write(
+        "more.toml",
+        &format!("{}{ok}", CASE.replace("\"a\"", "\"b\"")),
+    );
+    let m = manifest::load(&top).expect("a manifest with an include");
+    let names: Vec<&str> = m.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+
+    write("more.toml", &format!("{CASE}{ok}"));
+    let err = manifest::load(&top).unwrap_err();
+    assert_eq!(err, format!("{}: case name a is used twice", top.display()));
+
+    let missing = write(
+        "missing.toml",
+        &format!("include = [\"absent.toml\"]\n{CASE}{ok}"),
+    );
+    let err = manifest::load(&missing).unwrap_err();
+    assert!(
+        err.starts_with(&dir.join("absent.toml").display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!("(included by {})", missing.display())),
+        "{err}"
+    );
+
+    let cycle = write("cycle.toml", "include = [\"cycle.toml\"]\n");
+    let err = manifest::load(&cycle).unwrap_err();
+    assert_eq!(
+        err,
+        format!("{0}: included by itself (included by {0})", cycle.display())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use compat_tests::cvalue::{FieldValue, StructValue};
 use compat_tests::fixtures::{self, Spec};
 use proptest::prelude::*;
-use xen_kexec_abi::build::encode_get_range;
 use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode;
 use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::layout::{self, CType};
@@ -117,14 +117,16 @@ fn decode_encoded(
     host: &HostDescription,
     abi: GuestAbi,
 ) -> Result<Operation, xen_kexec_abi::Error> {
-    let encoded = req.validate(host)?.encode(abi, 0x2000)?;
+    let encoded = encode::load(req, host, abi, 0x2000).expect("the strategy's requests fit");
     let mut page = vec![0u8; 0x2000];
     let mut regions = [GuestRegion {
         base: 0x1000,
         bytes: &mut page[..],
     }];
     let mut mem = SparseMemory::new(&mut regions).expect("one region");
-    encoded.write_to(&mut mem, 0x1000)?;
+    encoded
+        .write_to(&mut mem, 0x1000)
+        .expect("the page holds the load");
     decode(abi, KexecCmd::LOAD, 0x1000, &mut mem, host)
 }
 
@@ -148,7 +150,7 @@ proptest! {
     /// answered with its own values widened, writes back exactly its 16 bytes.
     #[test]
     fn a_32_bit_range_round_trips_through_the_hypervisor(kind in 0i32..7, nr: i32, size: u32, start: u32) {
-        let arg = encode_get_range(GuestAbi::X86_32, KexecRangeKind(kind), nr);
+        let arg = encode::get_range(GuestAbi::X86_32, KexecRangeKind(kind), nr);
         let mut bytes = arg.as_bytes().to_vec();
         let mut regions = [GuestRegion { base: 0x4000, bytes: &mut bytes[..] }];
         let mut mem = SparseMemory::new(&mut regions).expect("region");
@@ -170,7 +172,7 @@ proptest! {
     #[test]
     fn a_64_bit_answer_is_lossless_or_erange_for_a_32_bit_guest(size: u64, start: u64, small in any::<bool>()) {
         let (size, start) = if small { (size & 0xffff_ffff, start & 0xffff_ffff) } else { (size, start) };
-        let arg = encode_get_range(GuestAbi::X86_32, KexecRangeKind::MA_CRASH, 0);
+        let arg = encode::get_range(GuestAbi::X86_32, KexecRangeKind::MA_CRASH, 0);
         let mut bytes = arg.as_bytes().to_vec();
         let before = bytes.clone();
         let mut regions = [GuestRegion { base: 0x4000, bytes: &mut bytes[..] }];

@@ -2,7 +2,8 @@
 //!
 //! For each arch, a translation unit rendered from the model includes the header and
 //! asserts at compile time each structure's size and alignment, each field's offset and
-//! size, and each constant's value (no number is typed anywhere but in the abi crate).
+//! size, each constant's value, and that the removed commands are not defined (no number
+//! is typed anywhere but in the abi crate).
 //! Every unit is compiled `-ffreestanding -c` (no linking, so no multilib libc or
 //! sysroot is needed), warnings as errors:
 //!
@@ -25,10 +26,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use xen_kexec_abi::layout::{Arch, StructDef};
+use xen_kexec_abi::OpenEnum;
 
 use crate::cdecl::typedef_name;
 use crate::error::Error;
-use crate::header::HeaderConst;
+use crate::kexec_h::{self, HeaderConst};
 
 /// The test-only `xen.h` the checks compile the header against.
 const XEN_H_SHIM: &str = include_str!("../c/xen.h");
@@ -178,21 +180,40 @@ pub(crate) fn standard_checks() -> Vec<CCheck> {
     checks
 }
 
-/// The translation unit asserting `model`'s layout on `arch` and the `constants`'
-/// values, in `dialect`.
-pub(crate) fn render(
-    arch: Arch,
-    dialect: Dialect,
-    model: &[&'static StructDef],
-    constants: &[HeaderConst],
-) -> String {
+/// What the C checks assert about the header.
+#[derive(Clone, Debug)]
+pub(crate) struct Expected<'a> {
+    /// The structures and their layouts.
+    pub(crate) model: &'a [&'static StructDef],
+    /// The constants and their values.
+    pub(crate) constants: Vec<HeaderConst>,
+    /// Names the header must not define.
+    pub(crate) undefined: Vec<&'static str>,
+}
+
+impl<'a> Expected<'a> {
+    /// What the header rendered from `model` must give.
+    pub(crate) fn of(model: &'a [&'static StructDef]) -> Self {
+        Expected {
+            model,
+            constants: kexec_h::constants(model),
+            undefined: kexec_h::REMOVED_COMMANDS
+                .iter()
+                .filter_map(|c| c.c_name())
+                .collect(),
+        }
+    }
+}
+
+/// The translation unit asserting `expected` on `arch`, in `dialect`.
+pub(crate) fn render(arch: Arch, dialect: Dialect, expected: &Expected<'_>) -> String {
     let a = arch.name();
     let mut aligners = String::new();
     let mut asserts = String::new();
     let mut check = |name: String, cond: String| {
         let _ = writeln!(asserts, "HEADGEN_CHECK({a}_{name}, {cond});");
     };
-    for def in model {
+    for def in expected.model {
         let t = typedef_name(def);
         let (size, align) = (def.size(arch), def.align(arch));
         let _ = writeln!(aligners, "struct headgen_align_{t} {{ char c; {t} t; }};");
@@ -216,10 +237,17 @@ pub(crate) fn render(
             );
         }
     }
-    for c in constants {
+    for c in &expected.constants {
         check(
             format!("{}_is_{}", c.name, c.value),
             format!("{} == {}", c.name, c.value),
+        );
+    }
+    let mut undefined = String::new();
+    for name in &expected.undefined {
+        let _ = writeln!(
+            undefined,
+            "#ifdef {name}\n#error \"{name} is defined\"\n#endif"
         );
     }
     let macro_def = match dialect {
@@ -231,7 +259,8 @@ pub(crate) fn render(
          * kexec.h on {a}, and the values of its constants. Compiled, never linked.\n */\n\
          #include <stddef.h>\n#include \"kexec.h\"\n\n\
          #define HEADGEN_CHECK(name, cond) {macro_def}\n\n\
-         /* Alignment: the offset of a structure after a char. */\n{aligners}\n{asserts}"
+         /* Alignment: the offset of a structure after a char. */\n{aligners}\n{asserts}\n\
+         /* Names the header must not define. */\n{undefined}"
     )
 }
 
@@ -246,20 +275,19 @@ pub(crate) struct Outcome {
     pub(crate) result: Result<(), Error>,
 }
 
-/// Compiles `header` with each of `checks`, asserting `model` and `constants`. The
-/// checks run in parallel; each outcome is returned, in the order of `checks`.
+/// Compiles `header` with each of `checks`, asserting `expected`. The checks run in
+/// parallel; each outcome is returned, in the order of `checks`.
 pub(crate) fn run(
     header: &str,
     checks: &[CCheck],
-    model: &[&'static StructDef],
-    constants: &[HeaderConst],
+    expected: &Expected<'_>,
 ) -> Result<Vec<Outcome>, Error> {
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
     write(dir.path(), "kexec.h", header)?;
     write(dir.path(), "xen.h", XEN_H_SHIM)?;
     let mut running: Vec<(CCheck, usize, Result<Child, Error>)> = Vec::new();
     for check in checks {
-        let tu = render(check.arch, check.dialect, model, constants);
+        let tu = render(check.arch, check.dialect, expected);
         let assertions = tu
             .lines()
             .filter(|l| l.starts_with("HEADGEN_CHECK("))
@@ -326,15 +354,12 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::{self, header_constants};
+    use crate::abi_docs::AbiDocs;
     use xen_kexec_abi::layout::{self, CType, RANGE, SEGMENT};
 
     fn generated_header() -> String {
-        header::generate(
-            &crate::bindgen::AbiSources::in_workspace(crate::workspace_root()),
-            &layout::ALL,
-        )
-        .expect("the header generates")
+        let docs = AbiDocs::read(&crate::repo::for_tests()).expect("the docs read");
+        kexec_h::render(&layout::ALL, &docs).expect("the header renders")
     }
 
     /// A copy of `def` whose field `field` has type `ctype`: the model with one number
@@ -367,8 +392,7 @@ mod tests {
         let outcomes = run(
             &generated_header(),
             &standard_checks(),
-            &layout::ALL,
-            &header_constants(),
+            &Expected::of(&layout::ALL),
         )
         .expect("the checks run");
         assert_eq!(outcomes.len(), 8);
@@ -395,8 +419,7 @@ mod tests {
         let outcomes = run(
             &generated_header(),
             &standard_checks(),
-            &model,
-            &header_constants(),
+            &Expected::of(&model),
         )
         .expect("the checks run");
         assert_eq!(
@@ -437,7 +460,7 @@ mod tests {
             .map(|a| CCheck::new(a, Dialect::C11))
             .collect();
         let outcomes =
-            run(&generated_header(), &checks, &model, &header_constants()).expect("the checks run");
+            run(&generated_header(), &checks, &Expected::of(&model)).expect("the checks run");
         assert_eq!(failed_arches(&outcomes).len(), 4);
         let arm64 = outcomes[3]
             .result
@@ -452,15 +475,15 @@ mod tests {
 
     #[test]
     fn a_wrong_constant_value_fails_the_check() {
-        let mut constants = header_constants();
-        let crash = constants
+        let mut expected = Expected::of(&layout::ALL);
+        let crash = expected
+            .constants
             .iter_mut()
             .find(|c| c.name == "KEXEC_TYPE_CRASH")
             .expect("listed");
         crash.value += 1;
         let checks = [CCheck::new(Arch::X86_64, Dialect::C89)];
-        let outcomes =
-            run(&generated_header(), &checks, &layout::ALL, &constants).expect("the checks run");
+        let outcomes = run(&generated_header(), &checks, &expected).expect("the checks run");
         let message = outcomes[0].result.as_ref().expect_err("fails").to_string();
         assert!(
             message.contains("x86_64_KEXEC_TYPE_CRASH_is_2"),
@@ -474,22 +497,31 @@ mod tests {
         let header =
             generated_header().replace("#include \"xen.h\"\n", "#include \"xen.h\"\n// note\n");
         let checks = [CCheck::new(Arch::X86_32, Dialect::C89)];
-        let outcomes =
-            run(&header, &checks, &layout::ALL, &header_constants()).expect("the checks run");
+        let outcomes = run(&header, &checks, &Expected::of(&layout::ALL)).expect("the checks run");
         assert!(outcomes[0].result.is_err());
+    }
+
+    #[test]
+    fn a_header_that_defines_a_removed_command_fails_the_check() {
+        let header = generated_header().replace(
+            "#include \"xen.h\"\n",
+            "#include \"xen.h\"\n#define KEXEC_CMD_kexec_unload_v1 2\n",
+        );
+        let checks = [CCheck::new(Arch::X86_64, Dialect::C11)];
+        let outcomes = run(&header, &checks, &Expected::of(&layout::ALL)).expect("the checks run");
+        let message = outcomes[0].result.as_ref().expect_err("fails").to_string();
+        assert!(
+            message.contains("KEXEC_CMD_kexec_unload_v1 is defined"),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_missing_compiler_names_the_debian_package() {
         let mut check = CCheck::new(Arch::Arm32, Dialect::C11);
         check.compiler.program = "headgen-test-no-such-clang".to_owned();
-        let outcomes = run(
-            &generated_header(),
-            &[check],
-            &layout::ALL,
-            &header_constants(),
-        )
-        .expect("runs");
+        let outcomes =
+            run(&generated_header(), &[check], &Expected::of(&layout::ALL)).expect("runs");
         let message = outcomes[0]
             .result
             .as_ref()
@@ -524,12 +556,18 @@ mod tests {
 
     #[test]
     fn the_unit_asserts_every_number_from_the_model() {
-        let tu = render(Arch::X86_32, Dialect::C11, &[&RANGE], &[]);
+        let range_only = Expected {
+            model: &[&RANGE],
+            constants: Vec::new(),
+            undefined: vec!["KEXEC_CMD_kexec_load_v1"],
+        };
+        let tu = render(Arch::X86_32, Dialect::C11, &range_only);
         assert!(tu.contains("HEADGEN_CHECK(x86_32_sizeof_xen_kexec_range_t_is_16, sizeof(xen_kexec_range_t) == 16);"));
         assert!(tu.contains("offsetof(struct headgen_align_xen_kexec_range_t, t) == 4);"));
         assert!(tu.contains("offsetof(xen_kexec_range_t, start) == 12);"));
         assert!(tu.contains("sizeof(((xen_kexec_range_t *)0)->start) == 4);"));
-        let c89 = render(Arch::X86_32, Dialect::C89, &[&RANGE], &[]);
+        assert!(tu.contains("#ifdef KEXEC_CMD_kexec_load_v1\n#error"));
+        let c89 = render(Arch::X86_32, Dialect::C89, &range_only);
         assert!(c89.contains("[(cond) ? 1 : -1]") && !c89.contains("_Static_assert"));
     }
 }

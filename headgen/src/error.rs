@@ -13,16 +13,19 @@ pub(crate) enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// cbindgen refused the abi crate's source.
-    Cbindgen(String),
-    /// cbindgen logged warnings: each is a declaration it could not render faithfully
-    /// (an unknown type would otherwise be emitted verbatim), so none is tolerated.
-    CbindgenWarnings(Vec<String>),
-    /// cbindgen's output disagrees with the layout model or cannot be turned into Xen's
-    /// form; `line` is the 1-based line of cbindgen's output.
-    Xenify {
-        /// The line of cbindgen's output where the problem was found (0: the whole output).
-        line: usize,
+    /// The current directory is not inside a checkout of this repository.
+    NotInCheckout {
+        /// Where the search started.
+        start: PathBuf,
+        /// The file that marks the repository root.
+        marker: &'static str,
+    },
+    /// The doc text of an abi item cannot be read or used as a C comment.
+    Doc {
+        /// The source file, relative to the repository root.
+        file: &'static str,
+        /// The item (`KEXEC_TYPE_CRASH`, `KexecLoad.type`), or `the file`.
+        item: String,
         /// What is wrong.
         message: String,
     },
@@ -47,7 +50,11 @@ pub(crate) enum Error {
         path: PathBuf,
         /// A unified diff from the committed file to the generated one.
         diff: String,
+        /// The command that regenerates it.
+        command: &'static str,
     },
+    /// cbindgen could not render the ffi crate's header (`include/xen-kexec.h`).
+    Cbindgen(String),
     /// Several checks failed; each is reported.
     Many(Vec<Error>),
 }
@@ -66,36 +73,38 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { action, source } => write!(f, "{action}: {source}"),
-            Error::Cbindgen(message) => {
-                write!(f, "cbindgen could not read the abi crate: {message}")
-            }
-            Error::CbindgenWarnings(warnings) => {
-                writeln!(
-                    f,
-                    "cbindgen logged {} warning(s); headgen treats each as an error:",
-                    warnings.len()
-                )?;
-                for warning in warnings {
-                    writeln!(f, "  warning: {warning}")?;
-                }
-                Ok(())
-            }
-            Error::Xenify { line: 0, message } => write!(f, "cbindgen's output: {message}"),
-            Error::Xenify { line, message } => {
-                write!(f, "cbindgen's output, line {line}: {message}")
-            }
+            Error::NotInCheckout { start, marker } => write!(
+                f,
+                "{} is not inside a xen-kexec-abi checkout (no directory at or above it has \
+                 Cargo.toml and {}); run headgen from within the repository",
+                start.display(),
+                marker
+            ),
+            Error::Doc {
+                file,
+                item,
+                message,
+            } => write!(f, "{file}: {item}: {message}"),
             Error::MissingCompiler { program, package } => write!(
                 f,
                 "`{program}` is not installed; the C checks need it: install the Debian package \
                  `{package}` (apt-get install {package})"
             ),
             Error::CCheck { check, stderr } => write!(f, "C check failed: {check}\n{stderr}"),
-            Error::Stale { path, diff } => write!(
+            Error::Stale {
+                path,
+                diff,
+                command,
+            } => write!(
                 f,
                 "{} is stale: it differs from what the generator produces now.\n\
                  Run `{}` and commit the result.\n{diff}",
                 path.display(),
-                crate::GENERATE_COMMAND
+                command
+            ),
+            Error::Cbindgen(message) => write!(
+                f,
+                "cbindgen could not render include/xen-kexec.h from ffi/src: {message}"
             ),
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {

@@ -1,16 +1,13 @@
-//! headgen: renders `include/public/kexec.h` from the `xen-kexec-abi` crate, checks it
-//! against real C compilers, reports layouts, and decodes captured hypercalls.
+//! headgen: the header tool. It renders `include/public/kexec.h` from the
+//! `xen-kexec-abi` crate, checks it against real C compilers, and reports layouts.
 //!
-//! `cargo run -p headgen` with no subcommand generates the header, then checks it.
+//! The pipeline reads top to bottom: the layout model and the crate's items and doc
+//! comments ([`abi_docs`]) → rendering ([`kexec_h`], [`report`]) → checks (freshness of
+//! the committed files in [`outputs`], then the C compilers in [`checks`]). Nothing
+//! rendered is ever read back.
 //!
-//! - `generate` writes the generated files: `include/public/kexec.h` (cbindgen over the
-//!   abi crate, in Xen's form), `docs/layout.md` and `abi/doc/<struct>.md` (the layout
-//!   model's tables; rustdoc includes the latter in each structure's documentation).
-//! - `check` regenerates them in memory and fails, with a unified diff and the command to
-//!   run, when a committed one is stale; then it compiles the header with gcc and clang
-//!   for x86_32, x86_64, arm32 and arm64, asserting every size, alignment, offset and
-//!   constant of the layout model ([`checks`]).
-//! - `layout` prints the layout model pahole-style, or as markdown.
+//! headgen works on the checkout that holds the current directory ([`repo`]). Decoding
+//! captured hypercalls is the toolstack's `xen-kexec decode`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,31 +15,34 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use xen_kexec_abi::layout::{self, Arch, StructDef};
 
-mod bindgen;
+mod abi_docs;
 mod cdecl;
 mod checks;
-mod decode;
+mod comment;
 mod error;
-mod header;
+mod ffi_header;
+mod kexec_h;
 mod outputs;
+mod repo;
 mod report;
-mod xenify;
 
-use bindgen::AbiSources;
 use error::Error;
 
-/// The command that regenerates the committed files.
-pub(crate) const GENERATE_COMMAND: &str = "cargo run -p headgen -- generate";
+/// What the bare command does, for `--help`.
+const ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
+the abi crate and checks it with C compilers. With no command: `generate`, then `check`.";
 
-/// The workspace this headgen was built in: where the abi crate and the committed
-/// generated files are.
-pub(crate) fn workspace_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+const LONG_ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
+the abi crate and checks it with C compilers.
+
+With no command, headgen writes include/public/kexec.h (Xen's public header), \
+docs/layout.md and abi/doc/<structure>.md (the layout tables) into the checkout that \
+holds the current directory, then runs `check`. Files already up to date are left \
+untouched.";
 
 /// Command line of headgen.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -52,14 +52,12 @@ struct Cli {
 enum Command {
     /// Write include/public/kexec.h, docs/layout.md and abi/doc/*.md from the abi crate.
     Generate,
-    /// Fail if a committed generated file is stale, then compile the header for every
-    /// arch and assert the layout model's numbers.
+    /// Fail with a diff if a committed generated file is stale, then compile the header
+    /// for x86_32, x86_64, arm32 and arm64 and assert the layout model's numbers.
     Check,
     /// Print the layout model: every structure's fields with offsets and sizes, holes and
     /// padding, and the x86_32 and x86_64 layouts side by side.
     Layout(LayoutArgs),
-    /// Decode a captured kexec_op hypercall from guest memory images and print it as JSON.
-    Decode(decode::DecodeArgs),
 }
 
 /// Arguments of `headgen layout`.
@@ -107,11 +105,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = workspace_root();
     let result = match cli.command {
-        Some(Command::Decode(args)) => return decode::run(&args),
-        Some(Command::Generate) => generate(root),
-        Some(Command::Check) => check(root, &layout::ALL).map(|lines| print_lines(&lines)),
         Some(Command::Layout(args)) => {
             let arches = args.arch.arches();
             print!(
@@ -123,9 +117,14 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-        None => {
-            generate(root).and_then(|()| check(root, &layout::ALL).map(|lines| print_lines(&lines)))
-        }
+        Some(Command::Generate) => repo::from_current_dir().and_then(|root| generate(&root)),
+        Some(Command::Check) => repo::from_current_dir()
+            .and_then(|root| check(&root, &layout::ALL))
+            .map(|lines| print_lines(&lines)),
+        None => repo::from_current_dir().and_then(|root| {
+            generate(&root)?;
+            check(&root, &layout::ALL).map(|lines| print_lines(&lines))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,7 +143,7 @@ fn print_lines(lines: &[String]) {
 
 /// `headgen generate`: writes every generated file that changed.
 fn generate(root: &Path) -> Result<(), Error> {
-    let outputs = outputs::all(root, &AbiSources::in_workspace(root), &layout::ALL)?;
+    let outputs = outputs::all(root, &layout::ALL)?;
     for (path, what) in outputs::write(root, &outputs)? {
         let what = match what {
             outputs::Written::UpToDate => "up to date",
@@ -159,7 +158,7 @@ fn generate(root: &Path) -> Result<(), Error> {
 /// `headgen check`: the freshness of every committed generated file, then the C checks
 /// of the generated header against `model`. Returns the report, or every failure.
 fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error> {
-    let outputs = outputs::all(root, &AbiSources::in_workspace(root), model)?;
+    let outputs = outputs::all(root, model)?;
     let mut failures = outputs::stale(root, &outputs)?;
     let mut lines: Vec<String> = outputs
         .iter()
@@ -172,14 +171,13 @@ fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error
         .collect();
     let header = outputs
         .iter()
-        .find(|o| o.path == Path::new(header::PATH))
+        .find(|o| o.path == Path::new(kexec_h::PATH))
         .and_then(|o| o.text.as_deref())
         .unwrap_or_default();
     let outcomes = checks::run(
         header,
         &checks::standard_checks(),
-        model,
-        &header::header_constants(),
+        &checks::Expected::of(model),
     )?;
     for outcome in outcomes {
         match outcome.result {
@@ -193,10 +191,159 @@ fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error
     }
     if failures.is_empty() {
         let arches: Vec<_> = Arch::ALL.iter().map(|a| a.name()).collect();
-        lines.push(format!("{} checked: {}", header::PATH, arches.join(", ")));
+        lines.push(format!("{} checked: {}", kexec_h::PATH, arches.join(", ")));
         Ok(lines)
     } else {
         Err(Error::Many(failures))
+    }
+}
+
+/// How headgen's modules use each other: no module uses one that uses it.
+#[cfg(test)]
+mod module_graph {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    use syn::visit::Visit;
+
+    /// Module → the modules it names through `crate::`. A name that is no module of
+    /// `modules` is an item of the crate root, `main`, which declares every module.
+    type Graph = BTreeMap<String, BTreeSet<String>>;
+
+    #[derive(Default)]
+    struct CrateRefs(BTreeSet<String>);
+
+    impl<'ast> Visit<'ast> for CrateRefs {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            let mut segments = path.segments.iter();
+            if segments.next().is_some_and(|s| s.ident == "crate") {
+                if let Some(next) = segments.next() {
+                    self.0.insert(next.ident.to_string());
+                }
+            }
+            syn::visit::visit_path(self, path);
+        }
+
+        fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {
+            if let syn::UseTree::Path(p) = tree {
+                if p.ident == "crate" {
+                    let mut firsts = vec![&*p.tree];
+                    while let Some(t) = firsts.pop() {
+                        match t {
+                            syn::UseTree::Path(p) => {
+                                self.0.insert(p.ident.to_string());
+                            }
+                            syn::UseTree::Name(n) => {
+                                self.0.insert(n.ident.to_string());
+                            }
+                            syn::UseTree::Rename(r) => {
+                                self.0.insert(r.ident.to_string());
+                            }
+                            syn::UseTree::Group(g) => firsts.extend(g.items.iter()),
+                            syn::UseTree::Glob(_) => {
+                                self.0.insert("main".to_owned());
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+            syn::visit::visit_use_tree(self, tree);
+        }
+    }
+
+    /// The graph of the modules in `dir` (one file each, `main.rs` the root).
+    fn graph(dir: &Path) -> Graph {
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).expect("list src") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let name = path
+                    .file_stem()
+                    .expect("stem")
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(name, std::fs::read_to_string(&path).expect("read"));
+            }
+        }
+        let modules: BTreeSet<String> = files.keys().cloned().collect();
+        files
+            .iter()
+            .map(|(name, source)| {
+                let mut refs = CrateRefs::default();
+                refs.visit_file(&syn::parse_file(source).expect("parses"));
+                let uses = if name == "main" {
+                    modules.iter().filter(|m| *m != "main").cloned().collect()
+                } else {
+                    refs.0
+                        .into_iter()
+                        .map(|r| {
+                            if modules.contains(&r) {
+                                r
+                            } else {
+                                "main".to_owned()
+                            }
+                        })
+                        .filter(|r| r != name)
+                        .collect()
+                };
+                (name.clone(), uses)
+            })
+            .collect()
+    }
+
+    /// A cycle of `graph`, if it has one.
+    fn cycle(graph: &Graph) -> Option<Vec<String>> {
+        fn visit(
+            node: &str,
+            graph: &Graph,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|n| n == node) {
+                let mut cycle = path[i..].to_vec();
+                cycle.push(node.to_owned());
+                return Some(cycle);
+            }
+            if done.contains(node) {
+                return None;
+            }
+            path.push(node.to_owned());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(c) = visit(next, graph, path, done) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            done.insert(node.to_owned());
+            None
+        }
+        let mut done = BTreeSet::new();
+        graph
+            .keys()
+            .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+    }
+
+    #[test]
+    fn no_module_uses_a_module_that_uses_it() {
+        let g = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        assert!(
+            g["kexec_h"].contains("abi_docs"),
+            "the graph is read: {g:?}"
+        );
+        assert_eq!(cycle(&g), None, "{g:#?}");
+    }
+
+    #[test]
+    fn a_cycle_is_found_however_long() {
+        let g: Graph = [("main", "a"), ("a", "b"), ("b", "c"), ("c", "a")]
+            .into_iter()
+            .map(|(m, u)| (m.to_owned(), BTreeSet::from([u.to_owned()])))
+            .collect();
+        assert_eq!(
+            cycle(&g),
+            Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+        );
     }
 }
 
@@ -208,7 +355,7 @@ mod tests {
     /// does not lay out as the model says fails it.
     #[test]
     fn check_passes_on_the_committed_tree() {
-        let lines = check(workspace_root(), &layout::ALL).unwrap_or_else(|e| {
+        let lines = check(&repo::for_tests(), &layout::ALL).unwrap_or_else(|e| {
             eprintln!("{e}");
             Vec::new()
         });
@@ -216,7 +363,8 @@ mod tests {
             lines
                 .last()
                 .is_some_and(|l| l.ends_with("checked: x86_32, x86_64, arm32, arm64")),
-            "headgen check failed (see above); run `{GENERATE_COMMAND}` if a file is stale"
+            "headgen check failed (see above); run `{}` if a file is stale",
+            repo::GENERATE_COMMAND
         );
         assert!(
             lines
@@ -234,16 +382,18 @@ mod tests {
     /// A copy of the files `check` reads, in a scratch directory.
     fn scratch_tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
-        let root = workspace_root();
+        let root = repo::for_tests();
         let mut files = vec![
-            "abi/src/x86_64.rs".to_owned(),
-            "abi/src/consts.rs".to_owned(),
-            header::PATH.to_owned(),
+            abi_docs::STRUCTS.to_owned(),
+            abi_docs::CONSTS.to_owned(),
+            kexec_h::PATH.to_owned(),
             outputs::LAYOUT_MD.to_owned(),
         ];
         for def in layout::ALL {
             files.push(format!("{}/{}.md", outputs::STRUCT_DOC_DIR, def.c_name));
         }
+        files.push(ffi_header::PATH.to_owned());
+        files.extend(ffi_header::source_files(&root));
         for file in files {
             let to = dir.path().join(&file);
             std::fs::create_dir_all(to.parent().expect("a file has a directory")).expect("mkdir");
@@ -255,7 +405,7 @@ mod tests {
     #[test]
     fn check_of_a_hand_edited_header_fails_with_the_diff_and_the_command() {
         let tree = scratch_tree();
-        let header = tree.path().join(header::PATH);
+        let header = tree.path().join(kexec_h::PATH);
         let text = std::fs::read_to_string(&header).expect("read");
         let edited = text.replacen("    uint64_t buf_size;", "    uint32_t buf_size;", 1);
         assert_ne!(edited, text);

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use xen_kexec_abi::layout::{Arch, StructDef};
 
-use crate::bindgen::AbiSources;
+use crate::abi_docs::AbiDocs;
 use crate::error::Error;
-use crate::{header, report};
+use crate::{ffi_header, kexec_h, repo, report};
 
 /// The markdown layout report, relative to the workspace root.
 pub(crate) const LAYOUT_MD: &str = "docs/layout.md";
@@ -25,21 +25,26 @@ pub(crate) struct Output {
     pub(crate) text: Option<String>,
 }
 
-/// Every generated file of the workspace at `root`, from the abi crate's `sources` and
-/// the layout `model`.
-pub(crate) fn all(
-    root: &Path,
-    sources: &AbiSources,
-    model: &[&'static StructDef],
-) -> Result<Vec<Output>, Error> {
+/// Every generated file of the checkout at `root`, rendered from the layout `model`
+/// and the abi crate's items and doc comments (read from `root`). Each output is one
+/// entry here, the ffi crate's C header among them.
+pub(crate) fn all(root: &Path, model: &[&'static StructDef]) -> Result<Vec<Output>, Error> {
+    let docs = AbiDocs::read(root)?;
     let mut outputs = vec![
         Output {
-            path: header::PATH.into(),
-            text: Some(header::generate(sources, model)?),
+            path: kexec_h::PATH.into(),
+            text: Some(kexec_h::render(model, &docs)?),
         },
         Output {
             path: LAYOUT_MD.into(),
             text: Some(report::markdown(model, &Arch::ALL)),
+        },
+        Output {
+            path: ffi_header::PATH.into(),
+            // Like the abi sources, the ffi crate is read from the checkout at `root`.
+            text: Some(
+                ffi_header::generate(&root.join(ffi_header::SOURCE)).map_err(Error::Cbindgen)?,
+            ),
         },
     ];
     let docs: Vec<Output> = model
@@ -120,6 +125,7 @@ pub(crate) fn stale(root: &Path, outputs: &[Output]) -> Result<Vec<Error>, Error
             errors.push(Error::Stale {
                 path: output.path.clone(),
                 diff: unified_diff(&output.path, committed.as_deref(), output.text.as_deref()),
+                command: repo::GENERATE_COMMAND,
             });
         }
     }
@@ -163,28 +169,42 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace_root;
+    use crate::repo::for_tests as test_root;
     use xen_kexec_abi::layout::{self, CType, SEGMENT};
 
-    fn copy_of_structs(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, AbiSources) {
+    /// A checkout with only what generation reads, `edit` applied to x86_64.rs.
+    fn scratch_with_structs(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
-        let source =
-            std::fs::read_to_string(workspace_root().join("abi/src/x86_64.rs")).expect("read");
-        let edited = edit(&source);
-        assert_ne!(edited, source, "the edit applies");
-        let structs = dir.path().join("x86_64.rs");
-        std::fs::write(&structs, edited).expect("write");
-        let consts = workspace_root().join("abi/src/consts.rs");
-        (dir, AbiSources { structs, consts })
+        let mut files = vec![
+            crate::abi_docs::CONSTS.to_owned(),
+            crate::abi_docs::STRUCTS.to_owned(),
+        ];
+        files.extend(ffi_header::source_files(&test_root()));
+        for file in &files {
+            let file = file.as_str();
+            let to = dir.path().join(file);
+            std::fs::create_dir_all(to.parent().expect("has a parent")).expect("mkdir");
+            let text = std::fs::read_to_string(test_root().join(file)).expect("read");
+            let text = if file == crate::abi_docs::STRUCTS {
+                let edited = edit(&text);
+                assert_ne!(edited, text, "the edit applies");
+                edited
+            } else {
+                text
+            };
+            std::fs::write(to, text).expect("write");
+        }
+        dir
     }
 
-    fn header_staleness(sources: &AbiSources, model: &[&'static StructDef]) -> Vec<String> {
-        let outputs = all(workspace_root(), sources, model).expect("generates");
-        let header: Vec<_> = outputs
+    /// The staleness errors of the committed header against one generated from `src`.
+    fn header_staleness(src: &Path, model: &[&'static StructDef]) -> Vec<String> {
+        let header: Vec<_> = all(src, model)
+            .expect("generates")
             .into_iter()
-            .filter(|o| o.path == Path::new(header::PATH))
+            .filter(|o| o.path == Path::new(kexec_h::PATH))
             .collect();
-        stale(workspace_root(), &header)
+        stale(&test_root(), &header)
             .expect("reads")
             .iter()
             .map(ToString::to_string)
@@ -193,26 +213,21 @@ mod tests {
 
     #[test]
     fn the_committed_files_are_fresh() {
-        let outputs = all(
-            workspace_root(),
-            &AbiSources::in_workspace(workspace_root()),
-            &layout::ALL,
-        )
-        .expect("generates");
-        let stale = stale(workspace_root(), &outputs).expect("reads");
+        let outputs = all(&test_root(), &layout::ALL).expect("generates");
+        let stale = stale(&test_root(), &outputs).expect("reads");
         assert!(stale.is_empty(), "{}", Error::Many(stale));
     }
 
     #[test]
     fn editing_a_field_doc_without_regenerating_makes_the_header_stale_with_a_diff() {
-        let (_dir, sources) = copy_of_structs(|s| {
+        let src = scratch_with_structs(|s| {
             s.replacen(
                 "/// Number of source bytes to copy.",
                 "/// Number of source bytes to copy, edited.",
                 1,
             )
         });
-        let errors = header_staleness(&sources, &layout::ALL);
+        let errors = header_staleness(src.path(), &layout::ALL);
         assert_eq!(errors.len(), 1, "{errors:?}");
         let e = &errors[0];
         assert!(e.contains("include/public/kexec.h is stale"), "{e}");
@@ -222,19 +237,19 @@ mod tests {
             "{e}"
         );
         assert!(
-            e.contains("\n-     * Number of source bytes to copy.\n"),
+            e.contains("\n-    /* Number of source bytes to copy. */\n"),
             "{e}"
         );
         assert!(
-            e.contains("\n+     * Number of source bytes to copy, edited.\n"),
+            e.contains("\n+    /* Number of source bytes to copy, edited. */\n"),
             "{e}"
         );
     }
 
     #[test]
     fn renaming_a_field_in_the_crate_and_its_model_makes_the_header_stale_with_a_diff() {
-        let (_dir, sources) =
-            copy_of_structs(|s| s.replacen("pub dest_size: u64,", "pub dest_len: u64,", 1));
+        let src =
+            scratch_with_structs(|s| s.replacen("pub dest_size: u64,", "pub dest_len: u64,", 1));
         let fields: Vec<(&'static str, CType)> = SEGMENT
             .fields
             .iter()
@@ -263,7 +278,7 @@ mod tests {
                 }
             })
             .collect();
-        let errors = header_staleness(&sources, &model);
+        let errors = header_staleness(src.path(), &model);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].contains("\n-    uint64_t dest_size;\n+    uint64_t dest_len;\n"),
@@ -273,13 +288,16 @@ mod tests {
     }
 
     #[test]
-    fn renaming_a_field_in_the_crate_alone_is_an_error_naming_both_names() {
-        let (_dir, sources) =
-            copy_of_structs(|s| s.replacen("pub dest_size: u64,", "pub dest_len: u64,", 1));
-        let e = all(workspace_root(), &sources, &layout::ALL)
-            .expect_err("disagrees with the model")
+    fn a_model_field_the_rust_structure_does_not_document_is_an_error_naming_it() {
+        let src =
+            scratch_with_structs(|s| s.replacen("pub dest_size: u64,", "pub dest_len: u64,", 1));
+        let e = all(src.path(), &layout::ALL)
+            .expect_err("the model's dest_size has no doc")
             .to_string();
-        assert!(e.contains("`dest_len`") && e.contains("`dest_size`"), "{e}");
+        assert!(
+            e.contains("abi/src/x86_64.rs: KexecSegment.dest_size"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -312,19 +330,14 @@ mod tests {
 
     #[test]
     fn a_leftover_struct_doc_is_reported_stale() {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = scratch_with_structs(|s| format!("{s}\n"));
         std::fs::create_dir_all(dir.path().join(STRUCT_DOC_DIR)).expect("mkdir");
         std::fs::write(
             dir.path().join(STRUCT_DOC_DIR).join("xen_kexec_old.md"),
             "old\n",
         )
         .expect("write");
-        let outputs = all(
-            dir.path(),
-            &AbiSources::in_workspace(workspace_root()),
-            &layout::ALL,
-        )
-        .expect("generates");
+        let outputs = all(dir.path(), &layout::ALL).expect("generates");
         let leftover = outputs
             .iter()
             .find(|o| o.path.ends_with("xen_kexec_old.md"))

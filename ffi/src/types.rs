@@ -1,0 +1,112 @@
+//! The C types of `include/xen-kexec.h`, under their C names (cbindgen renders this file).
+//!
+//! Their doc comments are the header's comments, so they are written as C prose. Each
+//! structure is declared with its tag (`struct xen_kexec_guest`) and given its `_t`
+//! typedef by a Rust type alias, which cbindgen renders as
+//! `typedef struct xen_kexec_guest xen_kexec_guest_t;`.
+//!
+//! These are host-side structures, passed between C and Rust in one address space, not
+//! guest ABI: their layout is the C compiler's for the host (`#[repr(C)]`), and the tests
+//! compare every offset with gcc's.
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_int, c_uint, c_void};
+
+use xen_kexec_abi::consts::KEXEC_SEGMENT_MAX;
+
+/// Copies len bytes from guest address guest_addr to dst. Returns 0 when all len bytes
+/// were copied, nonzero on a fault.
+pub type xen_kexec_copy_from_guest_t = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, dst: *mut c_void, guest_addr: u64, len: usize) -> c_int,
+>;
+
+/// Copies len bytes from src to guest address guest_addr. Returns 0 when all len bytes
+/// were copied, nonzero on a fault.
+pub type xen_kexec_copy_to_guest_t = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        guest_addr: u64,
+        src: *const c_void,
+        len: usize,
+    ) -> c_int,
+>;
+
+/// The guest that made the hypercall: its width and how to reach its memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct xen_kexec_guest {
+    /// 32 (a compat guest) or 64.
+    pub bits: c_uint,
+    /// Passed unchanged to both copy functions.
+    pub ctx: *mut c_void,
+    /// Required.
+    pub copy_from_guest: xen_kexec_copy_from_guest_t,
+    /// May be NULL except for xen_kexec_complete_get_range.
+    pub copy_to_guest: xen_kexec_copy_to_guest_t,
+}
+
+/// The guest that made the hypercall.
+pub type xen_kexec_guest_t = xen_kexec_guest;
+
+/// What the load rules need to know about the host.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct xen_kexec_host {
+    /// A power of two: 4096 on x86.
+    pub page_size: u64,
+    /// The first machine address of the crash region.
+    pub crash_start: u64,
+    /// Its size; 0 when no crash region is reserved.
+    pub crash_size: u64,
+}
+
+/// What the load rules need to know about the host.
+pub type xen_kexec_host_t = xen_kexec_host;
+
+/// A segment with its handle already read: buf is the guest address of the source bytes
+/// (0 for none).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct xen_kexec_plain_segment {
+    /// Guest address of the source bytes; 0 for none.
+    pub buf: u64,
+    /// Number of source bytes.
+    pub buf_size: u64,
+    /// Machine address of the destination.
+    pub dest_maddr: u64,
+    /// Size of the destination in bytes.
+    pub dest_size: u64,
+}
+
+/// A segment with its handle already read.
+pub type xen_kexec_plain_segment_t = xen_kexec_plain_segment;
+
+/// A decoded, validated kexec_op call. Fields a command does not use are zero.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct xen_kexec_op {
+    /// KEXEC_CMD_*.
+    pub cmd: u32,
+    /// KEXEC_TYPE_*: exec, load, unload, status.
+    pub r#type: u8,
+    /// load: 32 or 64, from the image's arch (never from the guest's width).
+    pub entry_bits: u8,
+    /// load: EM_386 or EM_X86_64.
+    pub arch: u16,
+    /// load: the number of segments used.
+    pub nr_segments: u32,
+    /// get_range: KEXEC_RANGE_MA_*.
+    pub range: i32,
+    /// get_range: the CPU number for KEXEC_RANGE_MA_CPU.
+    pub nr: i32,
+    /// load: machine address of the entry point.
+    pub entry_maddr: u64,
+    /// load: nr_segments used, the rest zero.
+    pub segments: [xen_kexec_plain_segment_t; 16],
+}
+
+/// A decoded, validated kexec_op call.
+pub type xen_kexec_op_t = xen_kexec_op;
+
+// The C interface spells the array length 16; it is KEXEC_SEGMENT_MAX.
+static_assertions::const_assert_eq!(16, KEXEC_SEGMENT_MAX);

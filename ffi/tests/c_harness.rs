@@ -1,0 +1,729 @@
+//! The C interface, from C: `include/xen-kexec.h` and the `no_std` staticlib (built with
+//! `cargo build -p xen-kexec-ffi --profile ffi`) compiled and linked by gcc, compared with
+//! the Rust decoder and encoder of the abi crate at run time, line by line.
+//!
+//! - every case of `fixtures/cases.toml` through `xen_kexec_decode` (and, for get_range
+//!   cases with an answer, `xen_kexec_complete_get_range`): errno, reason text and every
+//!   decoded field, or the guest memory written back;
+//! - loads encoded by `xen_kexec_encode_load` for both widths, their bytes compared with
+//!   the Rust encoder's, then decoded back by `xen_kexec_decode` (the round trip);
+//! - every argument error of the C interface;
+//! - the staticlib links with `-nostdlib -static` (no C library, no Rust std), and the
+//!   example `ffi/examples/kexec_load.c` compiles, links and runs.
+//!
+//! Nothing here hard-codes what the decoder answers: the expected line of each request
+//! is what the Rust code gives for the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use compat_tests::manifest;
+use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::encode::EncodeError;
+use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::host::{HostDescription, MachineRange};
+use xen_kexec_abi::load::{LoadRequest, Segment};
+use xen_kexec_abi::{
+    x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
+};
+use zerocopy::IntoBytes;
+
+/// The workspace root.
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Builds the staticlib with the `ffi` profile (once per test run) and gives its path.
+fn staticlib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "xen-kexec-ffi",
+                "--profile",
+                "ffi",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(root())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(out.status.success(), "cargo build --profile ffi failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| {
+                m["reason"] == "compiler-artifact" && m["target"]["name"] == "xen_kexec_ffi"
+            })
+            .flat_map(|m| {
+                m["filenames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.as_str().map(PathBuf::from))
+                    .collect::<Vec<_>>()
+            })
+            .find(|f| f.extension().is_some_and(|e| e == "a"))
+            .expect("cargo names the staticlib")
+    })
+}
+
+/// Compiles and links C `sources` with the header and the staticlib into `name` under
+/// the test's scratch directory, with `extra` flags; panics with gcc's output on failure.
+fn link(name: &str, sources: &[PathBuf], extra: &[&str]) -> PathBuf {
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let out = Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(root().join("include"))
+        .args(extra)
+        .args(sources)
+        .arg(staticlib())
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("gcc runs (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "gcc failed for {name}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// The harness, built once.
+fn harness() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| link("ffi-harness", &[root().join("ffi/tests/c/harness.c")], &[]))
+}
+
+/// Runs the harness on `input`; gives its output lines.
+fn run_harness(input: &str) -> Vec<String> {
+    let mut child = Command::new(harness())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("harness runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("writes");
+    let out = child.wait_with_output().expect("harness ends");
+    assert!(out.status.success(), "harness failed: {:?}", out.status);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts that `got` is `want`, line by line, naming the first difference.
+fn assert_lines(got: &[String], want: &[String]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "line {i} differs (C first, Rust second)");
+    }
+    assert_eq!(got.len(), want.len(), "line count: {got:#?}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "-".to_owned();
+    }
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The reason buffer of the harness is 256 bytes: a reason is cut to 255.
+fn why(e: &Error) -> String {
+    let mut text = e.to_string();
+    text.truncate(255);
+    text
+}
+
+/// The harness's line for a decode, from the Rust decoder's result.
+fn decode_lines(name: &str, result: &Result<Operation, Error>) -> Vec<String> {
+    match result {
+        Err(e) => vec![format!("{name} rc={} why={}", e.to_hypercall_ret(), why(e))],
+        Ok(op) => vec![format!("{name} rc=0 why="), op_line(name, op)],
+    }
+}
+
+/// The harness's op line for `op`: every field of `xen_kexec_op_t` as the C interface
+/// promises to fill it.
+fn op_line(name: &str, op: &Operation) -> String {
+    let (mut type_, mut entry_bits, mut arch, mut range, mut nr, mut entry) = (0, 0, 0, 0, 0, 0);
+    let mut segments = Vec::new();
+    match op {
+        Operation::Exec { type_: t }
+        | Operation::Unload { type_: t }
+        | Operation::Status { type_: t } => {
+            type_ = t.0;
+        }
+        Operation::GetRange(q) => {
+            range = q.range.0;
+            nr = q.nr;
+        }
+        Operation::Load(l) => {
+            type_ = l.kexec_type().0;
+            entry_bits = match l.entry_mode() {
+                EntryMode::Protected32 => 32,
+                EntryMode::Long64 => 64,
+                other => panic!("no C form for {other:?}"),
+            };
+            arch = l.arch().0;
+            entry = l.entry_maddr();
+            segments = l
+                .segments()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{:x},{:x},{:x},{:x}",
+                        s.buf, s.buf_size, s.dest_maddr, s.dest_size
+                    )
+                })
+                .collect();
+        }
+        other => panic!("no C form for {other:?}"),
+    }
+    format!(
+        "{name} op cmd={} type={type_} entry_bits={entry_bits} arch={arch} nr_segments={} range={range} nr={nr} entry_maddr={entry:x} segments={}",
+        op.cmd().0,
+        segments.len(),
+        segments.join(";")
+    )
+}
+
+/// Regions of owned bytes as guest memory.
+fn regions(copies: &mut [(u64, Vec<u8>)]) -> Vec<GuestRegion<&mut [u8]>> {
+    copies
+        .iter_mut()
+        .map(|(base, bytes)| GuestRegion {
+            base: *base,
+            bytes: bytes.as_mut_slice(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_manifest_case_decodes_in_c_as_in_rust() {
+    let manifest = manifest::load(&manifest::manifest_path()).expect("manifest");
+    let images = manifest::committed_images(&manifest).expect("fixtures");
+    let (mut input, mut want) = (String::new(), Vec::new());
+    let mut answered = 0;
+    for case in &manifest.cases {
+        let abi = case.guest_abi().expect("guest");
+        let host = case.host().expect("host");
+        let cmd = case.cmd_value().expect("cmd");
+        let arg = case.arg.u64().expect("arg");
+        let mut copies: Vec<(u64, Vec<u8>)> = (0..case.regions.len())
+            .map(|i| {
+                let path = case.region_path(i).expect("path");
+                (
+                    case.regions[i].addr.u64().expect("addr"),
+                    images[&path].clone(),
+                )
+            })
+            .collect();
+        let crash = host.crash_region.map_or((0, 0), |r| (r.start(), r.size()));
+        assert!(
+            host.crash_region.is_none_or(|r| r.size() > 0),
+            "case {}: the C interface has no empty crash region (size 0 means none)",
+            case.name
+        );
+        let (size, start) = match &case.answer {
+            Some([size, start]) => (size.u64().expect("size"), start.u64().expect("start")),
+            None => (0, 0),
+        };
+        writeln!(
+            input,
+            "decode {} {} {cmd:x} {arg:x} {:x} {:x} {:x} {} {size:x} {start:x} {}",
+            case.name,
+            if abi == GuestAbi::X86_32 { 32 } else { 64 },
+            host.page_size.get(),
+            crash.0,
+            crash.1,
+            u8::from(case.answer.is_some()),
+            copies.len()
+        )
+        .expect("string");
+        for (addr, bytes) in &copies {
+            writeln!(input, "region {addr:x} {}", hex(bytes)).expect("string");
+        }
+        let mut mem_regions = regions(&mut copies);
+        let mut mem = SparseMemory::new(&mut mem_regions).expect("regions");
+        let result = decode(abi, KexecCmd(cmd), arg, &mut mem, &host);
+        want.extend(decode_lines(&case.name, &result));
+        if let (Some(_), Ok(Operation::GetRange(query))) = (&case.answer, &result) {
+            answered += 1;
+            let rc = query
+                .complete(&mut mem, size, start)
+                .map_or_else(|e| e.to_hypercall_ret(), |()| 0);
+            let memory: Vec<String> = copies.iter().map(|(_, b)| hex(b)).collect();
+            want.push(format!(
+                "{} complete rc={rc} mem={}",
+                case.name,
+                memory.join("|")
+            ));
+        }
+    }
+    assert!(manifest.cases.len() > 80 && answered >= 4, "{answered}");
+    assert_lines(&run_harness(&input), &want);
+}
+
+/// One load for `xen_kexec_encode_load`.
+struct EncodeCase {
+    name: String,
+    abi: GuestAbi,
+    crash: Option<(u64, u64)>,
+    type_: u8,
+    arch: u16,
+    entry: u64,
+    segments_addr: u64,
+    segments: Vec<Segment>,
+}
+
+fn seg(buf: u64, dest_maddr: u64, pages: u64) -> Segment {
+    Segment {
+        buf,
+        buf_size: pages * 0x1000 - 0x10,
+        dest_maddr,
+        dest_size: pages * 0x1000,
+    }
+}
+
+#[allow(clippy::too_many_lines)] // a table of cases
+/// Loads for both widths: accepted ones of every shape, and one for every refusal of the
+/// encoder (each rule, and a handle too wide for a 32-bit guest).
+fn encode_cases() -> Vec<EncodeCase> {
+    let crash = Some((0x2000_0000, 0x400_0000));
+    let mut cases = Vec::new();
+    for abi in GuestAbi::ALL {
+        let mut add = |what: &str, crash, type_, arch: ElfMachine, entry, addr, segments| {
+            cases.push(EncodeCase {
+                name: format!("encode-{what}-{}", abi.name()),
+                abi,
+                crash,
+                type_,
+                arch: arch.0,
+                entry,
+                segments_addr: addr,
+                segments,
+            });
+        };
+        let (d, c) = (KexecType::DEFAULT.0, KexecType::CRASH.0);
+        let (x64, x32) = (ElfMachine::EM_X86_64, ElfMachine::EM_386);
+        add(
+            "default-1",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000_0000, 0x10_0000, 2)],
+        );
+        add(
+            "default-386",
+            None,
+            d,
+            x32,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000_0000, 0x10_0000, 1), seg(0, 0, 0x100)],
+        );
+        add("zero-segments", None, d, x64, 0x10_0000, 0x2000, vec![]);
+        add(
+            "crash-16",
+            crash,
+            c,
+            x32,
+            0x2000_0000,
+            0x2000,
+            (0..16)
+                .map(|i| seg(0x8000_0000 + i * 0x1000, 0x2000_0000 + i * 0x1000, 1))
+                .collect(),
+        );
+        add(
+            "17-segments",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            (0..17).map(|i| seg(0, i * 0x1000, 1)).collect(),
+        );
+        add(
+            "buf-above-4g",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x1_0000_0000, 0x10_0000, 1)],
+        );
+        add(
+            "segments-above-4g",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x1_0000_2000,
+            vec![seg(0x4000, 0x10_0000, 1)],
+        );
+        add(
+            "misaligned",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000, 0x10_0800, 1)],
+        );
+        add(
+            "wraps",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000, u64::MAX - 0xfff, 2)],
+        );
+        add(
+            "overlap",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000, 0x10_0000, 2), seg(0x5000, 0x10_1000, 1)],
+        );
+        let mut big = seg(0x4000, 0x10_0000, 1);
+        big.buf_size = 0x1001;
+        add(
+            "buf-exceeds-dest",
+            None,
+            d,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![big],
+        );
+        add(
+            "type-2",
+            None,
+            2,
+            x64,
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000, 0x10_0000, 1)],
+        );
+        add(
+            "arch-40",
+            None,
+            d,
+            ElfMachine(40),
+            0x10_0000,
+            0x2000,
+            vec![seg(0x4000, 0x10_0000, 1)],
+        );
+        add(
+            "crash-no-region",
+            None,
+            c,
+            x64,
+            0x2000_0000,
+            0x2000,
+            vec![seg(0x4000, 0x2000_0000, 1)],
+        );
+        add(
+            "crash-outside",
+            crash,
+            c,
+            x64,
+            0x2000_0000,
+            0x2000,
+            vec![seg(0x4000, 0x10_0000, 1)],
+        );
+        add(
+            "crash-entry-at-end",
+            crash,
+            c,
+            x64,
+            0x2400_0000,
+            0x2000,
+            vec![seg(0x4000, 0x2000_0000, 1)],
+        );
+    }
+    cases
+}
+
+#[test]
+fn loads_encoded_in_c_match_rust_and_decode_back_for_both_widths() {
+    let (mut input, mut want) = (String::new(), Vec::new());
+    let mut round_trips = [0, 0];
+    for case in encode_cases() {
+        let (crash_start, crash_size) = case.crash.unwrap_or((0, 0));
+        writeln!(
+            input,
+            "encode {} {} 1000 {crash_start:x} {crash_size:x} {:x} {:x} {:x} {:x} {}",
+            case.name,
+            if case.abi == GuestAbi::X86_32 { 32 } else { 64 },
+            case.type_,
+            case.arch,
+            case.entry,
+            case.segments_addr,
+            case.segments.len()
+        )
+        .expect("string");
+        for s in &case.segments {
+            writeln!(
+                input,
+                "seg {:x} {:x} {:x} {:x}",
+                s.buf, s.buf_size, s.dest_maddr, s.dest_size
+            )
+            .expect("string");
+        }
+        let host = HostDescription::x86(case.crash.and_then(|(s, z)| MachineRange::new(s, z)));
+        let mut request =
+            LoadRequest::new(KexecType(case.type_), ElfMachine(case.arch), case.entry);
+        let encoded = case
+            .segments
+            .iter()
+            .try_for_each(|s| request.push_segment(*s).map(|_| ()))
+            .and_then(|()| request.validate(&host))
+            .map_err(EncodeError::from)
+            .and_then(|load| load.encode(case.abi, case.segments_addr));
+        let shown = if case.segments.len() <= 16 {
+            case.segments.len() * 32
+        } else {
+            0
+        };
+        match encoded {
+            Err(e) => want.push(format!(
+                "{} rc={} load={} segments={}",
+                case.name,
+                e.errno().to_hypercall_ret(),
+                hex(&[0xaa; 24]),
+                hex(&vec![0xaa; shown])
+            )),
+            Ok(enc) => {
+                want.push(format!(
+                    "{} rc=0 load={} segments={}",
+                    case.name,
+                    hex(enc.load_bytes()),
+                    hex(enc.segment_bytes())
+                ));
+                // The round trip, in Rust: the same bytes decode to the request.
+                let mut copies = vec![
+                    (0x1000, enc.load_bytes().to_vec()),
+                    (case.segments_addr, enc.segment_bytes().to_vec()),
+                ];
+                let mut mem_regions = regions(&mut copies);
+                let mut mem = SparseMemory::new(&mut mem_regions).expect("regions");
+                let decoded = decode(case.abi, KexecCmd::LOAD, 0x1000, &mut mem, &host);
+                let Ok(Operation::Load(load)) = &decoded else {
+                    panic!("{}: encoded load does not decode: {decoded:?}", case.name)
+                };
+                assert_eq!(load.request(), request, "{}", case.name);
+                round_trips[usize::from(case.abi == GuestAbi::X86_64)] += 1;
+                want.extend(decode_lines(&format!("{} decoded", case.name), &decoded));
+            }
+        }
+    }
+    // Accepted loads of each width, each decoded by the C decoder too (the lines above).
+    assert!(round_trips.iter().all(|&n| n >= 4), "{round_trips:?}");
+    assert_lines(&run_harness(&input), &want);
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // a table of expectations
+fn every_argument_error_is_einval_and_never_a_crash() {
+    let einval = Errno::EINVAL.to_hypercall_ret();
+    let efault = Errno::EFAULT.to_hypercall_ret();
+    // The reasons of a refused read at 0x9000, from the Rust decoder.
+    let mut status = [1u8];
+    let mut no_memory = [GuestRegion {
+        base: 0x1000,
+        bytes: &mut status[..],
+    }];
+    let mut mem = SparseMemory::new(&mut no_memory).expect("regions");
+    let host = HostDescription::x86(None);
+    let fault =
+        decode(GuestAbi::X86_64, KexecCmd::STATUS, 0x9000, &mut mem, &host).expect_err("unmapped");
+    let fault_ret = fault.to_hypercall_ret();
+    let fault_text = fault.to_string();
+    let misaligned = {
+        let mut r = LoadRequest::new(KexecType::DEFAULT, ElfMachine::EM_X86_64, 0x10_0000);
+        r.push_segment(Segment {
+            buf: 0x8000,
+            buf_size: 0x800,
+            dest_maddr: 0x10_0800,
+            dest_size: 0x1000,
+        })
+        .expect("one segment");
+        r.validate(&host)
+            .expect_err("misaligned")
+            .to_hypercall_ret()
+    };
+    let answer = x86_64::KexecRange {
+        range: KexecRangeKind::MA_CPU,
+        nr: 0,
+        size: 0x2000,
+        start: 0x1000,
+    };
+    let want: BTreeMap<&str, String> = [
+        ("decode-ok", "rc=0 why=".to_owned()),
+        (
+            "decode-ok-op",
+            format!("cmd={} type={}", KexecCmd::STATUS.0, KexecType::CRASH.0),
+        ),
+        (
+            "decode-null-guest",
+            format!("rc={einval} why=guest is NULL"),
+        ),
+        ("decode-null-host", format!("rc={einval} why=host is NULL")),
+        ("decode-null-op", format!("rc={einval} why=op is NULL")),
+        (
+            "decode-null-copy-from",
+            format!("rc={einval} why=guest->copy_from_guest is NULL"),
+        ),
+        ("decode-null-copy-to-ok", "rc=0 why=".to_owned()),
+        (
+            "decode-bits-0",
+            format!("rc={einval} why=guest bits 0 is neither 32 nor 64"),
+        ),
+        (
+            "decode-bits-16",
+            format!("rc={einval} why=guest bits 16 is neither 32 nor 64"),
+        ),
+        (
+            "decode-bits-33",
+            format!("rc={einval} why=guest bits 33 is neither 32 nor 64"),
+        ),
+        (
+            "decode-bits-128",
+            format!("rc={einval} why=guest bits 128 is neither 32 nor 64"),
+        ),
+        (
+            "decode-page-size-0",
+            format!("rc={einval} why=host page_size 0x0 is not a power of two"),
+        ),
+        (
+            "decode-page-size-3000",
+            format!("rc={einval} why=host page_size 0xbb8 is not a power of two"),
+        ),
+        (
+            "decode-crash-wraps",
+            format!(
+                "rc={einval} why=host crash region 0xfffffffffffff000 + 0x2000 wraps past 2^64"
+            ),
+        ),
+        ("decode-why-len-0", format!("rc={einval} why=-")),
+        ("decode-why-len-0-untouched", "1".to_owned()),
+        ("decode-why-null", "rc=0 why=-".to_owned()),
+        ("decode-why-null-error", format!("rc={fault_ret} why=-")),
+        ("decode-why-len-1", format!("rc={fault_ret} why=")),
+        ("decode-why-len-1-byte1", "x".to_owned()),
+        (
+            "decode-why-len-8",
+            format!("rc={fault_ret} why={}", &fault_text[..7]),
+        ),
+        ("decode-refused-op-untouched", "1".to_owned()),
+        ("range-decode", "rc=0 why=".to_owned()),
+        ("complete-null-guest", format!("rc={einval} why=-")),
+        ("complete-null-op", format!("rc={einval} why=-")),
+        ("complete-null-copy-to", format!("rc={einval} why=-")),
+        ("complete-bits-7", format!("rc={einval} why=-")),
+        ("complete-not-get-range", format!("rc={einval} why=-")),
+        ("complete-fault", format!("rc={efault} why=-")),
+        ("complete-ok", "rc=0 why=-".to_owned()),
+        ("complete-ok-mem", hex(answer.as_bytes())),
+        ("encode-ok", "rc=0 why=-".to_owned()),
+        ("encode-null-host", format!("rc={einval} why=-")),
+        ("encode-null-load-out", format!("rc={einval} why=-")),
+        ("encode-null-segments", format!("rc={einval} why=-")),
+        ("encode-null-segments-out", format!("rc={einval} why=-")),
+        ("encode-nr-0-nulls-ok", "rc=0 why=-".to_owned()),
+        ("encode-bits-48", format!("rc={einval} why=-")),
+        ("encode-nr-17", format!("rc={einval} why=-")),
+        ("encode-page-size-3000", format!("rc={einval} why=-")),
+        ("encode-refused", format!("rc={misaligned} why=-")),
+        ("encode-refused-untouched", "1".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let got: BTreeMap<String, String> = run_harness("errors\n")
+        .iter()
+        .map(|l| {
+            let rest = l.strip_prefix("err ").unwrap_or_else(|| panic!("{l}"));
+            let (label, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            (label.to_owned(), value.to_owned())
+        })
+        .collect();
+    for (label, value) in &want {
+        assert_eq!(got.get(*label), Some(value), "{label}");
+    }
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+}
+
+#[test]
+fn the_staticlib_links_without_libc_or_std_and_without_a_panic_path() {
+    let exe = link(
+        "ffi-nostdlib",
+        &[root().join("ffi/tests/c/nostdlib.c")],
+        &[
+            "-nostdlib",
+            "-static",
+            "-ffreestanding",
+            "-fno-builtin",
+            // As the README's link line: only what the three functions reach.
+            "-Wl,--gc-sections",
+            "-Wl,-e,decode_one",
+        ],
+    );
+    let nm = |path: &Path| {
+        let out = Command::new("nm")
+            .arg("-C")
+            .arg(path)
+            .stderr(Stdio::null())
+            .output()
+            .expect("nm runs (binutils)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let linked = nm(&exe);
+    assert!(linked.contains(" T xen_kexec_decode"), "{linked}");
+    let from_std: Vec<&str> = linked.lines().filter(|l| l.contains(" std::")).collect();
+    assert!(from_std.is_empty(), "std symbols linked: {from_std:#?}");
+    // No path of the three functions can panic: no panic machinery is linked at all.
+    let panics: Vec<&str> = linked.lines().filter(|l| l.contains("panic")).collect();
+    assert!(panics.is_empty(), "panic paths linked: {panics:#?}");
+    // And the archive itself holds no std object: it is the no_std build.
+    let archive = nm(staticlib());
+    assert!(!archive.contains(" std::"), "the staticlib contains std");
+}
+
+#[test]
+fn the_kexec_load_example_compiles_links_and_runs() {
+    let example = root().join("ffi/examples/kexec_load.c");
+    let lines = std::fs::read_to_string(&example)
+        .expect("example")
+        .lines()
+        .count();
+    assert!(lines < 80, "the example has {lines} lines");
+    let exe = link("ffi-example", &[example], &[]);
+    let out = Command::new(exe).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("kexec_load: refused: -"), "{stdout}");
+    assert!(
+        stdout.contains("kexec_load: crash image, 2 segments, 64-bit entry at 0x20000000"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,271 @@
+//! `xen-kexec decode` (formerly `headgen decode`): the command-line view of a captured
+//! `kexec_op` hypercall, for people debugging one.
+//!
+//! ```text
+//! xen-kexec [--json] decode --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE [--mem ...]
+//!                           [--crash-region START:SIZE]
+//! ```
+//!
+//! Each `--mem ADDR=FILE` makes the file's bytes the guest's memory at `ADDR`; every
+//! other address faults. The regions are checked (no wrap, no overlap) from the files'
+//! sizes before any file is read, and every file is size-checked. The call is decoded
+//! exactly as the hypervisor side of the `xen-kexec-abi` crate decodes it (x86 host,
+//! 4 KiB pages, the given crash region or none), and:
+//! - exit 0: the decoded operation as JSON on stdout (the abi crate's serde form; with
+//!   `--json`, the toolstack's form: see the README);
+//! - exit 1: the refusal, `ENAME (value): reason`, on stderr (with `--json`, the
+//!   refusal object on stdout);
+//! - exit 2: the command line itself is wrong, with a message naming the value or file.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde_json::{json, Map, Value};
+use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::host::{HostDescription, MachineRange};
+use xen_kexec_abi::{GuestAbi, KexecCmd};
+use xen_kexec_toolstack::input::InputFile;
+use xen_kexec_toolstack::num::{parse_range, parse_u32, parse_u64};
+use xen_kexec_toolstack::plan::MAX_LOAD_BYTES;
+use xen_kexec_toolstack::Refusal;
+
+use crate::output::{hex, mode_name, put_arch, put_cmd, put_range, put_type, Failure};
+
+/// Arguments of `xen-kexec decode`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DecodeArgs {
+    /// The width of the guest that made the call: its argument layouts.
+    #[arg(long, value_enum)]
+    guest: GuestArg,
+    /// The command: kexec_op's first argument (decimal or 0x hex).
+    #[arg(long, value_name = "N", value_parser = parse_u32)]
+    cmd: u32,
+    /// The guest address of the argument structure (decimal or 0x hex).
+    #[arg(long, value_name = "ADDR", value_parser = parse_u64)]
+    arg: u64,
+    /// Guest memory: the bytes of FILE at guest address ADDR. Repeat for more regions;
+    /// regions must not overlap.
+    #[arg(long = "mem", value_name = "ADDR=FILE", value_parser = parse_mem)]
+    mem: Vec<MemArg>,
+    /// The host's crash region, START:SIZE (each decimal or 0x hex). Without it the host
+    /// has none, and every crash-image load is refused.
+    #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
+    crash_region: Option<MachineRange>,
+}
+
+/// `--guest` of decode: a width, never `auto` (a captured call has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GuestArg {
+    /// A 32-bit x86 guest (compat layouts).
+    #[value(name = "x86_32")]
+    X86_32,
+    /// A 64-bit x86 guest.
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+impl From<GuestArg> for GuestAbi {
+    fn from(g: GuestArg) -> GuestAbi {
+        match g {
+            GuestArg::X86_32 => GuestAbi::X86_32,
+            GuestArg::X86_64 => GuestAbi::X86_64,
+        }
+    }
+}
+
+/// One `--mem ADDR=FILE`, as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MemArg {
+    addr: u64,
+    path: PathBuf,
+}
+
+impl fmt::Display for MemArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}={}", self.addr, self.path.display())
+    }
+}
+
+/// `ADDR=FILE`.
+fn parse_mem(text: &str) -> Result<MemArg, String> {
+    let (addr, path) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not ADDR=FILE"))?;
+    if path.is_empty() {
+        return Err(format!("`{text}` names no file after `=`"));
+    }
+    Ok(MemArg {
+        addr: parse_u64(addr)?,
+        path: PathBuf::from(path),
+    })
+}
+
+/// Refuses regions that wrap past 2^64 or share an address, from their sizes alone.
+fn check_regions(args: &[MemArg], lens: &[u64]) -> Result<(), Failure> {
+    // The last byte of each non-empty region.
+    let mut lasts = Vec::with_capacity(args.len());
+    for (m, &len) in args.iter().zip(lens) {
+        let last = match len.checked_sub(1) {
+            None => None,
+            Some(extra) => Some(m.addr.checked_add(extra).ok_or_else(|| {
+                Failure::Usage(format!("--mem {m} runs past the top of the address space"))
+            })?),
+        };
+        lasts.push(last);
+    }
+    for (second, (b, b_last)) in args.iter().zip(&lasts).enumerate() {
+        let Some(b_last) = b_last else { continue };
+        for (a, a_last) in args.iter().zip(&lasts).take(second) {
+            if let Some(a_last) = a_last {
+                if a.addr <= *b_last && b.addr <= *a_last {
+                    return Err(Failure::Usage(format!(
+                        "--mem regions overlap: {a} and {b}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the call the arguments describe.
+fn decode_args(args: &DecodeArgs) -> Result<Operation, Failure> {
+    let mut files = Vec::with_capacity(args.mem.len());
+    for m in &args.mem {
+        let input = InputFile::open(&m.path)
+            .map_err(|e| Failure::Usage(format!("--mem file for address {:#x}: {e}", m.addr)))?;
+        files.push(input);
+    }
+    let lens: Vec<u64> = files.iter().map(InputFile::len).collect();
+    check_regions(&args.mem, &lens)?;
+    let total: u64 = lens.iter().sum();
+    if total > MAX_LOAD_BYTES {
+        return Err(Failure::Usage(format!(
+            "--mem files total {total} bytes, more than the {} MiB decode reads",
+            MAX_LOAD_BYTES >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(files.len());
+    for (input, &len) in files.iter().zip(&lens) {
+        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        input
+            .read_at(0, &mut buf)
+            .map_err(|e| Failure::Usage(format!("cannot read --mem file: {e}")))?;
+        bytes.push(buf);
+    }
+    let mut regions: Vec<GuestRegion<&[u8]>> = args
+        .mem
+        .iter()
+        .zip(&bytes)
+        .map(|(m, b)| GuestRegion {
+            base: m.addr,
+            bytes: &b[..],
+        })
+        .collect();
+    let mut mem = SparseMemory::new(&mut regions)
+        .map_err(|e| Failure::Usage(format!("--mem regions: {e}")))?;
+    let host = HostDescription::x86(args.crash_region);
+    let cmd = KexecCmd(args.cmd);
+    decode(args.guest.into(), cmd, args.arg, &mut mem, &host)
+        .map_err(|e| Failure::Refused(Refusal::from_error(cmd, &e, false)))
+}
+
+/// The toolstack's JSON form of a decoded operation.
+fn operation_json(args: &DecodeArgs, op: &Operation) -> Value {
+    let mut o = Map::new();
+    match op {
+        Operation::Exec { type_ } | Operation::Unload { type_ } | Operation::Status { type_ } => {
+            put_type(&mut o, *type_);
+        }
+        Operation::GetRange(q) => {
+            put_range(&mut o, q.range);
+            o.insert("nr".into(), q.nr.into());
+            o.insert("arg".into(), hex(q.arg));
+        }
+        Operation::Load(load) => {
+            put_type(&mut o, load.kexec_type());
+            put_arch(&mut o, load.arch());
+            o.insert("entry_maddr".into(), hex(load.entry_maddr()));
+            o.insert("entry_mode".into(), mode_name(load.entry_mode()).into());
+            let segs: Vec<Value> = load
+                .segments()
+                .iter()
+                .map(|s| {
+                    json!({
+                        "buf": hex(s.buf),
+                        "buf_size": hex(s.buf_size),
+                        "dest_maddr": hex(s.dest_maddr),
+                        "dest_size": hex(s.dest_size),
+                    })
+                })
+                .collect();
+            o.insert("segments".into(), segs.into());
+        }
+        _ => {}
+    }
+    let mut top = Map::new();
+    top.insert("command".into(), "decode".into());
+    top.insert("guest".into(), GuestAbi::from(args.guest).name().into());
+    put_cmd(&mut top, op.cmd());
+    top.insert("operation".into(), o.into());
+    top.into()
+}
+
+/// Runs `xen-kexec decode`: the text to print on stdout.
+pub(crate) fn run(args: &DecodeArgs, json: bool) -> Result<String, Failure> {
+    let op = decode_args(args)?;
+    if json {
+        Ok(format!("{}\n", operation_json(args, &op)))
+    } else {
+        serde_json::to_string_pretty(&op)
+            .map(|s| s + "\n")
+            .map_err(|e| Failure::Usage(format!("cannot render the operation as JSON: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_arguments_parse_or_name_the_bad_text() {
+        assert_eq!(
+            parse_mem("0x1000=a=b.bin"),
+            Ok(MemArg {
+                addr: 0x1000,
+                path: PathBuf::from("a=b.bin")
+            })
+        );
+        assert!(parse_mem("0x1000").unwrap_err().contains("ADDR=FILE"));
+        assert!(parse_mem("0x1000=").unwrap_err().contains("no file"));
+        assert!(parse_mem("zz=f").unwrap_err().contains("`zz`"));
+    }
+
+    #[test]
+    fn regions_are_checked_from_sizes_alone() {
+        let m = |addr, path: &str| MemArg {
+            addr,
+            path: PathBuf::from(path),
+        };
+        let args = [m(0x1000, "a"), m(0x2000, "b"), m(0x1800, "c")];
+        // Touching is fine; c overlaps a.
+        assert!(check_regions(&args[..2], &[0x1000, 0x10]).is_ok());
+        match check_regions(&args, &[0x1000, 0x10, 0x10]) {
+            Err(Failure::Usage(msg)) => {
+                assert_eq!(msg, "--mem regions overlap: 0x1000=a and 0x1800=c");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Empty regions overlap nothing; one ending exactly at 2^64 is fine.
+        assert!(check_regions(&[m(0x1000, "a"), m(0x1000, "e")], &[0x10, 0]).is_ok());
+        assert!(check_regions(&[m(u64::MAX - 7, "top")], &[8]).is_ok());
+        match check_regions(&[m(u64::MAX - 3, "top")], &[8]) {
+            Err(Failure::Usage(msg)) => {
+                assert!(msg.contains("top") && msg.contains("past the top"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The toolstack side of Xen's `kexec_op`: what libxenctrl's `xc_kexec_*` and the Xen
+//! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
+//!
+//! - [`client`]: the typed client (`status`, `get_range`, `load`, `unload`, `exec`) over
+//!   a [`Transport`], in the argument layout of the kernel that
+//!   makes the hypercall (the dom0 kernel's width, never this process's).
+//! - [`privcmd`]: the Linux dom0 transport (`IOCTL_PRIVCMD_HYPERCALL` on
+//!   `/dev/xen/privcmd`, argument buffers from `/dev/xen/hypercall` or locked memory);
+//!   the crate's only `unsafe` code is in its private `sys` module.
+//! - [`sim`]: the simulated transport: the `xen-kexec-hypervisor` engine in process,
+//!   over a simulated host whose state persists in a file.
+//! - [`plan`]: the ELF image planner (segments from `PT_LOAD`s, blobs, the low-1-MiB
+//!   mapping, the entry point), reading only headers until the load is sent.
+//! - [`input`]: size-checked input files.
+//!
+//! Facts followed: Xen 4.23's `xen/include/public/kexec.h`, libxenctrl's
+//! `tools/libs/ctrl/xc_kexec.c`, Linux's `include/uapi/xen/privcmd.h`, and kexec-tools'
+//! `kexec/kexec-xen.c`.
+
+pub mod client;
+pub mod input;
+pub mod num;
+pub mod plan;
+pub mod privcmd;
+pub mod sim;
+pub mod transport;
+
+pub use client::{Client, ClientError, LoadSummary, RangeAnswer, Refusal};
+pub use transport::{HypercallBuffer, Transport, TransportError};

@@ -1,0 +1,325 @@
+//! The Linux dom0 transport: `IOCTL_PRIVCMD_HYPERCALL` on `/dev/xen/privcmd`, with
+//! argument buffers mapped from `/dev/xen/hypercall`, or locked anonymous memory where
+//! that device is missing (as libxencall does).
+//!
+//! The dom0 kernel makes the hypercall, so the argument layout is the kernel's:
+//! [`PrivcmdTransport::kernel_abi`] asks the kernel for its machine
+//! (`/proc/sys/kernel/arch`, else `uname`). A 32-bit build of this tool on a 64-bit
+//! kernel is refused before the device is opened ([`TransportError::NeedsNativeBuild`]):
+//! privcmd refuses its hypercalls there (measured on Linux 6.1: `ENOTTY`), and this tool
+//! never sends a layout the kernel did not ask for.
+//!
+//! All `unsafe` code is in the private `sys` module, with its safety argument.
+
+mod sys;
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use xen_kexec_abi::consts::__HYPERVISOR_kexec_op;
+use xen_kexec_abi::{x86_64, GuestAbi, KexecCmd};
+
+use crate::transport::{HypercallBuffer, Transport, TransportError};
+
+pub use sys::{MappingKind, PrivcmdHypercall, IOCTL_PRIVCMD_HYPERCALL};
+
+/// The privcmd device.
+pub const PRIVCMD_DEVICE: &str = "/dev/xen/privcmd";
+/// The device whose pages are safe for hypercall arguments.
+pub const HYPERCALL_DEVICE: &str = "/dev/xen/hypercall";
+
+/// The largest structure the hypervisor writes back (a 64-bit guest's
+/// `xen_kexec_range_t`): an argument must have this much room inside its buffer.
+const LARGEST_WRITTEN: u64 = size_of::<x86_64::KexecRange>() as u64;
+
+/// The kernel's machine: `/proc/sys/kernel/arch` (the kernel's own, whatever the
+/// process's personality), else `uname -m`.
+pub fn kernel_machine() -> String {
+    match std::fs::read_to_string("/proc/sys/kernel/arch") {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
+        _ => rustix::system::uname()
+            .machine()
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
+/// The argument layout of a kernel whose machine is `machine`, if it is x86.
+pub fn abi_of_machine(machine: &str) -> Option<GuestAbi> {
+    match machine {
+        "x86_64" | "amd64" => Some(GuestAbi::X86_64),
+        "i386" | "i486" | "i586" | "i686" | "x86" => Some(GuestAbi::X86_32),
+        _ => None,
+    }
+}
+
+/// The width of this build of the tool.
+pub const PROCESS_ABI: GuestAbi = if cfg!(target_pointer_width = "64") {
+    GuestAbi::X86_64
+} else {
+    GuestAbi::X86_32
+};
+
+/// Refuses a 32-bit build on a 64-bit kernel.
+///
+/// # Errors
+/// [`TransportError::NeedsNativeBuild`] for a 32-bit process on a kernel whose machine is
+/// 64-bit.
+pub fn check_process_width(kernel_machine: &str) -> Result<(), TransportError> {
+    if PROCESS_ABI == GuestAbi::X86_32 && abi_of_machine(kernel_machine) == Some(GuestAbi::X86_64) {
+        return Err(TransportError::NeedsNativeBuild {
+            kernel: kernel_machine.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A hypercall argument buffer of the privcmd transport.
+#[derive(Debug)]
+pub struct PrivcmdBuffer {
+    map: sys::Mapping,
+    len: usize,
+}
+
+impl PrivcmdBuffer {
+    /// Where the pages come from.
+    pub fn kind(&self) -> MappingKind {
+        self.map.kind()
+    }
+
+    /// Whether `[addr, addr + len)` lies inside this buffer's pages.
+    fn holds(&self, addr: u64, len: u64) -> bool {
+        let (start, mapped) = (self.map.addr(), self.map.as_bytes().len() as u64);
+        addr >= start && addr - start <= mapped && mapped - (addr - start) >= len
+    }
+}
+
+impl HypercallBuffer for PrivcmdBuffer {
+    fn guest_addr(&self) -> u64 {
+        self.map.addr()
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.map.as_bytes()[..self.len]
+    }
+
+    fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.map.as_mut_bytes()[..self.len]
+    }
+}
+
+/// `kexec_op` through Linux privcmd.
+#[derive(Debug)]
+pub struct PrivcmdTransport {
+    privcmd: File,
+    privcmd_path: PathBuf,
+    hypercall: Option<File>,
+    machine: String,
+}
+
+impl PrivcmdTransport {
+    /// Opens [`PRIVCMD_DEVICE`] and, if present, [`HYPERCALL_DEVICE`].
+    ///
+    /// # Errors
+    /// See [`open_paths`](Self::open_paths).
+    pub fn open() -> Result<PrivcmdTransport, TransportError> {
+        Self::open_paths(Path::new(PRIVCMD_DEVICE), Path::new(HYPERCALL_DEVICE))
+    }
+
+    /// Opens the privcmd device at `privcmd` and the hypercall-buffer device at
+    /// `hypercall` (missing: buffers are locked anonymous memory instead).
+    ///
+    /// # Errors
+    /// [`TransportError::NeedsNativeBuild`] for a 32-bit build on a 64-bit kernel
+    /// (checked first); [`TransportError::NoPrivcmd`] when `privcmd` does not exist;
+    /// [`TransportError::OpenPrivcmd`] when it cannot be opened.
+    pub fn open_paths(
+        privcmd: &Path,
+        hypercall: &Path,
+    ) -> Result<PrivcmdTransport, TransportError> {
+        let machine = kernel_machine();
+        check_process_width(&machine)?;
+        let device = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(privcmd)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => TransportError::NoPrivcmd {
+                    path: privcmd.to_owned(),
+                },
+                _ => TransportError::OpenPrivcmd {
+                    path: privcmd.to_owned(),
+                    source,
+                },
+            })?;
+        let hypercall = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(hypercall)
+            .ok();
+        Ok(PrivcmdTransport {
+            privcmd: device,
+            privcmd_path: privcmd.to_owned(),
+            hypercall,
+            machine,
+        })
+    }
+
+    /// Whether argument buffers come from the hypercall device (else locked anonymous
+    /// memory).
+    pub fn has_hypercall_device(&self) -> bool {
+        self.hypercall.is_some()
+    }
+}
+
+impl Transport for PrivcmdTransport {
+    type Buffer = PrivcmdBuffer;
+
+    fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+        abi_of_machine(&self.machine).ok_or_else(|| TransportError::UnknownKernel {
+            machine: self.machine.clone(),
+        })
+    }
+
+    fn alloc(&mut self, len: usize) -> Result<PrivcmdBuffer, TransportError> {
+        let map = match &self.hypercall {
+            Some(dev) => sys::Mapping::hypercall_device(dev.as_fd(), len).map_err(|source| {
+                TransportError::Memory {
+                    what: format!("cannot map {len} bytes of {HYPERCALL_DEVICE}"),
+                    source,
+                }
+            }),
+            None => sys::Mapping::locked_anonymous(len).map_err(|source| TransportError::Memory {
+                what: format!(
+                    "cannot lock {len} bytes of memory for hypercall arguments \
+                     ({HYPERCALL_DEVICE} is missing; see ulimit -l)"
+                ),
+                source,
+            }),
+        }?;
+        Ok(PrivcmdBuffer { map, len })
+    }
+
+    fn kexec_op(
+        &mut self,
+        cmd: KexecCmd,
+        arg: u64,
+        buffers: &mut [&mut PrivcmdBuffer],
+    ) -> Result<i64, TransportError> {
+        // The hypervisor writes only at `arg` (the get_range answer): it must be memory
+        // this call holds exclusively (the safety argument of `sys`).
+        if !buffers.iter().any(|b| b.holds(arg, LARGEST_WRITTEN)) {
+            return Err(TransportError::Ioctl {
+                source: io::Error::other(format!(
+                    "argument {arg:#x} is not inside a hypercall buffer of this call"
+                )),
+            });
+        }
+        let mut call = PrivcmdHypercall {
+            op: u64::from(__HYPERVISOR_kexec_op),
+            arg: [u64::from(cmd.0), arg, 0, 0, 0],
+        };
+        match sys::hypercall(self.privcmd.as_fd(), &mut call) {
+            Ok(value) => Ok(i64::from(value)),
+            Err(e) => match e.raw_os_error() {
+                // privcmd returns the hypercall's -errno as the ioctl's failure. Xen's
+                // errno values are Linux's for every value kexec_op returns.
+                Some(errno) if errno != rustix::io::Errno::NOTTY.raw_os_error() => {
+                    Ok(-i64::from(errno))
+                }
+                _ if e.raw_os_error() == Some(rustix::io::Errno::NOTTY.raw_os_error()) => {
+                    Err(match check_process_width(&self.machine) {
+                        Err(native) => native,
+                        Ok(()) => TransportError::NotPrivcmd {
+                            path: self.privcmd_path.clone(),
+                        },
+                    })
+                }
+                _ => Err(TransportError::Ioctl { source: e }),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_machines_map_to_their_layouts() {
+        assert_eq!(abi_of_machine("x86_64"), Some(GuestAbi::X86_64));
+        assert_eq!(abi_of_machine("i686"), Some(GuestAbi::X86_32));
+        assert_eq!(abi_of_machine("aarch64"), None);
+        // This machine's kernel is one of them.
+        assert!(
+            abi_of_machine(&kernel_machine()).is_some(),
+            "{}",
+            kernel_machine()
+        );
+    }
+
+    #[test]
+    fn a_32_bit_build_refuses_a_64_bit_kernel_and_only_that() {
+        let on_64 = check_process_width("x86_64");
+        match PROCESS_ABI {
+            GuestAbi::X86_32 => {
+                let e = on_64.expect_err("refused").to_string();
+                assert!(e.contains("64-bit build of xen-kexec is needed"), "{e}");
+            }
+            GuestAbi::X86_64 => assert!(on_64.is_ok()),
+        }
+        assert!(check_process_width("i686").is_ok());
+    }
+
+    #[test]
+    fn a_missing_device_is_named_and_is_no_interface() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("privcmd");
+        match PrivcmdTransport::open_paths(&missing, &dir.path().join("hypercall")) {
+            Err(TransportError::NoPrivcmd { path }) => assert_eq!(path, missing),
+            Err(e @ TransportError::NeedsNativeBuild { .. }) => {
+                assert_eq!(PROCESS_ABI, GuestAbi::X86_32, "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A file that is not the privcmd device: the path up to the ioctl runs (open,
+    /// buffers from locked memory since there is no hypercall device, the argument
+    /// written), and the ioctl's ENOTTY is reported as "not a privcmd device".
+    #[test]
+    fn an_ordinary_file_is_not_a_privcmd_device() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("privcmd");
+        std::fs::write(&fake, b"").expect("write");
+        let mut t = match PrivcmdTransport::open_paths(&fake, &dir.path().join("hypercall")) {
+            Ok(t) => t,
+            Err(e @ TransportError::NeedsNativeBuild { .. }) => {
+                assert_eq!(PROCESS_ABI, GuestAbi::X86_32, "{e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!t.has_hypercall_device());
+        let mut buf = match t.alloc(24) {
+            Ok(b) => b,
+            Err(TransportError::Memory { .. }) => return, // RLIMIT_MEMLOCK of 0
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(buf.kind(), MappingKind::LockedAnonymous);
+        assert_eq!(buf.as_bytes().len(), 24);
+        let arg = buf.guest_addr();
+        // An argument outside the call's buffers is never passed to the kernel.
+        let outside = t.kexec_op(KexecCmd::STATUS, arg + 4096 - 8, &mut [&mut buf]);
+        assert!(
+            matches!(&outside, Err(TransportError::Ioctl { source }) if source.to_string().contains("not inside")),
+            "{outside:?}"
+        );
+        match t.kexec_op(KexecCmd::STATUS, arg, &mut [&mut buf]) {
+            Err(TransportError::NotPrivcmd { path }) => assert_eq!(path, fake),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The simulated transport (`--backend sim:PATH`): the `xen-kexec-hypervisor` engine in
+//! process, over its simulated host, with the whole state persisted in a file.
+//!
+//! The state file holds the host's description (crash region, CPUs, Xen's range,
+//! vmcoreinfo), the simulated dom0 kernel's width, the engine's image slots, the machine
+//! bytes the loads wrote and the last entry: everything a later invocation needs. It is
+//! JSON (`{"format": "xen-kexec-sim 1", "kernel": "x86_64", "sim": {...}}`; the pages
+//! are hex strings keyed by machine address), written whole to a temporary file and
+//! renamed over the old one, so an interrupted command never leaves half a state.
+//!
+//! The simulated dom0's memory is the hypercall buffers of the call, each at its own
+//! guest address below 4 GiB (so that a 32-bit kernel's handles hold them); every other
+//! guest address faults.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::{GuestAbi, KexecCmd};
+use xen_kexec_hypervisor::sim::{Entered, Sim, SimConfig};
+use xen_kexec_hypervisor::Error as EngineError;
+
+use crate::client::error_rule;
+use crate::transport::{HypercallBuffer, RefusalDetail, Transport, TransportError};
+
+/// The `format` of a state file this version reads and writes.
+pub const FORMAT: &str = "xen-kexec-sim 1";
+
+/// The first guest address of the simulated dom0's hypercall buffers.
+const GUEST_BASE: u64 = 0x0010_0000;
+/// The end of the simulated dom0's buffer addresses: below 4 GiB.
+const GUEST_END: u64 = 0xffff_f000;
+
+/// The state file's contents.
+#[derive(Serialize, Deserialize)]
+struct SimFile {
+    format: String,
+    /// The simulated dom0 kernel's width: the layout its hypercalls have.
+    kernel: KernelWidth,
+    sim: Sim,
+}
+
+/// A kernel width as the state file spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KernelWidth {
+    X86_32,
+    X86_64,
+}
+
+impl From<KernelWidth> for GuestAbi {
+    fn from(k: KernelWidth) -> GuestAbi {
+        match k {
+            KernelWidth::X86_32 => GuestAbi::X86_32,
+            KernelWidth::X86_64 => GuestAbi::X86_64,
+        }
+    }
+}
+
+impl From<GuestAbi> for KernelWidth {
+    fn from(a: GuestAbi) -> KernelWidth {
+        match a {
+            GuestAbi::X86_32 => KernelWidth::X86_32,
+            GuestAbi::X86_64 => KernelWidth::X86_64,
+        }
+    }
+}
+
+/// A hypercall buffer of the simulated dom0.
+#[derive(Debug)]
+pub struct SimBuffer {
+    addr: u64,
+    bytes: Vec<u8>,
+}
+
+impl HypercallBuffer for SimBuffer {
+    fn guest_addr(&self) -> u64 {
+        self.addr
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+/// `kexec_op` into a simulated hypervisor persisted at a path.
+#[derive(Debug)]
+pub struct SimTransport {
+    path: PathBuf,
+    kernel: GuestAbi,
+    sim: Sim,
+    next_addr: u64,
+    last_error: Option<EngineError>,
+}
+
+fn sim_error(message: String) -> TransportError {
+    TransportError::Sim { message }
+}
+
+impl SimTransport {
+    /// A new simulated host set up as `config` says, with a dom0 kernel of width
+    /// `kernel`, not yet saved.
+    ///
+    /// # Errors
+    /// [`TransportError::Sim`] for a configuration the simulated host refuses.
+    pub fn create(
+        path: &Path,
+        config: SimConfig,
+        kernel: GuestAbi,
+    ) -> Result<SimTransport, TransportError> {
+        let sim = Sim::new(config).map_err(|e| sim_error(format!("sim init: {e}")))?;
+        Ok(SimTransport::with(path, sim, kernel))
+    }
+
+    fn with(path: &Path, sim: Sim, kernel: GuestAbi) -> SimTransport {
+        SimTransport {
+            path: path.to_owned(),
+            kernel,
+            sim,
+            next_addr: GUEST_BASE,
+            last_error: None,
+        }
+    }
+
+    /// Reads the state at `path`.
+    ///
+    /// # Errors
+    /// [`TransportError::Sim`] naming the file: missing, not a state file, or a state
+    /// its host refuses.
+    pub fn open(path: &Path) -> Result<SimTransport, TransportError> {
+        let file = File::open(path).map_err(|e| {
+            sim_error(format!(
+                "cannot open simulated host {}: {e} (create it with `xen-kexec sim init`)",
+                path.display()
+            ))
+        })?;
+        let state: SimFile = serde_json::from_reader(BufReader::new(file)).map_err(|e| {
+            sim_error(format!(
+                "{} is not a simulated host's state: {e}",
+                path.display()
+            ))
+        })?;
+        if state.format != FORMAT {
+            return Err(sim_error(format!(
+                "{} has state format `{}`, not `{FORMAT}`",
+                path.display(),
+                state.format
+            )));
+        }
+        Ok(SimTransport::with(path, state.sim, state.kernel.into()))
+    }
+
+    /// Writes the state back to its file (through a temporary file renamed over it).
+    ///
+    /// # Errors
+    /// [`TransportError::Sim`] naming the file.
+    pub fn save(&self) -> Result<(), TransportError> {
+        let tmp = self.path.with_extension("tmp");
+        let failed = |e: &dyn std::fmt::Display| {
+            sim_error(format!(
+                "cannot save simulated host {}: {e}",
+                self.path.display()
+            ))
+        };
+        let state = SimFile {
+            format: FORMAT.to_owned(),
+            kernel: self.kernel.into(),
+            sim: self.sim.clone(),
+        };
+        let file = File::create(&tmp).map_err(|e| failed(&e))?;
+        let mut out = BufWriter::new(file);
+        serde_json::to_writer(&mut out, &state).map_err(|e| failed(&e))?;
+        out.flush().map_err(|e| failed(&e))?;
+        drop(out);
+        std::fs::rename(&tmp, &self.path).map_err(|e| failed(&e))
+    }
+
+    /// The path of the state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The simulated dom0 kernel's width.
+    pub fn kernel(&self) -> GuestAbi {
+        self.kernel
+    }
+
+    /// The engine and its simulated host.
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// The last image the simulated host entered.
+    pub fn entered(&self) -> Option<Entered> {
+        self.sim.host().entered()
+    }
+}
+
+impl Transport for SimTransport {
+    type Buffer = SimBuffer;
+
+    fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+        Ok(self.kernel)
+    }
+
+    fn alloc(&mut self, len: usize) -> Result<SimBuffer, TransportError> {
+        let addr = self.next_addr;
+        let end = u64::try_from(len)
+            .ok()
+            .and_then(|n| addr.checked_add(n))
+            .and_then(|e| e.checked_next_multiple_of(0x1000))
+            .filter(|&e| e <= GUEST_END)
+            .ok_or_else(|| TransportError::Memory {
+                what: format!("simulated dom0 buffer of {len} bytes"),
+                source: std::io::Error::other("the simulated dom0's 4 GiB are used up"),
+            })?;
+        // A page between buffers, so that a read past one faults.
+        self.next_addr = end + 0x1000;
+        Ok(SimBuffer {
+            addr,
+            bytes: vec![0; len],
+        })
+    }
+
+    fn kexec_op(
+        &mut self,
+        cmd: KexecCmd,
+        arg: u64,
+        buffers: &mut [&mut SimBuffer],
+    ) -> Result<i64, TransportError> {
+        let mut regions: Vec<GuestRegion<&mut [u8]>> = buffers
+            .iter_mut()
+            .map(|b| GuestRegion {
+                base: b.addr,
+                bytes: &mut b.bytes[..],
+            })
+            .collect();
+        let mut mem = SparseMemory::new(&mut regions)
+            .map_err(|e| sim_error(format!("simulated dom0 memory: {e}")))?;
+        // The simulated kernel makes the hypercall: its width is the layout the
+        // hypervisor reads, whatever layout the client chose.
+        match self.sim.kexec_op(self.kernel, cmd, arg, &mut mem) {
+            Ok(outcome) => {
+                self.last_error = None;
+                Ok(outcome.ret())
+            }
+            Err(e) => {
+                self.last_error = Some(e);
+                Ok(e.to_hypercall_ret())
+            }
+        }
+    }
+
+    fn refusal_detail(&self) -> Option<RefusalDetail> {
+        let e = self.last_error?;
+        let (rule, segment) = match e {
+            EngineError::Abi(abi) => (error_rule(&abi)?, abi.segment().map(u32::from)),
+            other => {
+                // The engine's own rules, by their variant name.
+                let debug = format!("{other:?}");
+                let name: String = debug
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                (name, None)
+            }
+        };
+        Some(RefusalDetail {
+            errno: e.errno(),
+            rule,
+            segment,
+            reason: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! How a hypercall reaches a hypervisor: the [`Transport`] trait, its hypercall-safe
+//! argument buffers, and the ways a transport can fail before the hypervisor answers.
+//!
+//! A `kexec_op` argument is a guest address. The client asks the transport for buffers
+//! ([`Transport::alloc`]), writes the argument structures and segment sources into them,
+//! and passes their guest addresses to [`Transport::kexec_op`] together with the buffers
+//! themselves: the privcmd transport ignores the list (the kernel reads the process's
+//! memory directly), the simulated one builds the caller's guest memory from it.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use xen_kexec_abi::{GuestAbi, KexecCmd};
+
+/// Memory the hypervisor may read and write during a hypercall, at a known guest
+/// address. Zeroed when allocated.
+pub trait HypercallBuffer {
+    /// The guest address of the first byte: what goes into a handle or the hypercall's
+    /// argument.
+    fn guest_addr(&self) -> u64;
+    /// The bytes.
+    fn as_bytes(&self) -> &[u8];
+    /// The bytes, to fill before the hypercall.
+    fn as_mut_bytes(&mut self) -> &mut [u8];
+}
+
+/// A way to make `kexec_op` hypercalls: Linux privcmd, or the simulated hypervisor.
+pub trait Transport {
+    /// The argument buffers of this transport.
+    type Buffer: HypercallBuffer;
+
+    /// The width of the kernel that makes the hypercalls: the argument layout it
+    /// passes to the hypervisor (`--guest auto`).
+    ///
+    /// # Errors
+    /// [`TransportError::UnknownKernel`] when the kernel's layout is not known.
+    fn kernel_abi(&self) -> Result<GuestAbi, TransportError>;
+
+    /// A zeroed hypercall-safe buffer of `len` bytes.
+    ///
+    /// # Errors
+    /// [`TransportError::Memory`] when the memory cannot be had.
+    fn alloc(&mut self, len: usize) -> Result<Self::Buffer, TransportError>;
+
+    /// Makes `kexec_op(cmd, arg)`, `arg` being a guest address inside one of `buffers`
+    /// (which hold every object the call refers to). Returns the hypercall's value:
+    /// `>= 0` for success, `-errno` for a refusal.
+    ///
+    /// # Errors
+    /// A [`TransportError`] when the call could not be made at all.
+    fn kexec_op(
+        &mut self,
+        cmd: KexecCmd,
+        arg: u64,
+        buffers: &mut [&mut Self::Buffer],
+    ) -> Result<i64, TransportError>;
+
+    /// The precise reason for the last refusal, when the transport knows more than
+    /// the errno (the simulated hypervisor does; privcmd does not).
+    fn refusal_detail(&self) -> Option<RefusalDetail> {
+        None
+    }
+}
+
+/// What a transport knows about a refusal beyond its errno.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusalDetail {
+    /// The errno it goes with.
+    pub errno: xen_kexec_abi::Errno,
+    /// The rule broken.
+    pub rule: String,
+    /// The segment it is about, if one.
+    pub segment: Option<u32>,
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+/// Why a hypercall could not be made: there is no hypervisor interface to make it with
+/// (the command's exit status 3), or the transport's own machinery failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The privcmd device does not exist: not a Xen domain with privcmd.
+    NoPrivcmd {
+        /// The device path looked for.
+        path: PathBuf,
+    },
+    /// The privcmd device exists but cannot be opened (permissions, ...).
+    OpenPrivcmd {
+        /// The device path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A 32-bit build of the tool on a 64-bit kernel: privcmd refuses hypercalls from
+    /// 32-bit processes there (measured on Linux 6.1: `ENOTTY`), and the argument
+    /// layout would be the kernel's anyway.
+    NeedsNativeBuild {
+        /// The kernel's machine, as the kernel names it.
+        kernel: String,
+    },
+    /// The kernel's machine is not one whose argument layout this tool knows.
+    UnknownKernel {
+        /// The kernel's machine, as the kernel names it.
+        machine: String,
+    },
+    /// The file opened as the privcmd device does not take the privcmd hypercall
+    /// ioctl (`ENOTTY`): not a privcmd device.
+    NotPrivcmd {
+        /// The device path.
+        path: PathBuf,
+    },
+    /// The hypercall ioctl failed for a reason other than the hypercall's refusal.
+    Ioctl {
+        /// Why.
+        source: io::Error,
+    },
+    /// Hypercall-safe memory could not be had.
+    Memory {
+        /// What was being done.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The simulated hypervisor's state file cannot be used.
+    Sim {
+        /// What went wrong, naming the file.
+        message: String,
+    },
+}
+
+impl TransportError {
+    /// Whether this error means "no hypervisor interface" (exit status 3) rather than
+    /// a failure of the interface (exit status 2).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::NoPrivcmd { .. }
+                | TransportError::OpenPrivcmd { .. }
+                | TransportError::NeedsNativeBuild { .. }
+                | TransportError::UnknownKernel { .. }
+                | TransportError::NotPrivcmd { .. }
+        )
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::NoPrivcmd { path } => write!(
+                f,
+                "{} does not exist: this is not a Xen domain with privcmd \
+                 (run in dom0 with the xen-privcmd driver loaded, or use --backend sim:PATH)",
+                path.display()
+            ),
+            TransportError::OpenPrivcmd { path, source } => {
+                write!(f, "cannot open {}: {source}", path.display())
+            }
+            TransportError::NeedsNativeBuild { kernel } => write!(
+                f,
+                "this is a 32-bit build of xen-kexec and the kernel is 64-bit ({kernel}): \
+                 privcmd refuses hypercalls from 32-bit processes on a 64-bit kernel, \
+                 so a 64-bit build of xen-kexec is needed"
+            ),
+            TransportError::UnknownKernel { machine } => write!(
+                f,
+                "the kernel's machine `{machine}` is not x86: its kexec_op argument layout \
+                 is unknown (use --guest x86_32|x86_64 to name it)"
+            ),
+            TransportError::NotPrivcmd { path } => write!(
+                f,
+                "{} does not take IOCTL_PRIVCMD_HYPERCALL (ENOTTY): not a privcmd device",
+                path.display()
+            ),
+            TransportError::Ioctl { source } => {
+                write!(f, "IOCTL_PRIVCMD_HYPERCALL failed: {source}")
+            }
+            TransportError::Memory { what, source } => write!(f, "{what}: {source}"),
+            TransportError::Sim { message } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransportError::OpenPrivcmd { source, .. }
+            | TransportError::Ioctl { source }
+            | TransportError::Memory { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,682 @@
+//! `xen-kexec` end to end over the simulated hypervisor (`--backend sim:PATH`), for both
+//! dom0 kernel widths, with freestanding ELF images that gcc and ld build in the test (one
+//! 32-bit, one 64-bit, linked high with physical load addresses).
+//!
+//! Run for the i686 target too (`cargo test --target i686-unknown-linux-gnu`), these
+//! tests drive the 32-bit build of the command against the same simulated hosts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use object::read::elf::{FileHeader, ProgramHeader};
+use serde_json::Value;
+
+const CRASH: &str = "0x20000000:0x4000000";
+const CRASH_START: u64 = 0x2000_0000;
+const PAGE: u64 = 0x1000;
+
+/// The image's source: payload bytes in .data, a bss tail, a halting entry point.
+const KERNEL_C: &str = r#"
+unsigned char payload[0x1234] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
+unsigned char zeroed[0x2000];
+void _start(void) { for (;;) __asm__ volatile("hlt"); }
+"#;
+
+/// Links .text, .data and .bss at VIRT + 0x1000.. with load addresses PHYS + 0x1000..
+const KERNEL_LD: &str = r"
+ENTRY(_start)
+SECTIONS {
+  . = VIRT + 0x1000;
+  .text : AT(PHYS + 0x1000) { *(.text*) }
+  .data ALIGN(0x1000) : AT(ADDR(.data) - VIRT + PHYS) { *(.data*) *(.rodata*) }
+  .bss : AT(ADDR(.bss) - VIRT + PHYS) { *(.bss*) *(COMMON) }
+  /DISCARD/ : { *(.note*) *(.comment) *(.eh_frame*) }
+}
+";
+
+/// Which image to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bits {
+    B32,
+    B64,
+}
+
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    /// Builds the image for `bits`, linked to load at physical `phys`.
+    fn elf(&self, bits: Bits, phys: u64) -> PathBuf {
+        let src = self.path("k.c");
+        let ld = self.path("k.ld");
+        std::fs::write(&src, KERNEL_C).expect("write source");
+        std::fs::write(&ld, KERNEL_LD).expect("write linker script");
+        let out = self.path(&format!(
+            "k{}-{phys:x}",
+            if bits == Bits::B32 { 32 } else { 64 }
+        ));
+        let (machine, virt) = match bits {
+            Bits::B32 => (vec!["-m32"], "0xc0000000"),
+            Bits::B64 => (vec!["-m64", "-mcmodel=kernel"], "0xffffffff80000000"),
+        };
+        let status = Command::new("gcc")
+            .args(machine)
+            .args([
+                "-ffreestanding",
+                "-fno-pic",
+                "-no-pie",
+                "-nostdlib",
+                "-static",
+                "-O2",
+            ])
+            .arg(format!("-Wl,--defsym=VIRT={virt}"))
+            .arg(format!("-Wl,--defsym=PHYS={phys:#x}"))
+            .arg(format!("-Wl,-T,{}", ld.display()))
+            .args(["-Wl,--build-id=none", "-Wl,-z,noexecstack", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc (scripts/setup installs gcc-multilib)");
+        assert!(status.success(), "gcc failed for {bits:?}");
+        out
+    }
+}
+
+fn xen_kexec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args(args)
+        .output()
+        .expect("run xen-kexec")
+}
+
+/// `xen-kexec --backend sim:STATE ARGS...`
+fn on(state: &Path, args: &[&str]) -> Output {
+    let backend = format!("sim:{}", state.display());
+    xen_kexec(&[&["--backend", &backend], args].concat())
+}
+
+/// Asserts exit 0 and returns stdout.
+fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8")
+}
+
+/// Asserts exit `code`, nothing on stdout, and returns stderr.
+fn failed(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn init(dir: &Scratch, name: &str, crash: &str, kernel: &str) -> PathBuf {
+    let state = dir.path(name);
+    let s = state.display().to_string();
+    ok(&xen_kexec(&[
+        "sim",
+        "init",
+        &s,
+        "--crash-region",
+        crash,
+        "--kernel",
+        kernel,
+    ]));
+    state
+}
+
+/// What the image must find at each PT_LOAD's pages, read from the ELF file by the
+/// `object` crate: the file bytes at `p_paddr`, zeros for the rest of the pages.
+fn expected_pages(elf: &Path) -> Vec<(u64, Vec<u8>)> {
+    let data = std::fs::read(elf).expect("read ELF");
+    let mut pages = Vec::new();
+    let mut add = |paddr: u64, offset: u64, filesz: u64, memsz: u64| {
+        let start = paddr - paddr % PAGE;
+        let end = (paddr + memsz).next_multiple_of(PAGE);
+        let mut bytes = vec![0u8; usize::try_from(end - start).expect("small")];
+        let at = usize::try_from(paddr - start).expect("small");
+        let (off, len) = (
+            usize::try_from(offset).expect("small"),
+            usize::try_from(filesz).expect("small"),
+        );
+        bytes[at..at + len].copy_from_slice(&data[off..off + len]);
+        pages.push((start, bytes));
+    };
+    if object::FileKind::parse(&data[..]).expect("ELF") == object::FileKind::Elf32 {
+        {
+            let h = object::elf::FileHeader32::<object::Endianness>::parse(&data[..]).expect("hdr");
+            let e = h.endian().expect("endian");
+            for ph in h.program_headers(e, &data[..]).expect("phdrs") {
+                if ph.p_type(e) == object::elf::PT_LOAD {
+                    add(
+                        ph.p_paddr(e).into(),
+                        ph.p_offset(e).into(),
+                        ph.p_filesz(e).into(),
+                        ph.p_memsz(e).into(),
+                    );
+                }
+            }
+        }
+    } else {
+        {
+            let h = object::elf::FileHeader64::<object::Endianness>::parse(&data[..]).expect("hdr");
+            let e = h.endian().expect("endian");
+            for ph in h.program_headers(e, &data[..]).expect("phdrs") {
+                if ph.p_type(e) == object::elf::PT_LOAD {
+                    add(ph.p_paddr(e), ph.p_offset(e), ph.p_filesz(e), ph.p_memsz(e));
+                }
+            }
+        }
+    }
+    assert_eq!(pages.len(), 2, "text and data+bss");
+    pages
+}
+
+fn dump(state: &Path, maddr: u64, len: usize) -> Vec<u8> {
+    let s = state.display().to_string();
+    let out = xen_kexec(&[
+        "sim",
+        "dump",
+        &s,
+        "--type",
+        "crash",
+        "--maddr",
+        &format!("{maddr:#x}"),
+        "--len",
+        &len.to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The acceptance sequence, for one dom0 kernel width and one image.
+fn crash_image_life_cycle(kernel: &str, bits: Bits) {
+    let dir = Scratch::new();
+    let state = init(&dir, "host.json", CRASH, kernel);
+    let elf = dir.elf(bits, CRASH_START);
+    let elf_s = elf.display().to_string();
+    assert_eq!(
+        ok(&on(&state, &["status", "--type", "crash"])),
+        "not loaded\n"
+    );
+
+    let loaded = ok(&on(&state, &["load", "--type", "crash", "--elf", &elf_s]));
+    assert!(
+        loaded.starts_with("loaded crash image: 2 segments, entry 0x20001000"),
+        "{loaded}"
+    );
+    assert_eq!(ok(&on(&state, &["status", "--type", "crash"])), "loaded\n");
+
+    // What the image finds: each PT_LOAD's file bytes, then zeros to its pages' end.
+    for (start, want) in expected_pages(&elf) {
+        assert_eq!(dump(&state, start, want.len()), want, "pages at {start:#x}");
+    }
+
+    // Reload, then unload.
+    ok(&on(&state, &["load", "--type", "crash", "--elf", &elf_s]));
+    assert_eq!(ok(&on(&state, &["status", "--type", "crash"])), "loaded\n");
+    ok(&on(&state, &["unload", "--type", "crash"]));
+    assert_eq!(
+        ok(&on(&state, &["status", "--type", "crash"])),
+        "not loaded\n"
+    );
+
+    // exec without an image: the hypervisor's ENOENT, exit 1.
+    let stderr = failed(&on(&state, &["exec", "--type", "crash"]), 1);
+    assert!(stderr.contains("ENOENT (2): "), "{stderr}");
+
+    // A CPU beyond the host's 4: ERANGE.
+    let stderr = failed(
+        &on(&state, &["get-range", "--range", "cpu", "--cpu", "4"]),
+        1,
+    );
+    assert!(stderr.contains("ERANGE (34): "), "{stderr}");
+    assert_eq!(
+        ok(&on(&state, &["get-range", "--range", "crash"])),
+        "start 0x20000000 size 0x4000000\n"
+    );
+
+    // The image linked outside the crash region: refused locally, naming the segment,
+    // and nothing sent (the hypervisor's state is unchanged).
+    let outside = dir.elf(bits, 0x1000_0000);
+    let outside_s = outside.display().to_string();
+    // Xen's order checks the entry first...
+    let stderr = failed(
+        &on(&state, &["load", "--type", "crash", "--elf", &outside_s]),
+        1,
+    );
+    assert!(
+        stderr
+            .contains("EADDRNOTAVAIL (99): entry_maddr 0x10001000 is not inside the crash region"),
+        "{stderr}"
+    );
+    // ...and with the entry inside, the first segment outside is named.
+    let entry_inside = ["--entry", "0x20000000"];
+    let stderr = failed(
+        &on(
+            &state,
+            &[
+                &["load", "--type", "crash", "--elf", &outside_s][..],
+                &entry_inside,
+            ]
+            .concat(),
+        ),
+        1,
+    );
+    assert!(
+        stderr.contains("EADDRNOTAVAIL (99): segment 0: destination 0x10001000"),
+        "{stderr}"
+    );
+    let json = on(
+        &state,
+        &[
+            &["--json", "load", "--type", "crash", "--elf", &outside_s][..],
+            &entry_inside,
+        ]
+        .concat(),
+    );
+    assert_eq!(json.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&json.stdout).expect("JSON refusal");
+    assert_eq!(v["error"]["rule"], "CrashSegmentOutside");
+    assert_eq!(v["error"]["segment"], 0);
+    assert_eq!(v["error"]["local"], true);
+
+    // Loaded again and entered: the entry mode is the image's, whatever the kernel's.
+    ok(&on(&state, &["load", "--type", "crash", "--elf", &elf_s]));
+    let entered = ok(&on(&state, &["exec", "--type", "crash"]));
+    let mode = match bits {
+        Bits::B32 => "32-bit protected mode",
+        Bits::B64 => "64-bit long mode",
+    };
+    assert_eq!(
+        entered,
+        format!("entered crash image at 0x20001000 ({mode})\n")
+    );
+}
+
+#[test]
+fn crash_life_cycle_64_bit_kernel_64_bit_image() {
+    crash_image_life_cycle("x86_64", Bits::B64);
+}
+
+#[test]
+fn crash_life_cycle_64_bit_kernel_32_bit_image() {
+    crash_image_life_cycle("x86_64", Bits::B32);
+}
+
+#[test]
+fn crash_life_cycle_32_bit_kernel_32_bit_image() {
+    crash_image_life_cycle("x86_32", Bits::B32);
+}
+
+#[test]
+fn crash_life_cycle_32_bit_kernel_64_bit_image() {
+    crash_image_life_cycle("x86_32", Bits::B64);
+}
+
+/// A 32-bit dom0 kernel cannot be told about a crash region above 4 GiB: get_range is
+/// ERANGE (nothing truncated), and so is a crash load, which asks first. A 64-bit one
+/// gets the answer.
+#[test]
+fn crash_region_above_4_gib_is_erange_for_a_32_bit_kernel_only() {
+    let dir = Scratch::new();
+    let high = "0x120000000:0x4000000";
+    let s32 = init(&dir, "k32.json", high, "x86_32");
+    let stderr = failed(&on(&s32, &["get-range", "--range", "crash"]), 1);
+    assert!(stderr.contains("ERANGE (34): "), "{stderr}");
+    let elf = dir.elf(Bits::B64, 0x1_2000_0000);
+    let elf_s = elf.display().to_string();
+    let stderr = failed(&on(&s32, &["load", "--type", "crash", "--elf", &elf_s]), 1);
+    assert!(stderr.contains("ERANGE (34): "), "{stderr}");
+
+    let s64 = init(&dir, "k64.json", high, "x86_64");
+    assert_eq!(
+        ok(&on(&s64, &["get-range", "--range", "crash"])),
+        "start 0x120000000 size 0x4000000\n"
+    );
+    ok(&on(&s64, &["load", "--type", "crash", "--elf", &elf_s]));
+}
+
+/// `--guest auto` takes the simulated kernel's width; a forced width is the layout
+/// sent, and the 32-bit layout sent to a 64-bit kernel is read as the wrong structure
+/// (the kernel's 24-byte read of a 16-byte argument faults).
+#[test]
+fn guest_width_is_the_kernels_unless_forced() {
+    let dir = Scratch::new();
+    for kernel in ["x86_32", "x86_64"] {
+        let state = init(&dir, &format!("{kernel}.json"), CRASH, kernel);
+        let out = ok(&on(&state, &["--json", "status", "--type", "default"]));
+        let v: Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(v["guest"], kernel);
+    }
+    let state = dir.path("x86_64.json");
+    let forced = on(
+        &state,
+        &["--guest", "x86_32", "get-range", "--range", "crash"],
+    );
+    let stderr = failed(&forced, 1);
+    assert!(stderr.contains("EFAULT (14): "), "{stderr}");
+    ok(&on(
+        &state,
+        &["--guest", "x86_64", "get-range", "--range", "crash"],
+    ));
+}
+
+/// --json: one object per command, addresses as "0x…" strings, enum values by name with
+/// the number alongside.
+#[test]
+fn json_output_of_each_command() {
+    let dir = Scratch::new();
+    let state = init(&dir, "host.json", CRASH, "x86_64");
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    let elf_s = elf.display().to_string();
+    let json = |args: &[&str]| -> Value {
+        serde_json::from_str(&ok(&on(&state, &[&["--json"], args].concat()))).expect("JSON")
+    };
+    let v = json(&["load", "--type", "crash", "--elf", &elf_s, "--map-low-1m"]);
+    assert_eq!(v["command"], "load");
+    assert_eq!(v["type"], "KEXEC_TYPE_CRASH");
+    assert_eq!(v["type_value"], 1);
+    assert_eq!(v["arch"], "EM_X86_64");
+    assert_eq!(v["arch_value"], 62);
+    assert_eq!(v["entry_maddr"], "0x20001000");
+    assert_eq!(v["entry_mode"], "Long64");
+    assert_eq!(v["crash_region"]["start"], "0x20000000");
+    let segs = v["segments"].as_array().expect("segments");
+    assert_eq!(segs.len(), 3);
+    assert_eq!(segs[0]["dest_maddr"], "0x0");
+    assert_eq!(segs[0]["dest_size"], "0x100000");
+    assert_eq!(segs[0]["buffered"], false);
+    assert_eq!(segs[2]["buf_size"], "0x1234");
+    let v = json(&["status", "--type", "crash"]);
+    assert_eq!(
+        (v["command"].as_str(), v["loaded"].as_bool()),
+        (Some("status"), Some(true))
+    );
+    let v = json(&["get-range", "--range", "vmcoreinfo"]);
+    assert_eq!(v["range"], "KEXEC_RANGE_MA_VMCOREINFO");
+    assert_eq!(v["range_value"], 6);
+    assert!(v["start"].as_str().expect("hex").starts_with("0x"));
+    let v = json(&["exec", "--type", "crash"]);
+    assert_eq!(v["entry_maddr"], "0x20001000");
+    assert_eq!(v["entry_mode"], "Long64");
+    // A refusal: the error object on stdout, exit 1.
+    let out = on(&state, &["--json", "unload", "--type", "crash"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["error"]["errno"], "EBUSY");
+    assert_eq!(v["error"]["value"], 16);
+    assert_eq!(v["error"]["rule"], "ExecInProgress");
+}
+
+/// The planner's limits and refusals, before anything is read or sent.
+#[test]
+fn bad_images_and_blobs_are_refused_with_their_names() {
+    let dir = Scratch::new();
+    let state = init(&dir, "host.json", CRASH, "x86_64");
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    let elf_s = elf.display().to_string();
+    let not_elf = dir.path("notes.txt");
+    std::fs::write(&not_elf, "hello").expect("write");
+    let sparse = dir.path("sparse.img");
+    std::fs::File::create(&sparse)
+        .and_then(|f| f.set_len(2 << 30))
+        .expect("sparse");
+    let blob = dir.path("initrd");
+    std::fs::write(&blob, [0xab; 0x1800]).expect("write");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec!["--elf".into(), not_elf.display().to_string()],
+            2,
+            "not an ELF file",
+        ),
+        (
+            vec!["--elf".into(), "/dev/zero".into()],
+            2,
+            "/dev/zero is not a regular file",
+        ),
+        (
+            vec!["--elf".into(), sparse.display().to_string()],
+            2,
+            "sparse.img is 2147483648 bytes",
+        ),
+        (
+            vec![
+                "--elf".into(),
+                elf_s.clone(),
+                "--blob".into(),
+                format!("{}@0x20002800", blob.display()),
+            ],
+            2,
+            "overlap",
+        ),
+        (
+            vec![
+                "--elf".into(),
+                elf_s.clone(),
+                "--blob".into(),
+                format!("{}@0xfffffffffffff000", blob.display()),
+            ],
+            2,
+            "runs past the top of the address space",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let mut all = vec!["load", "--type", "crash"];
+        all.extend(args.iter().map(String::as_str));
+        let stderr = failed(&on(&state, &all), code);
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+    // A blob in the region loads, after the image's pages.
+    let out = ok(&on(
+        &state,
+        &[
+            "load",
+            "--type",
+            "crash",
+            "--elf",
+            &elf_s,
+            "--blob",
+            &format!("{}@0x20010000", blob.display()),
+        ],
+    ));
+    assert!(out.contains("3 segments"), "{out}");
+    assert_eq!(dump(&state, 0x2001_0000, 0x1800), vec![0xab; 0x1800]);
+}
+
+/// The 16-segment rule: a plan of 16 segments is refused locally unless
+/// --allow-16-segments (the simulated hypervisor, built on this project, takes 16).
+#[test]
+fn sixteen_segments_need_allow_16_segments() {
+    let dir = Scratch::new();
+    let state = init(&dir, "host.json", CRASH, "x86_64");
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    let mut args: Vec<String> = ["load", "--type", "crash", "--elf"]
+        .map(String::from)
+        .to_vec();
+    args.push(elf.display().to_string());
+    // 2 PT_LOADs + 14 one-page blobs = 16 segments.
+    for i in 0..14u64 {
+        let blob = dir.path(&format!("blob{i}"));
+        std::fs::write(&blob, [u8::try_from(i).expect("small"); 16]).expect("write");
+        args.push("--blob".into());
+        args.push(format!(
+            "{}@{:#x}",
+            blob.display(),
+            0x2010_0000 + i * 2 * PAGE
+        ));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stderr = failed(&on(&state, &refs), 1);
+    assert!(
+        stderr.contains("EINVAL (22): the image needs 16 segments"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-16-segments"), "{stderr}");
+    let mut allowed = refs.clone();
+    allowed.push("--allow-16-segments");
+    let out = ok(&on(&state, &allowed));
+    assert!(out.contains("16 segments"), "{out}");
+}
+
+/// A full stdout (/dev/full) or a closed pipe: a message naming stdout, exit 2.
+#[test]
+fn full_or_closed_stdout_is_a_clear_error() {
+    let dir = Scratch::new();
+    let state = init(&dir, "host.json", CRASH, "x86_64");
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    ok(&on(
+        &state,
+        &[
+            "load",
+            "--type",
+            "crash",
+            "--elf",
+            &elf.display().to_string(),
+        ],
+    ));
+    let s = state.display().to_string();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args([
+            "--backend",
+            &format!("sim:{s}"),
+            "status",
+            "--type",
+            "crash",
+        ])
+        .stdout(full)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args([
+            "sim",
+            "dump",
+            &s,
+            "--type",
+            "crash",
+            "--maddr",
+            "0x20000000",
+            "--len",
+            "0x1000000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take()); // the reader goes away
+    let out = child.wait_with_output().expect("waits");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write to stdout") && stderr.contains("pipe"),
+        "{stderr}"
+    );
+}
+
+/// A crash region that ends exactly at 2^64 is a region, not "no region".
+#[test]
+fn crash_region_ending_at_2_pow_64_is_valid() {
+    let dir = Scratch::new();
+    let state = init(&dir, "top.json", "0xfffffffff0000000:0x10000000", "x86_64");
+    assert_eq!(
+        ok(&on(&state, &["get-range", "--range", "crash"])),
+        "start 0xfffffffff0000000 size 0x10000000\n"
+    );
+    let elf = dir.elf(Bits::B64, 0xffff_ffff_f000_0000);
+    ok(&on(
+        &state,
+        &[
+            "load",
+            "--type",
+            "crash",
+            "--elf",
+            &elf.display().to_string(),
+        ],
+    ));
+    assert_eq!(ok(&on(&state, &["status", "--type", "crash"])), "loaded\n");
+}
+
+/// Without /dev/xen/privcmd (as here), the privcmd backend says so plainly, exit 3; the
+/// 32-bit build says first that a 64-bit build is needed on this 64-bit kernel.
+#[test]
+fn privcmd_without_xen_is_no_interface() {
+    let stderr = failed(&xen_kexec(&["status", "--type", "crash"]), 3);
+    if cfg!(target_pointer_width = "32") {
+        assert!(
+            stderr.contains("a 64-bit build of xen-kexec is needed"),
+            "{stderr}"
+        );
+    } else {
+        assert!(
+            stderr
+                .contains("/dev/xen/privcmd does not exist: this is not a Xen domain with privcmd"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Usage errors exit 2 naming the value.
+#[test]
+fn bad_command_lines_exit_2() {
+    for (args, want) in [
+        (
+            &["--backend", "xen", "status", "--type", "crash"][..],
+            "`xen`",
+        ),
+        (
+            &[
+                "--backend",
+                "sim:/nonexistent/x.json",
+                "status",
+                "--type",
+                "crash",
+            ][..],
+            "/nonexistent/x.json",
+        ),
+        (&["status", "--type", "both"][..], "both"),
+        (&["get-range", "--range", "cpu", "--cpu", "-1"][..], "-1"),
+        (
+            &[
+                "sim",
+                "init",
+                "/tmp/never",
+                "--crash-region",
+                "0xffffffffffffffff:2",
+            ][..],
+            "past the top",
+        ),
+    ] {
+        let out = xen_kexec(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
