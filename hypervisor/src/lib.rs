@@ -46,3 +46,8 @@ pub use copy::COPY_CHUNK;
 pub use engine::{Image, Kexec, Outcome};
 pub use error::Error;
 pub use host::{Host, HostError, ImageSlot, StagingArea};
+
+// The README's example is compiled and run as a doctest, so what crates.io shows works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

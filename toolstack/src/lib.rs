@@ -27,3 +27,8 @@ pub mod transport;
 
 pub use client::{Client, ClientError, LoadSummary, RangeAnswer, Refusal};
 pub use transport::{HypercallBuffer, Transport, TransportError};
+
+// The README's example is compiled and run as a doctest, so what crates.io shows works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
