@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The compat layer: how 32-bit guests' structures relate to 64-bit guests', classified
 //! as Xen's `xen/include/xlat.lst` does (Xen 4.23).
 //!

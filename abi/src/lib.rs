@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Xen's kexec hypercall ABI (`kexec_op`, hypercall 37), as Rust types that both a
 //! hypervisor and a toolstack can build on.
 //!

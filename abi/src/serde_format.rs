@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The `serde` format of this crate's types, and what of it is stable.
 //!
 //! This module holds only documentation: the impls are derived on each type when the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Xen's `kexec_op` hypercall for a Rust hypervisor: the image slots, loading segments
 //! into machine memory, status, unload, exec and the get_range answers, over a few
 //! hooks the hypervisor implements.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The toolstack side of Xen's `kexec_op`: what libxenctrl's `xc_kexec_*` and the Xen
 //! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
 //!
