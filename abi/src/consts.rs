@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The constants of Xen's kexec interface, under their C names: the `KEXEC_*` ones of
 //! `xen/include/public/kexec.h` (Xen 4.23), the hypercall number of `xen.h`, the ELF
 //! machine numbers of `<elf.h>` and the error values of Xen's `errno.h`.

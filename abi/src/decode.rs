@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The hypervisor side of `kexec_op`: read a guest's argument from its memory, at its
 //! width, into a typed, validated [`Operation`], or the exact error to return.
 //!

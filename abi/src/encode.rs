@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The toolstack side: the bytes of a `kexec_op` argument, in the layout of a chosen
 //! guest width, without a heap.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The mode in which Xen enters a loaded image, decided by the image's own ELF machine.
 
 use crate::enums::{ElfMachine, KexecExecType, KexecType};

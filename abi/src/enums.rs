@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The open enums that carry guest-supplied values: commands, image types, range kinds,
 //! ELF machines and Xen errno values. See [`crate::open_enum`] for the pattern.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The crate's error: what was wrong, and the Xen errno the hypercall returns for it.
 
 use core::fmt;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `KEXEC_CMD_kexec_get_range`: the question a guest asks, and writing the hypervisor's
 //! answer back in the guest's layout.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Guest memory as the decoder sees it: copy bytes in from a guest address, copy bytes
 //! out to one. A hypervisor implements [`GuestMemory`] over its `copy_from_guest` /
 //! `copy_to_guest`; tests and tools use [`SparseMemory`], a few byte regions at chosen

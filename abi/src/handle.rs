@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Guest handles: `union { XEN_GUEST_HANDLE(T) h; uint64_t _pad; }`, 8 bytes on every arch.
 
 use core::fmt;

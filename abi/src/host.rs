@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What the hypervisor tells the load rules about itself: its page size and its crash
 //! region. Nothing else is global; Xen reads both from globals (`PAGE_SIZE`,
 //! `kexec_crash_area`), this crate takes them as an argument so that one build can serve

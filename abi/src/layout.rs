@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The layout model: the single source of truth for every layout fact of the ABI.
 //!
 //! Each structure is described once, as Xen's C declares it: its fields in order, each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Xen's kexec hypercall ABI (`kexec_op`, hypercall 37), as Rust types that both a
 //! hypervisor and a toolstack can build on.
 //!
@@ -73,6 +74,7 @@ pub mod host;
 pub mod layout;
 pub mod load;
 pub mod open_enum;
+pub mod serde_format;
 pub mod x86_32;
 pub mod x86_64;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Load requests independent of the guest's width, and the one implementation of the
 //! rules a load must pass: used by the hypervisor's decoder ([`crate::decode`]) and by
 //! the toolstack's builder ([`LoadRequest::validate`]) alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The open-enum pattern for values a guest supplies.
 //!
 //! A guest can put any number in a `type`, `range` or `arch` field, so those fields are

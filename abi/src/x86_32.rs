@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The 32-bit guest layout: the structures of Xen's `kexec.h` (Xen 4.23) as an x86_32
 //! guest's compiler lays them out (i386 System V: a `uint64_t` member is aligned to 4,
 //! `unsigned long` is 4 bytes). Xen calls these the *compat* layouts.

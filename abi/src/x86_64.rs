@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The 64-bit guest layout: the structures of Xen's `xen/include/public/kexec.h`
 //! (Xen 4.23) as an x86_64 guest or dom0 lays them out. This is also Xen's native
 //! layout on x86_64, and the arm64 layout (asserted equal in [`crate::layout`] terms).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Property tests of the compat layer: range narrowing and widening, and the checked
 //! structures' bytes in both guest layouts.
 

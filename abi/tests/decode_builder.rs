@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The toolstack side: the builder validates with the decoder's rules, encodes each
 //! command's argument in the chosen guest width's layout, and refuses what a 32-bit
 //! guest's handle cannot hold; with `serde`, requests and decoded operations serialize.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What the case catalogue (`fixtures/cases.toml`, run through the decoder by
 //! `compat-tests/tests/cases.rs`) cannot express: a get_range answer written to read-only
 //! guest memory, the command an operation names, the size of the error type, and the words

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The in-memory guest: disjoint regions, exact faults naming address and length,
 //! checked address arithmetic at the top of the address space, all-or-nothing writes.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A hostile guest: memory that changes every byte right after it is read. Decoding
 //! still gives what the guest wrote before the hypercall, and every guest byte is read
 //! at most once (the argument and the whole segment array exactly once): no double

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Property tests of the decoder and the builder, for both guest widths:
 //! - no input panics: arbitrary bytes, commands, addresses and hosts;
 //! - the load rules agree with an independent model of them (exact error or exact load);

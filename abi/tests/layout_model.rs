@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The layout model's numbers, pinned to the table of the facts sheet
 //! (`shared/kexec-abi.md`, "Layouts as real C compilers lay out Xen's own header").
 //! The table is typed here once, as the oracle; nothing else restates it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The `native` alias picks the layout of the host the crate is compiled for. (That each
 //! layout matches the model is asserted at compile time under each structure.)
 

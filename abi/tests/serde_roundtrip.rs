@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! With the `serde` feature, every ABI structure and value serializes field-wise and
 //! round-trips, under Xen's C field names (`type`, not `type_`). The `assert_impl_all!` lines fail to compile if a derive goes missing.
 #![cfg(feature = "serde")]

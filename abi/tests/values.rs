@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Constants, open enums, entry modes and errors: the values of the ABI.
 
 use xen_kexec_abi::consts::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What decoding `kexec_op` costs over the copy it cannot avoid.
 //!
 //! Each load group measures, on the same guest memory: `copy_floor`, the two reads any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Compiling C with the guest's compiler and reading initialised objects back out of the
 //! object file: how the fixtures get the bytes a real C compiler lays out.
 //!

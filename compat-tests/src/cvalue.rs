@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A value of one ABI structure, written once and rendered two ways: as a C designated
 //! initializer (for the guest's compiler) and as the Rust structure of the same guest
 //! layout (through serde, whose field names are Xen's C names). Comparing the two

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The golden byte images in `fixtures/`: what they are, how they are made, and the check
 //! that the committed ones are what the tool makes now.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Seeds for the decoder's fuzz target (`fuzz/fuzz_targets/decode.rs`), made from the
 //! cases of `fixtures/cases.toml` and their committed images, so that fuzzing starts from
 //! every valid and malformed request the manifest knows. The binary `fuzz-seeds` writes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Cross-checks of the `xen-kexec-abi` crate against real C compilers: the fixture
 //! tool's library (`make-fixtures` is its binary) and the harness the tests in `tests/`
 //! share.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The case manifest, `fixtures/cases.toml`: each case names a command, a guest width,
 //! the guest memory (regions of ABI structures at chosen addresses), the host (its crash
 //! region) and the outcome the decoder must give.

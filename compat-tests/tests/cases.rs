@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Every case of `fixtures/cases.toml` gives its expected outcome through the decoder,
 //! and the manifest covers every rule. (`toolstack/tests/manifest_cases.rs` runs the same
 //! cases through `xen-kexec decode`, where cargo provides the binary.)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The golden images in `fixtures/` are what the C compilers lay out now, and they are
 //! the bytes the Rust structures encode for the same values.
 

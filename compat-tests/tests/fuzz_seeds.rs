@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The fuzz seeds carry each case in the fuzz target's input layout.
 
 use compat_tests::fuzzseed::{seed, HEADER_LEN};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The harness's own bad inputs get clear, specific errors: a malformed manifest, a value
 //! that does not fit its field, C that does not compile, a symbol that is not there.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The multi-fault section of the catalogue, `fixtures/cases-multi-fault.toml`: the
 //! committed file is what its generator writes now, every consumer of the manifest sees it,
 //! and each generated request breaks exactly the rules its case names (so a pair is a

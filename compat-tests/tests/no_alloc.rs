@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! No decoding path allocates: a counting global allocator watches every decode (all
 //! commands, both widths, accepted and refused), get_range completion, the builder,
 //! and the errors' `Display`, and finds zero allocations. The abi crate is `no_std`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Property tests across the C and Rust views and across guest widths.
 
 use std::path::PathBuf;

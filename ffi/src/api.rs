@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The safe implementation of the C functions: everything but the pointer handling of
 //! [`crate::raw`]. It turns the C arguments into the abi crate's types, calls the one
 //! decoder and the one encoder of [`xen_kexec_abi`], and turns the results back into C

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C ABI of the kexec_op decoder and load encoder: Xen's C (`kexec_load`) and
 //! libxenctrl call the one implementation of the rules in [`xen_kexec_abi`] through
 //! `include/xen-kexec.h`, generated from this crate by cbindgen (run from headgen).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The crate's only `unsafe` code: the exported C functions, which check every pointer
 //! for NULL before turning it into a reference or slice, the guest memory that calls the
 //! C copy functions, and the trap a panic ends in. Everything else is [`crate::api`].

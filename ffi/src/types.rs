@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C types of `include/xen-kexec.h`, under their C names (cbindgen renders this file).
 //!
 //! Their doc comments are the header's comments, so they are written as C prose. Each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C interface, from C: `include/xen-kexec.h` and the `no_std` staticlib (built with
 //! `cargo build -p xen-kexec-ffi --profile ffi`) compiled and linked by gcc, compared with
 //! the Rust decoder and encoder of the abi crate at run time, line by line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Fuzzes the hypervisor-side decoder: every command, both guest widths, arbitrary guest
 //! memory and crash regions, and the write-back of get_range answers. A panic or a
 //! sanitizer report is a bug; so is an accepted load that the rules would not accept

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test-only stand-in for Xen's public xen.h, used by `headgen check` to compile the
  * generated kexec.h. It is not shipped with the header: a real consumer includes Xen's

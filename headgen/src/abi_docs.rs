@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The doc text of the header: the doc comments of the abi crate's items, read from its
 //! source. It is written once, in Rust, for rustdoc and C readers alike: the first
 //! block of each doc comment (up to its first blank line) is C header prose, and later

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! How Xen's C spells the layout model's types: shared by the header, the C checks and
 //! the layout reports.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C checks: real compilers prove that the header lays out as the layout model says.
 //!
 //! For each arch, a translation unit rendered from the model includes the header and

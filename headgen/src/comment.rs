@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! C comments in Xen's style, from doc text: `/*`, ` * ...`, ` */`, or one line
 //! `/* ... */` when the text fits on it, always within Xen's 80 columns.
 //!

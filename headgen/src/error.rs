@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The errors of headgen: each says what went wrong, where, and what to do about it.
 
 use std::fmt;

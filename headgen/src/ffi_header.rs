@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `include/xen-kexec.h`: the C interface of the `xen-kexec-ffi` crate, rendered by
 //! cbindgen (as a library) from the crate's source, `ffi/src/lib.rs` and the modules it
 //! declares. Unlike `kexec.h` it needs no Xen framing: its types and functions are the

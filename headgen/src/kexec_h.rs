@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `include/public/kexec.h`, rendered from the layout model and the abi crate's items.
 //!
 //! Every fact in it has one source: structures, members, C types and their order come

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! headgen: the header tool. It renders `include/public/kexec.h` from the
 //! `xen-kexec-abi` crate, checks it against real C compilers, and reports layouts.
 //!

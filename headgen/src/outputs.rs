@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The generated files kept in the repository, writing them, and checking that the
 //! committed ones are fresh.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The checkout headgen works on: finding it from the current directory up (never from a
 //! path compiled into the binary, so one build serves any checkout it is run in), and the
 //! command that regenerates its files.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `headgen layout`: pahole-style reports of the layout model.
 //!
 //! Every number comes from [`xen_kexec_abi::layout`]: each structure's size and

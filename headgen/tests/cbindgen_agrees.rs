@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! cbindgen, the tool the ffi crate's C header will come from, reads the Rust structures
 //! as the layout model describes them: the same structures, the same members in the same
 //! order, each as wide as the model says on x86_64.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! headgen as a command: what `--help` says, and that it finds the checkout from the
 //! current directory (no path is compiled into the binary).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The README's "Hypervisor side" example (a test checks that the README shows exactly
 //! the code between the markers): a 32-bit dom0 loads a crash image into a simulated
 //! host through the engine's one entry point.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Loading segments: Xen's `kimage_load_segment` (`common/kimage.c`), without a heap.
 
 use xen_kexec_abi::guest_mem::GuestMemory;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The engine: Xen's `kexec_op` state machine (`common/kexec.c`, Xen 4.23) over the
 //! [`Host`] hooks, without Xen's bugs.
 

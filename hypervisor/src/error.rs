@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What the engine refuses, each with the errno the hypercall returns.
 
 use core::fmt;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The hooks a hypervisor implements to get the whole of `kexec_op`: what the engine
 //! asks of the machine ([`Host`]), and where an image's bytes go ([`ImageSlot`]).
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Xen's `kexec_op` hypercall for a Rust hypervisor: the image slots, loading segments
 //! into machine memory, status, unload, exec and the get_range answers, over a few
 //! hooks the hypervisor implements.
@@ -46,3 +47,8 @@ pub use copy::COPY_CHUNK;
 pub use engine::{Image, Kexec, Outcome};
 pub use error::Error;
 pub use host::{Host, HostError, ImageSlot, StagingArea};
+
+// The README's example is compiled and run as a doctest, so what crates.io shows works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

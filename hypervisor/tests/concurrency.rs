@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The engine is `&mut self`: the host serialises hypercalls. Here several guest CPUs
 //! share one engine and host behind a `Mutex` (as a Rust hypervisor would, where Xen
 //! uses its in-hypercall flag), each loading its own image and checking, in the same

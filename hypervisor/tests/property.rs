@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Any sequence of hypercalls, on arbitrary bytes or on loads built from arbitrary
 //! segments, leaves the engine consistent with a model of the slots: every return value
 //! is the model's, status agrees with it, and every loaded image holds exactly its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The README's "Hypervisor side" example is `examples/hypervisor_side.rs`: this runs it
 //! and checks the README shows it unchanged.
 

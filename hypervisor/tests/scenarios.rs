@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The acceptance scenarios, through the entry point, for both guest widths.
 
 mod common;

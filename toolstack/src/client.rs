@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The typed client: `status`, `get_range`, `load`, `unload` and `exec` over any
 //! [`Transport`], in the argument layout of the kernel that makes the hypercall.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Input files, size-checked before a byte is read: only regular files (a device such
 //! as `/dev/zero` has no size to check), at most [`MAX_INPUT_BYTES`], read with
 //! positioned reads straight into their destination (never whole into memory).

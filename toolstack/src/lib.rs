@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The toolstack side of Xen's `kexec_op`: what libxenctrl's `xc_kexec_*` and the Xen
 //! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
 //!
@@ -27,3 +28,8 @@ pub mod transport;
 
 pub use client::{Client, ClientError, LoadSummary, RangeAnswer, Refusal};
 pub use transport::{HypercallBuffer, Transport, TransportError};
+
+// The README's example is compiled and run as a doctest, so what crates.io shows works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Numbers and regions on the command line: decimal or `0x` hexadecimal.
 
 use xen_kexec_abi::host::MachineRange;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The ELF image planner: an ELF file and raw blobs become a [`LoadPlan`], the segments
 //! of a `kexec_op` load and where each one's bytes come from.
 //!

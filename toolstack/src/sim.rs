@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The simulated transport (`--backend sim:PATH`): the `xen-kexec-hypervisor` engine in
 //! process, over its simulated host, with the whole state persisted in a file.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! How a hypercall reaches a hypervisor: the [`Transport`] trait, its hypercall-safe
 //! argument buffers, and the ways a transport can fail before the hypervisor answers.
 //!

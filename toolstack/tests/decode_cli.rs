@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `xen-kexec decode` (formerly `headgen decode`) end to end: requests encoded by the abi crate's builder are written
 //! to files, the binary decodes them, and its exit status, stdout JSON and stderr
 //! messages are checked.

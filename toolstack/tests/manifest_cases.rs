@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Every case of `fixtures/cases.toml` gives its expected outcome through `xen-kexec decode`:
 //! the same JSON on stdout as the decoder's operation, or exactly the errno, its value and
 //! the error's text on stderr. The harness and the manifest live in `compat-tests`; this

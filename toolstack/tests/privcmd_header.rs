@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The privcmd ABI this crate hard-codes, checked against the system's Linux header
 //! `<xen/privcmd.h>` (package linux-libc-dev): a C program compiled with gcc for this
 //! build's width prints `IOCTL_PRIVCMD_HYPERCALL` and the layout of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `xen-kexec` end to end over the simulated hypervisor (`--backend sim:PATH`), for both
 //! dom0 kernel widths, with freestanding ELF images that gcc and ld build in the test (one
 //! 32-bit, one 64-bit, linked high with physical load addresses).

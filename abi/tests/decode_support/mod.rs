@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Shared by the `decode_*` tests: a guest whose memory is a few owned regions, and raw
 //! requests written in either guest layout (raw, so that tests can write what the
 //! builder would refuse to).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Prints the README's benchmark table from criterion's results:
 //! `cargo bench -p compat-tests --bench kexec_op && cargo run -p compat-tests --bin bench-table`.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Writes the decoder's fuzz seeds (see `compat_tests::fuzzseed`):
 //! `cargo run -p compat-tests --bin fuzz-seeds [DIR]` (default `fuzz/corpus/decode`).
 

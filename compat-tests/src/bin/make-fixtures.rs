@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Remakes every golden image in `fixtures/` from C: `cargo run -p compat-tests --bin make-fixtures`.
 
 use std::process::ExitCode;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Writes the multi-fault section of the case catalogue, `fixtures/cases-multi-fault.toml`
 //! (see `compat_tests::multifault`): `cargo run -p compat-tests --bin multi-fault-cases`.
 //! With `check`, writes nothing and fails with a diff when the committed file is stale.

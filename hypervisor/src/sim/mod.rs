@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A simulated host (feature `sim`): the [`Host`] hooks over sparse machine memory held
 //! on the heap, for tests and the toolstack's simulator (`xen-kexec --backend sim:PATH`).
 //!

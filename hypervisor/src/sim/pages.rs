@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Sparse memory for the simulated host: 4 KiB pages that hold a non-zero byte; every
 //! other byte reads as zero.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A guest for the tests: byte regions at guest addresses, a log of every byte read, and
 //! helpers that put a command's argument in its memory and make the hypercall on a sim.
 #![allow(dead_code, unreachable_pub)]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The Linux dom0 transport: `IOCTL_PRIVCMD_HYPERCALL` on `/dev/xen/privcmd`, with
 //! argument buffers mapped from `/dev/xen/hypercall`, or locked anonymous memory where
 //! that device is missing (as libxencall does).

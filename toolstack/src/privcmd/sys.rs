@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Every `unsafe` operation of the toolstack, with its safety argument: the privcmd
 //! hypercall ioctl and the hypercall-safe memory it points the hypervisor at.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `xen-kexec decode` (formerly `headgen decode`): the command-line view of a captured
 //! `kexec_op` hypercall, for people debugging one.
 //!

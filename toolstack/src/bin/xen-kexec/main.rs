@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `xen-kexec`: load, inspect and enter kexec images through Xen's `kexec_op`, over
 //! Linux privcmd in a dom0 or over a simulated hypervisor kept in a file.
 //!

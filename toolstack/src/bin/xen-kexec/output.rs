@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Writing results: text or one JSON object per command on stdout, refusals and errors,
 //! and the exit statuses (0 success, 1 refused, 2 bad input, 3 no hypervisor interface).
 //!
