@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A kexec crash image that reports on COM1 the CPU mode Xen entered it in, then ends
  * the QEMU run through the isa-debug-exit device. Built by realxen/src/images.rs, which

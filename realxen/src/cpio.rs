@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The initramfs: an uncompressed cpio archive in the "newc" format Linux unpacks
 //! (`Documentation/driver-api/early-userspace/buffer-format.rst`): per entry a 110-byte
 //! ASCII header (magic `070701`, thirteen 8-digit hex fields), the NUL-terminated name,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Debian's Xen, dom0 kernel and busybox, as `scripts/setup` leaves them: the packages
 //! `xen-hypervisor-4.17-amd64`, `linux-image-<release>-amd64` (the one `linux-image-amd64`
 //! names) and `busybox-static` unpacked with `dpkg-deb -x` under one root, not installed,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! dom0's `/init`, rendered for one boot: mount, load the modules, run the steps, report
 //! each on the console (which reaches the serial log through Xen) and power off.
 //!

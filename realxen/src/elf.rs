@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What the harness needs to know about an ELF executable: its class, machine, entry,
 //! loadable segments, and whether it asks for a dynamic loader.
 

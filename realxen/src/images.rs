@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The entry-mode test images: `images/mode.S`, assembled by gcc and linked by ld into an
 //! `EM_386` and an `EM_X86_64` crash image with the same code bytes. Entered by Xen, the
 //! code reports on COM1 the mode it runs in and ends the QEMU run (see the source).

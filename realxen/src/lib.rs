@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Real Xen in the test suite (issue 16): boots Debian's Xen 4.17 with Debian's kernel as
 //! a PV dom0 under QEMU and runs `xen-kexec` against the real `kexec_op` through privcmd,
 //! step by step beside the same steps on `xen-kexec`'s simulated hypervisor.

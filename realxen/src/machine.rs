@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The machine every boot runs on: QEMU's settings and Xen's command line, from one
 //! description. The crash region named here is what Xen reserves (`crashkernel=`), what the
 //! test images are linked at, and what the simulated host is given.

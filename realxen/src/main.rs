@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `realxen`: boots real Xen under QEMU and runs the scenarios (see the crate docs).
 //!
 //! Prints the report, then one of `real Xen: PASS`, `real Xen: FAIL (...)` (exit 1) or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Runs QEMU with the serial console written to a log file, within a time limit.
 
 use std::fs::File;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The whole run: build, pack, boot the three machines, read their logs, replay the steps
 //! on the sim, judge, report.
 

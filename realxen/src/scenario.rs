@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The scenarios: `xen-kexec` steps run on the privcmd backend against real Xen in dom0 and,
 //! the same steps, on the sim backend on the host; each step's expected outcome, and the
 //! comparison of the two runs step by step.

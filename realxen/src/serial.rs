@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Reads a boot's serial log: Xen's version line, dom0's report lines (see [`crate::dom0`])
 //! and what an entered test image printed.
 

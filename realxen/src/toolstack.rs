@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `xen-kexec` (package `xen-kexec-toolstack`): its two static builds for dom0, and its
 //! sim backend run on the host with the same steps.
 
