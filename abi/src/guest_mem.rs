@@ -1,7 +1,9 @@
 //! Guest memory as the decoder sees it: copy bytes in from a guest address, copy bytes
 //! out to one. A hypervisor implements [`GuestMemory`] over its `copy_from_guest` /
-//! `copy_to_guest`; tests and tools use [`SparseMemory`], a few byte regions at chosen
-//! guest addresses, which needs neither `std` nor a heap.
+//! `copy_to_guest`; tests and tools use [`FlatMemory`], one run of bytes at a guest
+//! address (one bounds check and one copy per access, as a hypervisor's copy from a
+//! mapped buffer), or [`SparseMemory`], any number of byte regions at chosen guest
+//! addresses. Neither needs `std` or a heap.
 //!
 //! A fault is a [`GuestFault`] (`EFAULT`), naming the address, length and direction of
 //! the access; the decoder turns it into [`Error::GuestFault`](crate::Error::GuestFault). Address arithmetic is checked: an access whose last byte
@@ -89,6 +91,109 @@ where
     M: GuestMemory + ?Sized,
 {
     mem.write(addr, obj.as_bytes())
+}
+
+/// Guest memory that is one run of bytes at a guest address: `bytes` occupy
+/// `[base, base + bytes.len())` and every other address faults. Each access is one
+/// bounds check and one copy, as a hypervisor's `copy_from_guest` on a mapped buffer
+/// is, so it is the memory to measure a decoder on. A zero-length access always
+/// succeeds, as for [`SparseMemory`].
+///
+/// ```
+/// use xen_kexec_abi::guest_mem::{FlatMemory, GuestMemory, RegionError};
+/// use xen_kexec_abi::{Access, GuestFault};
+/// let mut page = [0u8; 4096];
+/// let mut mem = FlatMemory::new(0x10_0000, &mut page[..]).unwrap();
+/// mem.write(0x10_0ffe, &[1, 2]).unwrap();
+/// let mut buf = [0u8; 2];
+/// mem.read(0x10_0ffe, &mut buf).unwrap();
+/// assert_eq!(buf, [1, 2]);
+/// // One byte past the end: the whole access faults.
+/// assert_eq!(
+///     mem.read(0x10_0fff, &mut buf),
+///     Err(GuestFault { addr: 0x10_0fff, len: 2, access: Access::Read })
+/// );
+/// // Bytes that would run past 2^64 - 1 are refused up front.
+/// assert_eq!(FlatMemory::new(u64::MAX, &[0u8; 2][..]).unwrap_err(), RegionError::Wraps { index: 0 });
+/// ```
+#[derive(Debug)]
+pub struct FlatMemory<B> {
+    base: u64,
+    bytes: B,
+}
+
+impl<B: RegionBytes> FlatMemory<B> {
+    /// Guest memory of `bytes` at guest address `base`.
+    ///
+    /// # Errors
+    /// [`RegionError::Wraps`] (index 0) if the bytes run past 2^64 - 1 (ending exactly
+    /// at 2^64 is fine).
+    pub fn new(base: u64, bytes: B) -> Result<Self, RegionError> {
+        let region = GuestRegion { base, bytes };
+        match region.last() {
+            Ok(_) => Ok(FlatMemory {
+                base: region.base,
+                bytes: region.bytes,
+            }),
+            Err(()) => Err(RegionError::Wraps { index: 0 }),
+        }
+    }
+
+    /// The guest address of the first byte.
+    pub const fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.bytes()
+    }
+
+    /// The offset of `[addr, addr + len)` in the bytes, if all of it is inside: the one
+    /// bounds check. (`new` refused bytes past 2^64 - 1, so no inside range wraps.)
+    fn offset(&self, addr: u64, len: usize) -> Option<usize> {
+        let offset = usize::try_from(addr.wrapping_sub(self.base)).ok()?;
+        let size = self.bytes.bytes().len();
+        // `addr < base` wraps to a huge offset, which fails the first test.
+        (offset <= size && len <= size - offset).then_some(offset)
+    }
+}
+
+impl<B: RegionBytes> GuestMemory for FlatMemory<B> {
+    #[inline]
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
+        let len = buf.len();
+        match self.offset(addr, len) {
+            Some(offset) => {
+                if let Some(src) = self.bytes.bytes().get(offset..offset + len) {
+                    buf.copy_from_slice(src);
+                    return Ok(());
+                }
+            }
+            None if len == 0 => return Ok(()),
+            None => {}
+        }
+        Err(GuestFault::new(addr, len, Access::Read))
+    }
+
+    #[inline]
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
+        let len = bytes.len();
+        if len == 0 {
+            return Ok(());
+        }
+        let offset = self.offset(addr, len);
+        let dst = offset
+            .zip(self.bytes.bytes_mut())
+            .and_then(|(offset, all)| all.get_mut(offset..offset + len));
+        match dst {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(GuestFault::new(addr, len, Access::Write)),
+        }
+    }
 }
 
 /// The backing bytes of one [`GuestRegion`]: read-only (`&[u8]`) or writable
