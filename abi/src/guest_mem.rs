@@ -149,13 +149,11 @@ impl<B: RegionBytes> FlatMemory<B> {
         self.bytes.bytes()
     }
 
-    /// The offset of `[addr, addr + len)` in the bytes, if all of it is inside: the one
-    /// bounds check. (`new` refused bytes past 2^64 - 1, so no inside range wraps.)
-    fn offset(&self, addr: u64, len: usize) -> Option<usize> {
-        let offset = usize::try_from(addr.wrapping_sub(self.base)).ok()?;
-        let size = self.bytes.bytes().len();
-        // `addr < base` wraps to a huge offset, which fails the first test.
-        (offset <= size && len <= size - offset).then_some(offset)
+    /// The offset of `addr` in the bytes (`addr - base`, wrapping: an address below
+    /// `base` gives an offset past any slice, so the slice's own bounds check refuses
+    /// it). `new` refused bytes past 2^64 - 1, so no range inside the bytes wraps.
+    fn offset(&self, addr: u64) -> Option<usize> {
+        usize::try_from(addr.wrapping_sub(self.base)).ok()
     }
 }
 
@@ -163,34 +161,33 @@ impl<B: RegionBytes> GuestMemory for FlatMemory<B> {
     #[inline]
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
         let len = buf.len();
-        match self.offset(addr, len) {
-            Some(offset) => {
-                if let Some(src) = self.bytes.bytes().get(offset..offset + len) {
-                    buf.copy_from_slice(src);
-                    return Ok(());
-                }
+        let bytes = self.bytes.bytes();
+        // The one bounds check: the offset is inside, and `len` bytes follow it.
+        match self.offset(addr).and_then(|o| bytes.get(o..)?.get(..len)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
             }
-            None if len == 0 => return Ok(()),
-            None => {}
+            None if len == 0 => Ok(()),
+            None => Err(GuestFault::new(addr, len, Access::Read)),
         }
-        Err(GuestFault::new(addr, len, Access::Read))
     }
 
     #[inline]
     fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
         let len = bytes.len();
-        if len == 0 {
-            return Ok(());
-        }
-        let offset = self.offset(addr, len);
-        let dst = offset
-            .zip(self.bytes.bytes_mut())
-            .and_then(|(offset, all)| all.get_mut(offset..offset + len));
+        let offset = self.offset(addr);
+        let dst = self
+            .bytes
+            .bytes_mut()
+            .zip(offset)
+            .and_then(|(all, o)| all.get_mut(o..)?.get_mut(..len));
         match dst {
             Some(dst) => {
                 dst.copy_from_slice(bytes);
                 Ok(())
             }
+            None if len == 0 => Ok(()),
             None => Err(GuestFault::new(addr, len, Access::Write)),
         }
     }

@@ -5,9 +5,12 @@
 //! - `copy`: a plain copy of the bytes any decoder must copy, the 24-byte load structure
 //!   and the N-segment array, from the flat buffer into buffers of the caller's: the
 //!   floor;
-//! - `ORDER/TYPE/rust`: `decode::decode` of the request over
+//! - `ORDER/TYPE/rust`: `decode::load_into` of the request over
 //!   [`FlatMemory`](xen_kexec_abi::guest_mem::FlatMemory) (one bounds check and one copy
-//!   per read, as `copy_from_guest` on a mapped buffer);
+//!   per read, as `copy_from_guest` on a mapped buffer), into a caller's slot as the C
+//!   reference decodes into a caller's structure;
+//! - `ORDER/TYPE/rust_by_value`: `decode::decode`, the whole entry point, which returns
+//!   the ~540-byte operation by value;
 //! - `ORDER/TYPE/c`: the C reference (`compat-tests/c/kexec_load_ref.c`, `-O2`) on the
 //!   same bytes;
 //!
@@ -28,7 +31,7 @@ use compat_tests::bench_inputs::{
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
 use criterion::{criterion_group, Criterion};
-use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::encode;
 use xen_kexec_abi::guest_mem::{FlatMemory, GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::HostDescription;
@@ -69,7 +72,20 @@ fn loads(c: &mut Criterion) {
                     let bytes = guest_memory(&request(kind, n, order), abi);
                     let mut mem = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
                     let id = format!("{}/{kind_name}", order.name());
+                    let mut slot = LoadSlot::new();
                     group.bench_function(format!("{id}/rust"), |b| {
+                        b.iter(|| {
+                            let load = load_into(
+                                black_box(abi),
+                                &mut mem,
+                                black_box(LOAD_ADDR),
+                                &host,
+                                &mut slot,
+                            );
+                            black_box(load).is_ok()
+                        });
+                    });
+                    group.bench_function(format!("{id}/rust_by_value"), |b| {
                         b.iter(|| {
                             decode(
                                 black_box(abi),

@@ -89,8 +89,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 pub fn tables(m: &Medians) -> String {
     let get = |g: &str, f: &str| m.get(&(g.to_string(), f.to_string())).copied();
     let mut s = String::from(
-        "| width | segments | order | type | copy (ns) | C (ns) | Rust (ns) | Rust/C | Rust/copy |\n\
-         |---|---:|---|---|---:|---:|---:|---:|---:|\n",
+        "| width | segments | order | type | copy (ns) | C (ns) | Rust (ns) | Rust/C | Rust/copy | by value (ns) | by value/C |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for width in WIDTHS {
         for n in COUNTS {
@@ -103,18 +103,21 @@ pub fn tables(m: &Medians) -> String {
                         get(&group, &format!("{id}/c")),
                         get(&group, &format!("{id}/rust")),
                     );
+                    let by_value = get(&group, &format!("{id}/rust_by_value"));
                     if c.is_none() && rust.is_none() {
                         continue;
                     }
                     let _ = writeln!(
                         s,
-                        "| {width} | {n} | {} | {kind} | {} | {} | {} | {} | {} |",
+                        "| {width} | {n} | {} | {kind} | {} | {} | {} | {} | {} | {} | {} |",
                         order.name(),
                         cell(copy),
                         cell(c),
                         cell(rust),
                         ratio(rust, c),
                         ratio(rust, copy),
+                        cell(by_value),
+                        ratio(by_value, c),
                     );
                 }
             }
