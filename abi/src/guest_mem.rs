@@ -306,30 +306,40 @@ impl core::error::Error for RegionError {}
 /// it would span pages of a real guest. An access is checked in full before any byte is
 /// copied, so a faulting write changes nothing. A zero-length access always succeeds.
 ///
+/// [`new`](Self::new) sorts the caller's regions in place by base address (regions
+/// without bytes last), in O(n log n) time and no extra memory; each access then finds
+/// its region by binary search, in O(log n). For one region, [`FlatMemory`] is simpler.
+///
 /// ```
 /// use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, RegionError, SparseMemory};
 /// let (a, b) = ([1u8; 8], [2u8; 8]);
 /// let mut regions = [
-///     GuestRegion { base: 0x1000, bytes: &a[..] },
 ///     GuestRegion { base: 0x1008, bytes: &b[..] },
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
 /// ];
 /// let mut mem = SparseMemory::new(&mut regions).unwrap();
 /// let mut buf = [0u8; 4];
 /// mem.read(0x1006, &mut buf).unwrap(); // spans the two touching regions
 /// assert_eq!(buf, [1, 1, 2, 2]);
+/// assert_eq!(mem.regions()[0].base, 0x1000); // sorted by base
 ///
 /// let mut overlapping = [
-///     GuestRegion { base: 0x1000, bytes: &a[..] },
 ///     GuestRegion { base: 0x1004, bytes: &b[..] },
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
 /// ];
+/// // Indices of the sorted regions: 0x1000 is now first.
 /// assert_eq!(
 ///     SparseMemory::new(&mut overlapping).unwrap_err(),
 ///     RegionError::Overlap { first: 0, second: 1 }
 /// );
+/// assert_eq!(overlapping[0].base, 0x1000);
 /// ```
 #[derive(Debug)]
 pub struct SparseMemory<'r, B> {
+    /// Sorted by base, the regions with bytes first.
     regions: &'r mut [GuestRegion<B>],
+    /// How many regions have bytes: `regions[..backed]`, pairwise disjoint.
+    backed: usize,
 }
 
 /// One piece of an access: inside region `region`, from byte `offset` of it, `len` bytes,
@@ -343,32 +353,38 @@ struct Piece {
 }
 
 impl<'r, B: RegionBytes> SparseMemory<'r, B> {
-    /// Guest memory over `regions`.
+    /// Guest memory over `regions`, which it sorts in place: by base address, the
+    /// regions without bytes after all the others.
     ///
     /// # Errors
     /// [`RegionError::Wraps`] for a region that runs past 2^64 - 1 (one ending exactly
-    /// at 2^64 is fine); [`RegionError::Overlap`] for two regions sharing an address.
+    /// at 2^64 is fine), found before anything moves, so its index is the one given;
+    /// [`RegionError::Overlap`] for two regions sharing an address, found after the
+    /// sort, so its indices are positions in the sorted slice, which the caller can
+    /// look at (the lowest-addressed such pair is named).
     pub fn new(regions: &'r mut [GuestRegion<B>]) -> Result<Self, RegionError> {
-        for (index, region) in regions.iter().enumerate() {
-            let Ok(last) = region.last() else {
-                return Err(RegionError::Wraps { index });
-            };
-            let Some(last) = last else { continue };
-            for (first, earlier) in regions.iter().enumerate().take(index) {
-                if let Ok(Some(earlier_last)) = earlier.last() {
-                    if earlier.base <= last && region.base <= earlier_last {
-                        return Err(RegionError::Overlap {
-                            first,
-                            second: index,
-                        });
-                    }
+        if let Some(index) = regions.iter().position(|r| r.last().is_err()) {
+            return Err(RegionError::Wraps { index });
+        }
+        regions.sort_unstable_by_key(|r| (r.bytes.bytes().is_empty(), r.base));
+        let backed = regions.partition_point(|r| !r.bytes.bytes().is_empty());
+        // Sorted and non-empty: two regions share an address only if some region
+        // reaches the next one's base.
+        let sorted = regions.get(..backed).unwrap_or(&[]);
+        for (first, pair) in sorted.windows(2).enumerate() {
+            if let [earlier, later] = pair {
+                if matches!(earlier.last(), Ok(Some(last)) if later.base <= last) {
+                    return Err(RegionError::Overlap {
+                        first,
+                        second: first + 1,
+                    });
                 }
             }
         }
-        Ok(SparseMemory { regions })
+        Ok(SparseMemory { regions, backed })
     }
 
-    /// The regions.
+    /// The regions, sorted by base address, those without bytes last.
     pub fn regions(&self) -> &[GuestRegion<B>] {
         self.regions
     }
@@ -377,11 +393,10 @@ impl<'r, B: RegionBytes> SparseMemory<'r, B> {
     /// if that byte is not backed or its address wraps.
     fn piece(&self, addr: u64, len: usize, at: usize) -> Option<Piece> {
         let cur = addr.checked_add(u64::try_from(at).ok()?)?;
-        let (region, r) = self
-            .regions
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.holds(cur))?;
+        let backed = self.regions.get(..self.backed)?;
+        // The last region starting at or below `cur` is the only one that can hold it.
+        let region = backed.partition_point(|r| r.base <= cur).checked_sub(1)?;
+        let r = backed.get(region).filter(|r| r.holds(cur))?;
         let offset = usize::try_from(cur - r.base).ok()?;
         let available = r.bytes.bytes().len().checked_sub(offset)?;
         Some(Piece {
