@@ -581,6 +581,8 @@ fn first_broken(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Result
 /// orders loaders send: kexec-tools sorts its segments and, on Xen, appends one for low
 /// memory, which is checked against the others on its own. Any other order falls back
 /// to the pairwise test of [`check_disjoint`].
+// `&` and `|`, not `&&` and `||`, between the per-segment tests: no branches in the sweep.
+#[allow(clippy::needless_bitwise_bool)]
 #[inline]
 fn passes_all(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     check_type(req.type_).ok()?;

@@ -55,6 +55,9 @@ pub fn host() -> HostDescription {
 /// three pages a page apart inside the crash region, each with a buffer a little
 /// smaller than its destination; for [`Order::AscendingLow`], the last of the `n` is
 /// the bufferless low-memory segment.
+///
+/// # Panics
+/// If `n` is 0 or more than 16.
 pub fn request(kind: KexecType, n: usize, order: Order) -> LoadRequest {
     let mut req = LoadRequest::new(kind, ElfMachine::EM_X86_64, CRASH_BASE);
     let sized = if order == Order::AscendingLow {

@@ -11,7 +11,7 @@
 use core::ffi::c_int;
 use core::marker::PhantomData;
 
-use xen_kexec_abi::host::HostDescription;
+use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{Segment, SegmentList};
 use xen_kexec_abi::{x86_64, GuestAbi};
 use zerocopy::FromZeros;
@@ -102,6 +102,9 @@ pub struct CReference<'a> {
 
 impl<'a> CReference<'a> {
     /// A decoder whose guest memory is `bytes` at `base`.
+    ///
+    /// # Panics
+    /// Never on a 64-bit host: a slice's length fits in `u64`.
     pub fn new(base: u64, bytes: &'a [u8], host: &HostDescription) -> CReference<'a> {
         let crash = host.crash_region;
         CReference {
@@ -112,8 +115,8 @@ impl<'a> CReference<'a> {
             },
             host: RefHost {
                 page_size: host.page_size.get(),
-                crash_start: crash.map_or(0, |r| r.start()),
-                crash_size: crash.map_or(0, |r| r.size()),
+                crash_start: crash.map_or(0, MachineRange::start),
+                crash_size: crash.map_or(0, MachineRange::size),
                 has_crash: u32::from(crash.is_some()),
             },
             bytes: PhantomData,
@@ -131,6 +134,14 @@ impl<'a> CReference<'a> {
         // `RefLoad` are `repr(C)` twins of the C structures (`RefLoad.segments` is
         // `xen_kexec_segment_t`'s layout, asserted by the crate). The C function keeps
         // no pointer after it returns.
-        unsafe { ref_kexec_load(compat, &self.guest, arg, &self.host, out) }
+        unsafe {
+            ref_kexec_load(
+                compat,
+                &raw const self.guest,
+                arg,
+                &raw const self.host,
+                out,
+            )
+        }
     }
 }

@@ -21,7 +21,7 @@ fn agree(abi: GuestAbi, bytes: &[u8], host: &HostDescription) -> Result<i32, Str
     let rust = decode::load(abi, &mut mem, LOAD_ADDR, host);
     let mut out = RefLoad::new();
     let c = CReference::new(LOAD_ADDR, bytes, host).load(abi, LOAD_ADDR, &mut out);
-    let rust_ret = rust.as_ref().map_or_else(|e| e.to_hypercall_ret(), |_| 0);
+    let rust_ret = rust.as_ref().map_or_else(Error::to_hypercall_ret, |_| 0);
     let rust_ret = i32::try_from(rust_ret).expect("an errno");
     if rust_ret != c {
         return Err(format!("{abi:?}: crate {rust:?} ({rust_ret}), C {c}"));
