@@ -573,16 +573,16 @@ fn first_broken(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Result
 
 /// The fast path: `Some(entry mode)` only if every rule passes; `None` when some rule
 /// may not (then [`first_broken`] decides). One sweep over the segments, without
-/// branches on their contents, computes every per-segment rule at once (crash region,
-/// alignment, wrap, buffer size) and whether the destinations are in ascending order
-/// end to start, `dest[i-1] + size[i-1] <= dest[i]`, or in descending order the same
-/// way. Ordered so, with no end wrapping, they are pairwise disjoint (each ends before
-/// the next begins), so the sweep decides the overlap rule in linear time for the
-/// orders loaders send: kexec-tools sorts its segments and, on Xen, appends one for low
-/// memory, which is checked against the others on its own. Any other order falls back
-/// to the pairwise test of [`check_disjoint`].
-// `&` and `|`, not `&&` and `||`, between the per-segment tests: no branches in the sweep.
-#[allow(clippy::needless_bitwise_bool)]
+/// branches on their contents, folds every per-segment rule into a few accumulators
+/// (the bits of every bound, for alignment; any carry, for a wrap; any buffer larger
+/// than its destination) and notes whether the destinations ascend end to start,
+/// `dest[i-1] + size[i-1] <= dest[i]`. Ordered so, with no end wrapping, they are
+/// pairwise disjoint (each ends before the next begins): the overlap rule in linear
+/// time for the order loaders send, as kexec-tools sorts its segments. On Xen it
+/// appends one for low memory, which is then checked against the others on its own;
+/// descending destinations are checked the same way in a second linear pass; any other
+/// order falls back to all pairs. A crash image's segments get one more sweep for the
+/// crash region.
 #[inline]
 fn passes_all(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     check_type(req.type_).ok()?;
@@ -590,56 +590,98 @@ fn passes_all(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Option<E
     if reserved != 0 {
         return None;
     }
-    // Where buffered segments must lie: the crash region for a crash image, all of
-    // memory for a default one.
-    let (start, end) = if req.type_ == KexecType::CRASH {
-        let region = host.crash_region?;
-        if !region.contains(req.entry_maddr) {
-            return None;
-        }
-        (region.start(), region.end())
-    } else {
-        (0, u64::MAX)
+    let segments = req.segments;
+    let Some((last, init)) = segments.split_last() else {
+        // No segments: a crash image still needs its region and entry.
+        return (req.type_ != KexecType::CRASH || crash_entry_ok(req, host)).then_some(mode);
     };
-    let mask = host.page_size.get() - 1;
-    let Some((last, init)) = req.segments.split_last() else {
-        return Some(mode);
-    };
-    // Each segment's rules, branch-free; gives whether they pass and its end.
-    let rules = |seg: &Segment| {
-        let seg_end = seg.dest_maddr.wrapping_add(seg.dest_size);
-        let ok = (seg_end >= seg.dest_maddr)
-            & ((seg.dest_maddr | seg_end) & mask == 0)
-            & (seg.buf_size <= seg.dest_size)
-            & ((seg.buf == 0) | ((start <= seg.dest_maddr) & (seg_end <= end)));
-        (ok, seg_end)
-    };
-    let mut ok = true;
-    let (mut ascending, mut descending) = (true, true);
-    // The previous segment's start and end; the first compares with (2^64 - 1, 0).
-    let (mut prev_start, mut prev_end) = (u64::MAX, 0);
+    let mut sweep = Sweep::new();
     for seg in init {
-        let (seg_ok, seg_end) = rules(seg);
-        ok &= seg_ok;
-        ascending &= prev_end <= seg.dest_maddr;
-        descending &= seg_end <= prev_start;
-        (prev_start, prev_end) = (seg.dest_maddr, seg_end);
+        sweep.add(seg);
     }
-    let (last_ok, last_end) = rules(last);
-    ok &= last_ok;
-    let disjoint = (ascending && prev_end <= last.dest_maddr)
-        || (descending && last_end <= prev_start)
-        || (ascending
-            && !init.iter().any(|seg| {
-                overlap(
-                    seg,
-                    seg.dest_maddr.wrapping_add(seg.dest_size),
-                    last,
-                    last_end,
-                )
-            }));
-    // Only now, and only for valid segments in another order, all the pairs.
-    (ok && (disjoint || !any_overlap(req.segments))).then_some(mode)
+    let init_ascends = sweep.ascending;
+    let last_end = sweep.add(last);
+    if sweep.bad || sweep.bits & (host.page_size.get() - 1) != 0 {
+        return None;
+    }
+    if req.type_ == KexecType::CRASH && !(crash_entry_ok(req, host) && crash_segments_ok(req, host))
+    {
+        return None;
+    }
+    // No end wraps (checked above), so `wrapping_add` gives each end.
+    let end = |seg: &Segment| seg.dest_maddr.wrapping_add(seg.dest_size);
+    let disjoint = sweep.ascending
+        || (init_ascends
+            && !init
+                .iter()
+                .any(|seg| overlap(seg, end(seg), last, last_end)))
+        || segments.windows(2).all(|w| match w {
+            [higher, lower] => end(lower) <= higher.dest_maddr,
+            _ => true,
+        })
+        || !any_overlap(segments);
+    disjoint.then_some(mode)
+}
+
+/// The accumulators of [`passes_all`]'s sweep.
+struct Sweep {
+    /// Every destination's start and size, or-ed: both bounds of every destination are
+    /// aligned iff all of these are (`end = start + size`, and `size = end - start`
+    /// modulo 2^64).
+    bits: u64,
+    /// Whether some destination's end wraps past 2^64 or some buffer is larger than its
+    /// destination.
+    bad: bool,
+    /// Whether each destination so far begins at or after the previous one's end.
+    ascending: bool,
+    /// The previous destination's end (0 before the first).
+    prev_end: u64,
+}
+
+impl Sweep {
+    const fn new() -> Sweep {
+        Sweep {
+            bits: 0,
+            bad: false,
+            ascending: true,
+            prev_end: 0,
+        }
+    }
+
+    /// Folds in one segment; gives its end. `|`, not `||`: no branch in the sweep.
+    #[allow(clippy::needless_bitwise_bool)]
+    #[inline]
+    fn add(&mut self, seg: &Segment) -> u64 {
+        let (end, wraps) = seg.dest_maddr.overflowing_add(seg.dest_size);
+        self.bad |= wraps | (seg.buf_size > seg.dest_size);
+        self.bits |= seg.dest_maddr | seg.dest_size;
+        self.ascending &= self.prev_end <= seg.dest_maddr;
+        self.prev_end = end;
+        end
+    }
+}
+
+/// A crash image's entry lies in the host's crash region (which exists).
+fn crash_entry_ok(req: &Rules<'_>, host: &HostDescription) -> bool {
+    host.crash_region
+        .is_some_and(|region| region.contains(req.entry_maddr))
+}
+
+/// Every segment of a crash image that has a buffer lies in the crash region (ends do
+/// not wrap: the caller checked). `&` and `|`, not `&&` and `||`: no branch.
+#[allow(clippy::needless_bitwise_bool)]
+#[inline]
+fn crash_segments_ok(req: &Rules<'_>, host: &HostDescription) -> bool {
+    let Some(region) = host.crash_region else {
+        return false;
+    };
+    let (start, end) = (region.start(), region.end());
+    let mut outside = false;
+    for seg in req.segments {
+        let seg_end = seg.dest_maddr.wrapping_add(seg.dest_size);
+        outside |= (seg.buf != 0) & ((seg.dest_maddr < start) | (seg_end > end));
+    }
+    !outside
 }
 
 /// Whether any two destinations overlap, over all pairs, branch-free; ends are
