@@ -125,7 +125,7 @@ pub fn tables(m: &Medians) -> String {
     }
     s.push_str(
         "\nOver `SparseMemory` (region lookup in every read), ascending default loads:\n\n\
-         | width | segments | SparseMemory copy (ns) | Rust decode (ns) | × its copy | × flat copy |\n\
+         | width | segments | SparseMemory copy (ns) | Rust (ns) | × its copy | × flat copy |\n\
          |---|---:|---:|---:|---:|---:|\n",
     );
     for width in WIDTHS {
