@@ -60,6 +60,11 @@
 //!    handles are not reserved bytes but the rest of a union, and stay ignored: see
 //!    [`crate::GuestHandle64`].)
 //!
+//! **Speed without a change of order.** A load that passes every rule is recognised in
+//! one branch-free sweep (linear in the segments for the orders loaders send); only a
+//! load that may fail some rule runs the rules one pass after another in the order above,
+//! and those passes alone choose the error. See `passes_all` and the README's benchmarks.
+//!
 //! The page size and the crash region come from the [`HostDescription`], never from a
 //! global.
 
@@ -806,13 +811,12 @@ const fn overlap(a: &Segment, a_end: u64, b: &Segment, b_end: u64) -> bool {
 
 /// Rule 4: destinations are pairwise disjoint; `ends` holds each segment's end.
 ///
-/// O(n^2) pairs (at most 120 at `KEXEC_SEGMENT_MAX` = 16), in two passes, no
-/// allocation. The first only asks whether any pair overlaps, branch-free; the accepted
-/// case, the common one, costs a few cycles per pair. Only when it finds an overlap does
-/// the second look for the first overlapping pair in `(second, first)` order, so the
-/// error names the same pair whatever the speed-up. At 16 segments this measured faster
-/// than sorting the destinations (see the README's benchmark notes); were the maximum to
-/// grow to hundreds, a sort by `dest_maddr` and one sweep, O(n log n), would win.
+/// The ordered pass, run only when some rule may fail (a valid load is accepted by
+/// [`passes_all`], in linear time for the orders loaders send). O(n^2) pairs (at most 120
+/// at `KEXEC_SEGMENT_MAX` = 16), no allocation: the first loop only asks whether any pair
+/// overlaps, branch-free ([`any_overlap`] is the same loop); only when one does, the
+/// second looks for the first overlapping pair in `(second, first)` order, as Xen's nested
+/// loop finds it, so the error names the same pair whatever the speed-up.
 fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
     let mut any = false;
     for (j, (b, &b_end)) in segments.iter().zip(ends).enumerate() {
