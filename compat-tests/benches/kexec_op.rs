@@ -23,14 +23,14 @@
 //! (the README's, also printed by `cargo run -p compat-tests --bin bench-table`).
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use compat_tests::bench_inputs::{
     guest_memory, host, request, Order, COUNTS, CRASH_BASE, LOAD_ADDR, SEGMENTS_ADDR,
 };
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
-use criterion::{criterion_group, Criterion};
+use criterion::{criterion_group, Bencher, Criterion};
 use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::encode;
 use xen_kexec_abi::guest_mem::{FlatMemory, GuestMemory, GuestRegion, SparseMemory};
@@ -46,6 +46,41 @@ fn offset(addr: u64) -> usize {
     usize::try_from(addr - LOAD_ADDR).expect("small")
 }
 
+/// Calls per timed round in [`fastest`].
+const ROUND: u64 = 1_000;
+
+/// Measures `routine` for criterion by its fastest round: each sample's iterations run in
+/// rounds of [`ROUND`] calls, each round timed, and the sample reports its fastest round's
+/// time per call times its iterations. On a machine shared with other work (this one has
+/// two cores and other builds running) a round of a few microseconds either runs
+/// undisturbed or is discarded, where a plain mean charges every preemption to the code
+/// under test. Every row (copy, C, Rust) is measured the same way.
+fn fastest<O>(b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
+    b.iter_custom(|iters| {
+        // The fastest time per call in nanoseconds, kept exact as (time, calls).
+        let mut best: Option<(u128, u64)> = None;
+        let mut done = 0;
+        while done < iters {
+            let calls = ROUND.min(iters - done);
+            let start = Instant::now();
+            for _ in 0..calls {
+                black_box(routine());
+            }
+            let ns = start.elapsed().as_nanos();
+            // ns / calls < best_ns / best_calls, without dividing.
+            if best
+                .is_none_or(|(b_ns, b_calls)| ns * u128::from(b_calls) < b_ns * u128::from(calls))
+            {
+                best = Some((ns, calls));
+            }
+            done += calls;
+        }
+        let (ns, calls) = best.unwrap_or((0, 1));
+        let total = ns * u128::from(iters) / u128::from(calls);
+        Duration::from_nanos(u64::try_from(total).unwrap_or(u64::MAX))
+    });
+}
+
 fn loads(c: &mut Criterion) {
     let host = host();
     for abi in GuestAbi::ALL {
@@ -56,7 +91,7 @@ fn loads(c: &mut Criterion) {
             let bytes = guest_memory(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
             let (mut load, mut segments) = ([0u8; LOAD_SIZE], [0u8; 16 * SEGMENT_SIZE]);
             group.bench_function("copy", |b| {
-                b.iter(|| {
+                fastest(b, || {
                     let src = black_box(&bytes[..]);
                     load.copy_from_slice(&src[offset(black_box(LOAD_ADDR))..][..LOAD_SIZE]);
                     segments[..n * SEGMENT_SIZE].copy_from_slice(
@@ -74,7 +109,7 @@ fn loads(c: &mut Criterion) {
                     let id = format!("{}/{kind_name}", order.name());
                     let mut slot = LoadSlot::new();
                     group.bench_function(format!("{id}/rust"), |b| {
-                        b.iter(|| {
+                        fastest(b, || {
                             let load = load_into(
                                 black_box(abi),
                                 &mut mem,
@@ -88,7 +123,7 @@ fn loads(c: &mut Criterion) {
                     // The operation stays where `decode` returned it: what is measured is
                     // the decode, not the harness moving ~540 bytes.
                     group.bench_function(format!("{id}/rust_by_value"), |b| {
-                        b.iter(|| {
+                        fastest(b, || {
                             let op = decode(
                                 black_box(abi),
                                 KexecCmd::LOAD,
@@ -102,7 +137,7 @@ fn loads(c: &mut Criterion) {
                     let reference = CReference::new(LOAD_ADDR, &bytes, &host);
                     let mut out = RefLoad::new();
                     group.bench_function(format!("{id}/c"), |b| {
-                        b.iter(|| {
+                        fastest(b, || {
                             let ret =
                                 reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out);
                             black_box((ret, &mut out));
@@ -130,7 +165,7 @@ fn sparse(c: &mut Criterion) {
             let mut load = [0u8; LOAD_SIZE];
             let mut segments = [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY];
             group.bench_function("copy", |b| {
-                b.iter(|| {
+                fastest(b, || {
                     mem.read(black_box(LOAD_ADDR), &mut load).expect("mapped");
                     mem.read(black_box(SEGMENTS_ADDR), segments[..n].as_mut_bytes())
                         .expect("mapped");
@@ -139,7 +174,7 @@ fn sparse(c: &mut Criterion) {
             });
             let mut slot = LoadSlot::new();
             group.bench_function("ascending/default/rust", |b| {
-                b.iter(|| {
+                fastest(b, || {
                     let load = load_into(
                         black_box(abi),
                         &mut mem,
@@ -162,7 +197,7 @@ fn get_range(c: &mut Criterion) {
     let mut mem = FlatMemory::new(LOAD_ADDR, &mut bytes[..]).expect("flat");
     let host = HostDescription::x86(None);
     group.bench_function("round_trip", |b| {
-        b.iter(|| {
+        fastest(b, || {
             let Ok(Operation::GetRange(query)) = decode(
                 GuestAbi::X86_32,
                 KexecCmd::GET_RANGE,
@@ -184,7 +219,9 @@ fn builder(c: &mut Criterion) {
     let host = host();
     for abi in GuestAbi::ALL {
         group.bench_function(abi.name(), |b| {
-            b.iter(|| encode::load(black_box(&req), &host, abi, SEGMENTS_ADDR));
+            fastest(b, || {
+                encode::load(black_box(&req), &host, abi, SEGMENTS_ADDR)
+            });
         });
     }
     group.finish();
