@@ -601,16 +601,28 @@ fn passes_all(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Option<E
         return (req.type_ != KexecType::CRASH || crash_entry_ok(req, host)).then_some(mode);
     };
     let mut sweep = Sweep::new();
-    for seg in init {
-        sweep.add(seg);
+    let (init_ascends, last_end);
+    if req.type_ == KexecType::CRASH {
+        // A crash image's entry and buffered segments lie in the crash region: tested in
+        // the same sweep.
+        let region = host.crash_region?;
+        if !region.contains(req.entry_maddr) {
+            return None;
+        }
+        let (start, end) = (region.start(), region.end());
+        for seg in init {
+            sweep.add_in(seg, start, end);
+        }
+        init_ascends = sweep.ascending;
+        last_end = sweep.add_in(last, start, end);
+    } else {
+        for seg in init {
+            sweep.add(seg);
+        }
+        init_ascends = sweep.ascending;
+        last_end = sweep.add(last);
     }
-    let init_ascends = sweep.ascending;
-    let last_end = sweep.add(last);
     if sweep.bad || sweep.bits & (host.page_size.get() - 1) != 0 {
-        return None;
-    }
-    if req.type_ == KexecType::CRASH && !(crash_entry_ok(req, host) && crash_segments_ok(req, host))
-    {
         return None;
     }
     // No end wraps (checked above), so `wrapping_add` gives each end.
@@ -664,29 +676,23 @@ impl Sweep {
         self.prev_end = end;
         end
     }
+
+    /// [`add`](Self::add) for a crash image: also notes a buffered segment outside the
+    /// crash region `[start, end)` (a wrapping end is refused by `add` anyway). `|` and
+    /// `&`, not `||` and `&&`: no branch.
+    #[allow(clippy::needless_bitwise_bool)]
+    #[inline]
+    fn add_in(&mut self, seg: &Segment, start: u64, end: u64) -> u64 {
+        let seg_end = self.add(seg);
+        self.bad |= (seg.buf != 0) & ((seg.dest_maddr < start) | (seg_end > end));
+        seg_end
+    }
 }
 
 /// A crash image's entry lies in the host's crash region (which exists).
 fn crash_entry_ok(req: &Rules<'_>, host: &HostDescription) -> bool {
     host.crash_region
         .is_some_and(|region| region.contains(req.entry_maddr))
-}
-
-/// Every segment of a crash image that has a buffer lies in the crash region (ends do
-/// not wrap: the caller checked). `&` and `|`, not `&&` and `||`: no branch.
-#[allow(clippy::needless_bitwise_bool)]
-#[inline]
-fn crash_segments_ok(req: &Rules<'_>, host: &HostDescription) -> bool {
-    let Some(region) = host.crash_region else {
-        return false;
-    };
-    let (start, end) = (region.start(), region.end());
-    let mut outside = false;
-    for seg in req.segments {
-        let seg_end = seg.dest_maddr.wrapping_add(seg.dest_size);
-        outside |= (seg.buf != 0) & ((seg.dest_maddr < start) | (seg_end > end));
-    }
-    !outside
 }
 
 /// Whether any two destinations overlap, over all pairs, branch-free; ends are
