@@ -2,6 +2,7 @@
 //! date and compiler versions they were measured with:
 //! `cargo bench -p compat-tests --bench kexec_op && cargo run -p compat-tests --bin bench-table`.
 
+use std::io::Write as _;
 use std::process::{Command, ExitCode};
 
 use compat_tests::bench_table::{criterion_dir, medians, tables};
@@ -33,15 +34,18 @@ fn main() -> ExitCode {
     let result = criterion_dir().and_then(|dir| medians(&dir).map(|m| (dir, m)));
     match result {
         Ok((_, m)) if !m.is_empty() => {
-            println!(
-                "Medians from criterion. Machine: {}; {}; {}; {}; {}.\n",
+            let text = format!(
+                "Medians of criterion's samples, each a sample's fastest round of 1,000 calls. \
+                 Machine: {}; {}; {}; {}; {}.\n\n{}",
                 machine(),
                 first_line("uname", &["-sr"]),
                 first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
                 first_line("rustc", &["--version"]),
                 first_line("gcc", &["--version"]),
+                tables(&m),
             );
-            print!("{}", tables(&m));
+            // A closed pipe (`| head`) is the reader's choice, not an error to panic on.
+            let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
         Ok((dir, _)) => {
