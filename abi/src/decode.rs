@@ -37,8 +37,8 @@ use crate::enums::KexecCmd;
 use crate::get_range::RangeQuery;
 use crate::guest_mem::{read_object, GuestMemory};
 use crate::host::HostDescription;
+use crate::load::ValidatedLoad;
 use crate::load::{check_count, check_type};
-use crate::load::{LoadRequest, SegmentList, ValidatedLoad};
 use crate::{consts, x86_32, x86_64, Error, GuestAbi, KexecType};
 
 /// A decoded `kexec_op` call, ready for the hypervisor to act on.
@@ -118,7 +118,14 @@ pub fn decode<M: GuestMemory + ?Sized>(
     match cmd.0 {
         consts::KEXEC_CMD_kexec => exec(mem, arg).map(|type_| Operation::Exec { type_ }),
         consts::KEXEC_CMD_kexec_get_range => get_range(abi, mem, arg).map(Operation::GetRange),
-        consts::KEXEC_CMD_kexec_load => load(abi, mem, arg, host).map(Operation::Load),
+        consts::KEXEC_CMD_kexec_load => {
+            // Decoded where it is returned: no ~540-byte move through `Result`.
+            let mut op = Operation::Load(ValidatedLoad::EMPTY);
+            if let Operation::Load(slot) = &mut op {
+                slot.decode_load(abi, mem, arg, host)?;
+            }
+            Ok(op)
+        }
         consts::KEXEC_CMD_kexec_unload => unload(mem, arg).map(|type_| Operation::Unload { type_ }),
         consts::KEXEC_CMD_kexec_status => status(mem, arg).map(|type_| Operation::Status { type_ }),
         // The v1 commands (1, 2) were removed in Xen 4.23; anything else never existed.
@@ -181,22 +188,106 @@ pub fn load<M: GuestMemory + ?Sized>(
     arg: u64,
     host: &HostDescription,
 ) -> Result<ValidatedLoad, Error> {
-    // One copy of the load structure, in the guest's own layout (the bytes are the same
-    // for both widths; only the handle is read differently).
-    let load: x86_64::KexecLoad = match abi {
-        GuestAbi::X86_64 => read_object::<x86_64::KexecLoad, M>(mem, arg)?,
-        GuestAbi::X86_32 => read_object::<x86_32::KexecLoad, M>(mem, arg)?.into(),
-    };
-    let count = check_count(load.nr_segments)?;
-    let segments = SegmentList::read_from_guest(mem, abi, load.segments.addr(abi), count)?;
-    #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
-    LoadRequest {
-        type_: load.type_,
-        arch: load.arch,
-        entry_maddr: load.entry_maddr,
-        segments,
+    let mut load = ValidatedLoad::EMPTY;
+    load.decode_load(abi, mem, arg, host)?;
+    Ok(load)
+}
+
+/// Storage for [`load_into`]: a validated load's ~540 bytes, kept by the caller across
+/// calls so that decoding neither zeroes nor moves them. A hypervisor keeps one per
+/// CPU, or one on the stack of its hypercall handler.
+///
+/// Its contents are read only through the reference [`load_into`] returns; after an
+/// error it holds the empty load.
+///
+/// ```
+/// use xen_kexec_abi::decode::{load_into, LoadSlot};
+/// use xen_kexec_abi::guest_mem::FlatMemory;
+/// use xen_kexec_abi::host::HostDescription;
+/// use xen_kexec_abi::load::{LoadRequest, Segment};
+/// use xen_kexec_abi::{ElfMachine, GuestAbi, KexecType};
+///
+/// let mut req = LoadRequest::new(KexecType::DEFAULT, ElfMachine::EM_X86_64, 0x100_0000);
+/// req.push_segment(Segment { buf: 0x8000, buf_size: 0x800, dest_maddr: 0x100_0000, dest_size: 0x1000 })?;
+/// let host = HostDescription::x86(None);
+/// let encoded = req.validate(&host)?.encode(GuestAbi::X86_64, 0x2000).unwrap();
+/// let mut page = [0u8; 0x2000];
+/// let mut mem = FlatMemory::new(0x1000, &mut page[..]).unwrap();
+/// encoded.write_to(&mut mem, 0x1000)?;
+///
+/// let mut slot = LoadSlot::new();
+/// let load = load_into(GuestAbi::X86_64, &mut mem, 0x1000, &host, &mut slot)?;
+/// assert_eq!(load.request(), req);
+/// # Ok::<(), xen_kexec_abi::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct LoadSlot {
+    /// A validated load after a successful [`load_into`], the empty load after a
+    /// failed one; in between, the decode's work in progress.
+    load: ValidatedLoad,
+}
+
+impl LoadSlot {
+    /// An empty slot.
+    pub const fn new() -> LoadSlot {
+        LoadSlot {
+            load: ValidatedLoad::EMPTY,
+        }
     }
-    .into_validated(host, load._pad)
+}
+
+impl Default for LoadSlot {
+    fn default() -> Self {
+        LoadSlot::new()
+    }
+}
+
+/// [`load`], decoding into `slot`: the segment array is read straight into the slot and
+/// validated there, and the answer is a reference to it. The same checks, order and
+/// errors as [`load`]; what it saves is zeroing and moving the ~540-byte result.
+///
+/// # Errors
+/// As [`load`]; `slot` then holds the empty load.
+pub fn load_into<'s, M: GuestMemory + ?Sized>(
+    abi: GuestAbi,
+    mem: &mut M,
+    arg: u64,
+    host: &HostDescription,
+    slot: &'s mut LoadSlot,
+) -> Result<&'s ValidatedLoad, Error> {
+    slot.load.decode_load(abi, mem, arg, host)?;
+    Ok(&slot.load)
+}
+
+impl ValidatedLoad {
+    /// Decodes the load at `arg` into `self`: the load structure is copied, its count
+    /// checked, and the segment array read and validated in place (see [`load`]).
+    /// After an error `self` is the empty load.
+    #[inline]
+    fn decode_load<M: GuestMemory + ?Sized>(
+        &mut self,
+        abi: GuestAbi,
+        mem: &mut M,
+        arg: u64,
+        host: &HostDescription,
+    ) -> Result<(), Error> {
+        // One copy of the load structure, in the guest's own layout (the bytes are the
+        // same for both widths; only the handle is read differently).
+        let header = match abi {
+            GuestAbi::X86_64 => read_object::<x86_64::KexecLoad, M>(mem, arg),
+            GuestAbi::X86_32 => read_object::<x86_32::KexecLoad, M>(mem, arg).map(Into::into),
+        };
+        let checked = header.map_err(Error::from).and_then(|load| {
+            let count = check_count(load.nr_segments)?;
+            #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
+            let fields = (load.type_, load._pad, load.arch, load.entry_maddr);
+            self.decode_in_place(mem, abi, host, fields, load.segments.addr(abi), count)
+        });
+        if checked.is_err() {
+            *self = ValidatedLoad::EMPTY;
+        }
+        checked
+    }
 }
 
 /// Reads `xen_kexec_range_t` at `arg` in the layout of `abi`.

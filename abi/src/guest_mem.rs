@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! Guest memory as the decoder sees it: copy bytes in from a guest address, copy bytes
 //! out to one. A hypervisor implements [`GuestMemory`] over its `copy_from_guest` /
-//! `copy_to_guest`; tests and tools use [`SparseMemory`], a few byte regions at chosen
-//! guest addresses, which needs neither `std` nor a heap.
+//! `copy_to_guest`; tests and tools use [`FlatMemory`], one run of bytes at a guest
+//! address (one bounds check and one copy per access, as a hypervisor's copy from a
+//! mapped buffer), or [`SparseMemory`], any number of byte regions at chosen guest
+//! addresses. Neither needs `std` or a heap.
 //!
 //! A fault is a [`GuestFault`] (`EFAULT`), naming the address, length and direction of
 //! the access; the decoder turns it into [`Error::GuestFault`](crate::Error::GuestFault). Address arithmetic is checked: an access whose last byte
@@ -90,6 +92,106 @@ where
     M: GuestMemory + ?Sized,
 {
     mem.write(addr, obj.as_bytes())
+}
+
+/// Guest memory that is one run of bytes at a guest address: `bytes` occupy
+/// `[base, base + bytes.len())` and every other address faults. Each access is one
+/// bounds check and one copy, as a hypervisor's `copy_from_guest` on a mapped buffer
+/// is, so it is the memory to measure a decoder on. A zero-length access always
+/// succeeds, as for [`SparseMemory`].
+///
+/// ```
+/// use xen_kexec_abi::guest_mem::{FlatMemory, GuestMemory, RegionError};
+/// use xen_kexec_abi::{Access, GuestFault};
+/// let mut page = [0u8; 4096];
+/// let mut mem = FlatMemory::new(0x10_0000, &mut page[..]).unwrap();
+/// mem.write(0x10_0ffe, &[1, 2]).unwrap();
+/// let mut buf = [0u8; 2];
+/// mem.read(0x10_0ffe, &mut buf).unwrap();
+/// assert_eq!(buf, [1, 2]);
+/// // One byte past the end: the whole access faults.
+/// assert_eq!(
+///     mem.read(0x10_0fff, &mut buf),
+///     Err(GuestFault { addr: 0x10_0fff, len: 2, access: Access::Read })
+/// );
+/// // Bytes that would run past 2^64 - 1 are refused up front.
+/// assert_eq!(FlatMemory::new(u64::MAX, &[0u8; 2][..]).unwrap_err(), RegionError::Wraps { index: 0 });
+/// ```
+#[derive(Debug)]
+pub struct FlatMemory<B> {
+    base: u64,
+    bytes: B,
+}
+
+impl<B: RegionBytes> FlatMemory<B> {
+    /// Guest memory of `bytes` at guest address `base`.
+    ///
+    /// # Errors
+    /// [`RegionError::Wraps`] (index 0) if the bytes run past 2^64 - 1 (ending exactly
+    /// at 2^64 is fine).
+    pub fn new(base: u64, bytes: B) -> Result<Self, RegionError> {
+        let region = GuestRegion { base, bytes };
+        match region.last() {
+            Ok(_) => Ok(FlatMemory {
+                base: region.base,
+                bytes: region.bytes,
+            }),
+            Err(()) => Err(RegionError::Wraps { index: 0 }),
+        }
+    }
+
+    /// The guest address of the first byte.
+    pub const fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.bytes()
+    }
+
+    /// The offset of `addr` in the bytes (`addr - base`, wrapping: an address below
+    /// `base` gives an offset past any slice, so the slice's own bounds check refuses
+    /// it). `new` refused bytes past 2^64 - 1, so no range inside the bytes wraps.
+    fn offset(&self, addr: u64) -> Option<usize> {
+        usize::try_from(addr.wrapping_sub(self.base)).ok()
+    }
+}
+
+impl<B: RegionBytes> GuestMemory for FlatMemory<B> {
+    #[inline]
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
+        let len = buf.len();
+        let bytes = self.bytes.bytes();
+        // The one bounds check: the offset is inside, and `len` bytes follow it.
+        match self.offset(addr).and_then(|o| bytes.get(o..)?.get(..len)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None if len == 0 => Ok(()),
+            None => Err(GuestFault::new(addr, len, Access::Read)),
+        }
+    }
+
+    #[inline]
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), GuestFault> {
+        let len = bytes.len();
+        let offset = self.offset(addr);
+        let dst = self
+            .bytes
+            .bytes_mut()
+            .zip(offset)
+            .and_then(|(all, o)| all.get_mut(o..)?.get_mut(..len));
+        match dst {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            }
+            None if len == 0 => Ok(()),
+            None => Err(GuestFault::new(addr, len, Access::Write)),
+        }
+    }
 }
 
 /// The backing bytes of one [`GuestRegion`]: read-only (`&[u8]`) or writable
@@ -205,30 +307,40 @@ impl core::error::Error for RegionError {}
 /// it would span pages of a real guest. An access is checked in full before any byte is
 /// copied, so a faulting write changes nothing. A zero-length access always succeeds.
 ///
+/// [`new`](Self::new) sorts the caller's regions in place by base address (regions
+/// without bytes last), in O(n log n) time and no extra memory; each access then finds
+/// its region by binary search, in O(log n). For one region, [`FlatMemory`] is simpler.
+///
 /// ```
 /// use xen_kexec_abi::guest_mem::{GuestMemory, GuestRegion, RegionError, SparseMemory};
 /// let (a, b) = ([1u8; 8], [2u8; 8]);
 /// let mut regions = [
-///     GuestRegion { base: 0x1000, bytes: &a[..] },
 ///     GuestRegion { base: 0x1008, bytes: &b[..] },
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
 /// ];
 /// let mut mem = SparseMemory::new(&mut regions).unwrap();
 /// let mut buf = [0u8; 4];
 /// mem.read(0x1006, &mut buf).unwrap(); // spans the two touching regions
 /// assert_eq!(buf, [1, 1, 2, 2]);
+/// assert_eq!(mem.regions()[0].base, 0x1000); // sorted by base
 ///
 /// let mut overlapping = [
-///     GuestRegion { base: 0x1000, bytes: &a[..] },
 ///     GuestRegion { base: 0x1004, bytes: &b[..] },
+///     GuestRegion { base: 0x1000, bytes: &a[..] },
 /// ];
+/// // Indices of the sorted regions: 0x1000 is now first.
 /// assert_eq!(
 ///     SparseMemory::new(&mut overlapping).unwrap_err(),
 ///     RegionError::Overlap { first: 0, second: 1 }
 /// );
+/// assert_eq!(overlapping[0].base, 0x1000);
 /// ```
 #[derive(Debug)]
 pub struct SparseMemory<'r, B> {
+    /// Sorted by base, the regions with bytes first.
     regions: &'r mut [GuestRegion<B>],
+    /// How many regions have bytes: `regions[..backed]`, pairwise disjoint.
+    backed: usize,
 }
 
 /// One piece of an access: inside region `region`, from byte `offset` of it, `len` bytes,
@@ -242,32 +354,38 @@ struct Piece {
 }
 
 impl<'r, B: RegionBytes> SparseMemory<'r, B> {
-    /// Guest memory over `regions`.
+    /// Guest memory over `regions`, which it sorts in place: by base address, the
+    /// regions without bytes after all the others.
     ///
     /// # Errors
     /// [`RegionError::Wraps`] for a region that runs past 2^64 - 1 (one ending exactly
-    /// at 2^64 is fine); [`RegionError::Overlap`] for two regions sharing an address.
+    /// at 2^64 is fine), found before anything moves, so its index is the one given;
+    /// [`RegionError::Overlap`] for two regions sharing an address, found after the
+    /// sort, so its indices are positions in the sorted slice, which the caller can
+    /// look at (the lowest-addressed such pair is named).
     pub fn new(regions: &'r mut [GuestRegion<B>]) -> Result<Self, RegionError> {
-        for (index, region) in regions.iter().enumerate() {
-            let Ok(last) = region.last() else {
-                return Err(RegionError::Wraps { index });
-            };
-            let Some(last) = last else { continue };
-            for (first, earlier) in regions.iter().enumerate().take(index) {
-                if let Ok(Some(earlier_last)) = earlier.last() {
-                    if earlier.base <= last && region.base <= earlier_last {
-                        return Err(RegionError::Overlap {
-                            first,
-                            second: index,
-                        });
-                    }
+        if let Some(index) = regions.iter().position(|r| r.last().is_err()) {
+            return Err(RegionError::Wraps { index });
+        }
+        regions.sort_unstable_by_key(|r| (r.bytes.bytes().is_empty(), r.base));
+        let backed = regions.partition_point(|r| !r.bytes.bytes().is_empty());
+        // Sorted and non-empty: two regions share an address only if some region
+        // reaches the next one's base.
+        let sorted = regions.get(..backed).unwrap_or(&[]);
+        for (first, pair) in sorted.windows(2).enumerate() {
+            if let [earlier, later] = pair {
+                if matches!(earlier.last(), Ok(Some(last)) if later.base <= last) {
+                    return Err(RegionError::Overlap {
+                        first,
+                        second: first + 1,
+                    });
                 }
             }
         }
-        Ok(SparseMemory { regions })
+        Ok(SparseMemory { regions, backed })
     }
 
-    /// The regions.
+    /// The regions, sorted by base address, those without bytes last.
     pub fn regions(&self) -> &[GuestRegion<B>] {
         self.regions
     }
@@ -276,11 +394,10 @@ impl<'r, B: RegionBytes> SparseMemory<'r, B> {
     /// if that byte is not backed or its address wraps.
     fn piece(&self, addr: u64, len: usize, at: usize) -> Option<Piece> {
         let cur = addr.checked_add(u64::try_from(at).ok()?)?;
-        let (region, r) = self
-            .regions
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.holds(cur))?;
+        let backed = self.regions.get(..self.backed)?;
+        // The last region starting at or below `cur` is the only one that can hold it.
+        let region = backed.partition_point(|r| r.base <= cur).checked_sub(1)?;
+        let r = backed.get(region).filter(|r| r.holds(cur))?;
         let offset = usize::try_from(cur - r.base).ok()?;
         let available = r.bytes.bytes().len().checked_sub(offset)?;
         Some(Piece {

@@ -61,6 +61,11 @@
 //!    handles are not reserved bytes but the rest of a union, and stay ignored: see
 //!    [`crate::GuestHandle64`].)
 //!
+//! **Speed without a change of order.** A load that passes every rule is recognised in
+//! one branch-free sweep (linear in the segments for the orders loaders send); only a
+//! load that may fail some rule runs the rules one pass after another in the order above,
+//! and those passes alone choose the error. See `passes_all` and the README's benchmarks.
+//!
 //! The page size and the crash region come from the [`HostDescription`], never from a
 //! global.
 
@@ -214,18 +219,22 @@ impl SegmentList {
         }
     }
 
-    /// Reads `count` (at most 16) segments of a guest of width `abi` at `addr`, with one
-    /// read straight into the list: a guest's segment array has the bytes of a
-    /// `[Segment]` except that a 32-bit guest's `buf` is only its low 4 bytes, which
-    /// are then kept and the upper 4 ignored.
+    /// Reads `count` (at most 16) segments of a guest of width `abi` at `addr` into this
+    /// list, replacing its contents, with one read straight into its storage: a guest's
+    /// segment array has the bytes of a `[Segment]` except that a 32-bit guest's `buf` is
+    /// only its low 4 bytes, which are then kept and the upper 4 ignored. Nothing is
+    /// zeroed first: the read overwrites the `count` entries it fills, and the others are
+    /// not part of the list. On an error the list is empty.
+    #[inline]
     pub(crate) fn read_from_guest<M: GuestMemory + ?Sized>(
+        &mut self,
         mem: &mut M,
         abi: GuestAbi,
         addr: u64,
         count: usize,
-    ) -> Result<SegmentList, Error> {
-        let mut list = SegmentList::new();
-        let (Some(wanted), Ok(len)) = (list.items.get_mut(..count), u8::try_from(count)) else {
+    ) -> Result<(), Error> {
+        self.len = 0;
+        let (Some(wanted), Ok(len)) = (self.items.get_mut(..count), u8::try_from(count)) else {
             return Err(Error::TooManySegments {
                 nr: u32::try_from(count).unwrap_or(u32::MAX),
             });
@@ -238,8 +247,8 @@ impl SegmentList {
                 seg.buf = GuestHandle64::<ConstVoid>::from_raw(seg.buf).addr(abi);
             }
         }
-        list.len = len;
-        Ok(list)
+        self.len = len;
+        Ok(())
     }
 
     /// The segments.
@@ -384,32 +393,7 @@ impl LoadRequest {
     /// # Errors
     /// The first rule broken, in the order listed there.
     pub fn validate(&self, host: &HostDescription) -> Result<ValidatedLoad, Error> {
-        self.into_validated(host, 0)
-    }
-
-    /// [`validate`](Self::validate), consuming the request, with the reserved byte of
-    /// a decoded request (`0` for the builder's): the decoder's path, which moves the
-    /// segments into the result instead of copying them.
-    pub(crate) fn into_validated(
-        self,
-        host: &HostDescription,
-        reserved: u8,
-    ) -> Result<ValidatedLoad, Error> {
-        check_type(self.type_)?;
-        let segments = self.segments.as_slice();
-        if self.type_ == KexecType::CRASH {
-            check_crash(segments, self.entry_maddr, host)?;
-        }
-        let mut ends = [0u64; CAPACITY];
-        for ((index, seg), end) in (0u8..).zip(segments).zip(ends.iter_mut()) {
-            *end = check_destination(index, seg, host.page_size)?;
-        }
-        check_disjoint(segments, &ends)?;
-        for (index, seg) in (0u8..).zip(segments) {
-            check_buffer(index, seg)?;
-        }
-        let entry_mode = check_arch(self.arch)?;
-        check_reserved(reserved)?;
+        let entry_mode = check_rules(self, host, 0)?;
         Ok(ValidatedLoad {
             type_: self.type_,
             arch: self.arch,
@@ -437,6 +421,61 @@ pub struct ValidatedLoad {
 }
 
 impl ValidatedLoad {
+    /// The load of nothing: a DEFAULT image of no segments for `EM_X86_64`, entered at
+    /// 0, which every rule accepts on every host. Storage for
+    /// [`decode::LoadSlot`](crate::decode::LoadSlot).
+    pub(crate) const EMPTY: ValidatedLoad = ValidatedLoad {
+        type_: KexecType::DEFAULT,
+        arch: ElfMachine::EM_X86_64,
+        entry_mode: EntryMode::Long64,
+        entry_maddr: 0,
+        segments: SegmentList::new(),
+    };
+
+    /// The decoder's path: makes `self` the load of `type_`, `arch`, `entry_maddr`, the
+    /// `count` segments of a guest of width `abi` at `segments_addr` (read straight into
+    /// `self`, no copy, no zeroing) and the reserved byte `reserved`, if it passes every
+    /// rule against `host`.
+    ///
+    /// # Errors
+    /// The read's fault, or the first rule broken. `self` is then [`Self::EMPTY`].
+    #[inline]
+    pub(crate) fn decode_in_place<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        abi: GuestAbi,
+        host: &HostDescription,
+        (type_, reserved, arch, entry_maddr): (KexecType, u8, ElfMachine, u64),
+        segments_addr: u64,
+        count: usize,
+    ) -> Result<(), Error> {
+        let checked = self
+            .segments
+            .read_from_guest(mem, abi, segments_addr, count)
+            .and_then(|()| {
+                let request = Rules {
+                    type_,
+                    arch,
+                    entry_maddr,
+                    segments: self.segments.as_slice(),
+                };
+                check_rules(request, host, reserved)
+            });
+        match checked {
+            Ok(entry_mode) => {
+                self.type_ = type_;
+                self.arch = arch;
+                self.entry_mode = entry_mode;
+                self.entry_maddr = entry_maddr;
+                Ok(())
+            }
+            Err(e) => {
+                *self = ValidatedLoad::EMPTY;
+                Err(e)
+            }
+        }
+    }
+
     /// DEFAULT or CRASH.
     pub const fn kexec_type(&self) -> KexecType {
         self.type_
@@ -471,6 +510,205 @@ impl ValidatedLoad {
             segments: self.segments,
         }
     }
+}
+
+/// What the rules look at: a [`LoadRequest`]'s fields, with the segments borrowed from
+/// wherever they were read to.
+struct Rules<'a> {
+    type_: KexecType,
+    arch: ElfMachine,
+    entry_maddr: u64,
+    segments: &'a [Segment],
+}
+
+impl<'a> From<&'a LoadRequest> for Rules<'a> {
+    #[inline]
+    fn from(req: &'a LoadRequest) -> Self {
+        Rules {
+            type_: req.type_,
+            arch: req.arch,
+            entry_maddr: req.entry_maddr,
+            segments: req.segments.as_slice(),
+        }
+    }
+}
+
+/// Every rule of the module documentation, with the reserved byte of a decoded request
+/// (`0` for the builder's); gives the entry mode.
+///
+/// Two ways to one answer. [`passes_all`] decides in one branch-free sweep whether
+/// every rule passes, which is the common case; it is only ever trusted to say yes (a
+/// yes is exact: see its documentation). Anything else goes to [`first_broken`], the
+/// rules one pass after another in Xen's order, which finds the error to give. So the
+/// error and its precedence are always the ordered passes' own.
+#[inline]
+fn check_rules<'a>(
+    req: impl Into<Rules<'a>>,
+    host: &HostDescription,
+    reserved: u8,
+) -> Result<EntryMode, Error> {
+    let req = req.into();
+    match passes_all(&req, host, reserved) {
+        Some(mode) => Ok(mode),
+        None => first_broken(&req, host, reserved),
+    }
+}
+
+/// The rules in Xen's order, each pass over the segments complete before the next.
+/// The error path: kept out of line.
+#[cold]
+#[inline(never)]
+fn first_broken(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Result<EntryMode, Error> {
+    check_type(req.type_)?;
+    let segments = req.segments;
+    if req.type_ == KexecType::CRASH {
+        check_crash(segments, req.entry_maddr, host)?;
+    }
+    let mut ends = [0u64; CAPACITY];
+    for ((index, seg), end) in (0u8..).zip(segments).zip(ends.iter_mut()) {
+        *end = check_destination(index, seg, host.page_size)?;
+    }
+    check_disjoint(segments, &ends)?;
+    for (index, seg) in (0u8..).zip(segments) {
+        check_buffer(index, seg)?;
+    }
+    let entry_mode = check_arch(req.arch)?;
+    check_reserved(reserved)?;
+    Ok(entry_mode)
+}
+
+/// The fast path: `Some(entry mode)` only if every rule passes; `None` when some rule
+/// may not (then [`first_broken`] decides). One sweep over the segments, without
+/// branches on their contents, folds every per-segment rule into a few accumulators
+/// (the bits of every bound, for alignment; any carry, for a wrap; any buffer larger
+/// than its destination) and notes whether the destinations ascend end to start,
+/// `dest[i-1] + size[i-1] <= dest[i]`. Ordered so, with no end wrapping, they are
+/// pairwise disjoint (each ends before the next begins): the overlap rule in linear
+/// time for the order loaders send, as kexec-tools sorts its segments. On Xen it
+/// appends one for low memory, which is then checked against the others on its own;
+/// descending destinations are checked the same way in a second linear pass; any other
+/// order falls back to all pairs. A crash image's segments get one more sweep for the
+/// crash region.
+#[inline]
+fn passes_all(req: &Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
+    check_type(req.type_).ok()?;
+    let mode = check_arch(req.arch).ok()?;
+    if reserved != 0 {
+        return None;
+    }
+    let segments = req.segments;
+    let Some((last, init)) = segments.split_last() else {
+        // No segments: a crash image still needs its region and entry.
+        return (req.type_ != KexecType::CRASH || crash_entry_ok(req, host)).then_some(mode);
+    };
+    let mut sweep = Sweep::new();
+    let (init_ascends, last_end);
+    if req.type_ == KexecType::CRASH {
+        // A crash image's entry and buffered segments lie in the crash region: tested in
+        // the same sweep.
+        let region = host.crash_region?;
+        if !region.contains(req.entry_maddr) {
+            return None;
+        }
+        // A region that ends at 2^64 (`end()` is `None`) holds every end that does not
+        // wrap, and the sweep refuses wrapping ends on its own.
+        let (start, end) = (region.start(), region.end().unwrap_or(u64::MAX));
+        for seg in init {
+            sweep.add_in(seg, start, end);
+        }
+        init_ascends = sweep.ascending;
+        last_end = sweep.add_in(last, start, end);
+    } else {
+        for seg in init {
+            sweep.add(seg);
+        }
+        init_ascends = sweep.ascending;
+        last_end = sweep.add(last);
+    }
+    if sweep.bad || sweep.bits & (host.page_size.get() - 1) != 0 {
+        return None;
+    }
+    // No end wraps (checked above), so `wrapping_add` gives each end.
+    let end = |seg: &Segment| seg.dest_maddr.wrapping_add(seg.dest_size);
+    let disjoint = sweep.ascending
+        || (init_ascends
+            && !init
+                .iter()
+                .any(|seg| overlap(seg, end(seg), last, last_end)))
+        || segments.windows(2).all(|w| match w {
+            [higher, lower] => end(lower) <= higher.dest_maddr,
+            _ => true,
+        })
+        || !any_overlap(segments);
+    disjoint.then_some(mode)
+}
+
+/// The accumulators of [`passes_all`]'s sweep.
+struct Sweep {
+    /// Every destination's start and size, or-ed: both bounds of every destination are
+    /// aligned iff all of these are (`end = start + size`, and `size = end - start`
+    /// modulo 2^64).
+    bits: u64,
+    /// Whether some destination's end wraps past 2^64 or some buffer is larger than its
+    /// destination.
+    bad: bool,
+    /// Whether each destination so far begins at or after the previous one's end.
+    ascending: bool,
+    /// The previous destination's end (0 before the first).
+    prev_end: u64,
+}
+
+impl Sweep {
+    const fn new() -> Sweep {
+        Sweep {
+            bits: 0,
+            bad: false,
+            ascending: true,
+            prev_end: 0,
+        }
+    }
+
+    /// Folds in one segment; gives its end. `|`, not `||`: no branch in the sweep.
+    #[allow(clippy::needless_bitwise_bool)]
+    #[inline]
+    fn add(&mut self, seg: &Segment) -> u64 {
+        let (end, wraps) = seg.dest_maddr.overflowing_add(seg.dest_size);
+        self.bad |= wraps | (seg.buf_size > seg.dest_size);
+        self.bits |= seg.dest_maddr | seg.dest_size;
+        self.ascending &= self.prev_end <= seg.dest_maddr;
+        self.prev_end = end;
+        end
+    }
+
+    /// [`add`](Self::add) for a crash image: also notes a buffered segment outside the
+    /// crash region `[start, end)` (a wrapping end is refused by `add` anyway). `|` and
+    /// `&`, not `||` and `&&`: no branch.
+    #[allow(clippy::needless_bitwise_bool)]
+    #[inline]
+    fn add_in(&mut self, seg: &Segment, start: u64, end: u64) -> u64 {
+        let seg_end = self.add(seg);
+        self.bad |= (seg.buf != 0) & ((seg.dest_maddr < start) | (seg_end > end));
+        seg_end
+    }
+}
+
+/// A crash image's entry lies in the host's crash region (which exists).
+fn crash_entry_ok(req: &Rules<'_>, host: &HostDescription) -> bool {
+    host.crash_region
+        .is_some_and(|region| region.contains(req.entry_maddr))
+}
+
+/// Whether any two destinations overlap, over all pairs, branch-free; ends are
+/// computed without a wrap check (callers have checked that none wraps).
+fn any_overlap(segments: &[Segment]) -> bool {
+    let mut any = false;
+    for (j, b) in segments.iter().enumerate() {
+        let b_end = b.dest_maddr.wrapping_add(b.dest_size);
+        for a in segments.iter().take(j) {
+            any |= overlap(a, a.dest_maddr.wrapping_add(a.dest_size), b, b_end);
+        }
+    }
+    any
 }
 
 /// Rule 1: the type is DEFAULT or CRASH.
@@ -582,13 +820,12 @@ const fn overlap(a: &Segment, a_end: u64, b: &Segment, b_end: u64) -> bool {
 
 /// Rule 4: destinations are pairwise disjoint; `ends` holds each segment's end.
 ///
-/// O(n^2) pairs (at most 120 at `KEXEC_SEGMENT_MAX` = 16), in two passes, no
-/// allocation. The first only asks whether any pair overlaps, branch-free; the accepted
-/// case, the common one, costs a few cycles per pair. Only when it finds an overlap does
-/// the second look for the first overlapping pair in `(second, first)` order, so the
-/// error names the same pair whatever the speed-up. At 16 segments this measured faster
-/// than sorting the destinations (see the README's benchmark notes); were the maximum to
-/// grow to hundreds, a sort by `dest_maddr` and one sweep, O(n log n), would win.
+/// The ordered pass, run only when some rule may fail (a valid load is accepted by
+/// [`passes_all`], in linear time for the orders loaders send). O(n^2) pairs (at most 120
+/// at `KEXEC_SEGMENT_MAX` = 16), no allocation: the first loop only asks whether any pair
+/// overlaps, branch-free ([`any_overlap`] is the same loop); only when one does, the
+/// second looks for the first overlapping pair in `(second, first)` order, as Xen's nested
+/// loop finds it, so the error names the same pair whatever the speed-up.
 fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
     let mut any = false;
     for (j, (b, &b_end)) in segments.iter().zip(ends).enumerate() {
@@ -607,4 +844,82 @@ fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::host::MachineRange;
+
+    const PAGE: u64 = 0x1000;
+    const CRASH: u64 = 0x100_0000;
+
+    /// Segments a page or so apart, in the orders loaders send and in any order, with
+    /// the odd field broken.
+    fn segments() -> impl Strategy<Value = Vec<Segment>> {
+        let seg = (0u64..24, 0u64..4, 0u64..3, any::<bool>(), 0u8..40).prop_map(
+            |(page, pages, buf_pages, buffered, odd)| {
+                let mut s = Segment {
+                    buf: u64::from(buffered) * 0x8000,
+                    buf_size: buf_pages * PAGE,
+                    dest_maddr: CRASH + page * PAGE,
+                    dest_size: pages * PAGE,
+                };
+                match odd {
+                    0 => s.dest_maddr += 0x800,
+                    1 => s.dest_size += 0x10,
+                    2 => s.dest_maddr = u64::MAX - PAGE + 1,
+                    3 => s.dest_maddr = 0,
+                    _ => {}
+                }
+                s
+            },
+        );
+        (prop::collection::vec(seg, 0..=16), 0u8..4).prop_map(|(mut v, order)| {
+            match order {
+                0 => v.sort_by_key(|s| s.dest_maddr),
+                1 => v.sort_by_key(|s| core::cmp::Reverse(s.dest_maddr)),
+                2 => {
+                    v.sort_by_key(|s| s.dest_maddr);
+                    if let Some(last) = v.last_mut() {
+                        last.buf = 0;
+                        last.dest_maddr = 0;
+                    }
+                }
+                _ => {}
+            }
+            v
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// The fast path accepts exactly what the rules in Xen's order accept, so it
+        /// can neither let a broken load through nor cost a valid one the slow path.
+        #[test]
+        fn fast_path_accepts_exactly_what_the_ordered_rules_accept(
+            segs in segments(),
+            crash in any::<bool>(),
+            arch in prop_oneof![Just(ElfMachine::EM_X86_64), Just(ElfMachine::EM_386), Just(ElfMachine(40))],
+            entry in prop_oneof![Just(CRASH), Just(0u64)],
+            reserved in prop_oneof![5 => Just(0u8), 1 => Just(1u8)],
+            region in prop_oneof![Just(MachineRange::new(CRASH, 16 * PAGE)), Just(None), Just(MachineRange::new(CRASH, 64 * PAGE))],
+        ) {
+            let req = Rules {
+                type_: if crash { KexecType::CRASH } else { KexecType::DEFAULT },
+                arch,
+                entry_maddr: entry,
+                segments: &segs,
+            };
+            let host = HostDescription::x86(region);
+            let ordered = first_broken(&req, &host, reserved);
+            prop_assert_eq!(passes_all(&req, &host, reserved), ordered.ok());
+        }
+    }
 }

@@ -3,6 +3,9 @@
 //! tool's library (`make-fixtures` is its binary) and the harness the tests in `tests/`
 //! share.
 
+pub mod bench_inputs;
+pub mod bench_table;
+pub mod c_reference;
 pub mod cc;
 pub mod cvalue;
 pub mod fixtures;

@@ -1,90 +1,56 @@
 // SPDX-License-Identifier: MIT
-//! Prints the README's benchmark table from criterion's results:
+//! Prints the README's benchmark tables from criterion's results, with the machine,
+//! date and compiler versions they were measured with:
 //! `cargo bench -p compat-tests --bench kexec_op && cargo run -p compat-tests --bin bench-table`.
-//!
-//! Reads `target/criterion/*/*/new/{benchmark,estimates}.json` and, for every group
-//! that has a `copy_floor`, gives each benchmark's ratio to it.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::io::Write as _;
+use std::process::{Command, ExitCode};
 
-use serde_json::Value;
+use compat_tests::bench_table::{criterion_dir, medians, tables};
 
-/// (group, function) → median in nanoseconds.
-type Medians = BTreeMap<(String, String), f64>;
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// The first line of `cmd args`' output, or a note that it could not run.
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| format!("({cmd} not found)"))
 }
 
-fn medians(criterion: &Path) -> Result<Medians, String> {
-    let mut out = Medians::new();
-    let groups = std::fs::read_dir(criterion).map_err(|e| {
-        format!(
-            "{}: {e} (run cargo bench -p compat-tests first)",
-            criterion.display()
-        )
-    })?;
-    for group in groups.flatten() {
-        let Ok(benches) = std::fs::read_dir(group.path()) else {
-            continue;
-        };
-        for bench in benches.flatten() {
-            let dir = bench.path();
-            let (meta, est) = (
-                dir.join("new/benchmark.json"),
-                dir.join("new/estimates.json"),
-            );
-            if !meta.exists() || !est.exists() {
-                continue;
-            }
-            let meta = read_json(&meta)?;
-            let median = read_json(&est)?["median"]["point_estimate"]
-                .as_f64()
-                .ok_or_else(|| format!("{}: no median", est.display()))?;
-            let field = |k: &str| {
-                meta[k]
-                    .as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("{}: no {k}", dir.display()))
-            };
-            out.insert((field("group_id")?, field("function_id")?), median);
-        }
-    }
-    Ok(out)
-}
-
-fn table(medians: &Medians) -> String {
-    let mut s =
-        String::from("| group | benchmark | median (ns) | × copy floor |\n|---|---|---:|---:|\n");
-    for ((group, function), ns) in medians {
-        let ratio = medians
-            .get(&(group.clone(), "copy_floor".to_string()))
-            .filter(|_| function != "copy_floor")
-            .map_or_else(String::new, |floor| format!("{:.2}", ns / floor));
-        let _ = writeln!(s, "| {group} | {function} | {ns:.1} | {ratio} |");
-    }
-    s
+/// The CPU's model name and the number of CPUs, from `/proc/cpuinfo`.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim());
+    let cpus = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!("{model}, {cpus} CPUs")
 }
 
 fn main() -> ExitCode {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || compat_tests::cc::repo_root().join("target"),
-        PathBuf::from,
-    );
-    match medians(&target.join("criterion")) {
-        Ok(m) if !m.is_empty() => {
-            print!("{}", table(&m));
+    let result = criterion_dir().and_then(|dir| medians(&dir).map(|m| (dir, m)));
+    match result {
+        Ok((_, m)) if !m.is_empty() => {
+            let text = format!(
+                "Medians of criterion's samples, each a sample's fastest round of 1,000 calls. \
+                 Machine: {}; {}; {}; {}; {}.\n\n{}",
+                machine(),
+                first_line("uname", &["-sr"]),
+                first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+                first_line("rustc", &["--version"]),
+                first_line("gcc", &["--version"]),
+                tables(&m),
+            );
+            // A closed pipe (`| head`) is the reader's choice, not an error to panic on.
+            let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Ok(_) => {
-            eprintln!(
-                "bench-table: no results below {}/criterion",
-                target.display()
-            );
+        Ok((dir, _)) => {
+            eprintln!("bench-table: no results below {}", dir.display());
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -1,0 +1,155 @@
+//! Runs one benchmarked decode in a loop, for counting its instructions under callgrind
+//! (stable on a busy machine, unlike wall-clock time):
+//!
+//! ```text
+//! cargo build --release -p compat-tests --example decode_cost
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/decode_cost x86_64 16 ascending default rust 1000
+//! ```
+//!
+//! Arguments: width (x86_32, x86_64), segments (1..=16), order (ascending,
+//! ascending+low, descending), type (default, crash), what (rust: `decode::load_into`, decode: `decode::decode`, c, copy; or race: time
+//! rust, c and copy in turn, `iterations` rounds, and print each one's fastest round in
+//! ns per decode, a figure a busy machine disturbs less than a mean), iterations.
+//! The instructions of one decode are the difference between two iteration counts over
+//! their difference: `scripts/decode-cost WIDTH SEGMENTS ORDER TYPE WHAT` does that.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use compat_tests::bench_inputs::{guest_memory, host, request, Order, LOAD_ADDR, SEGMENTS_ADDR};
+use compat_tests::c_reference::{CReference, RefLoad};
+use xen_kexec_abi::decode::{decode, load_into, LoadSlot};
+use xen_kexec_abi::guest_mem::FlatMemory;
+use xen_kexec_abi::{GuestAbi, KexecCmd, KexecType};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [width, n, order, kind, what, iterations] = &args[..] else {
+        eprintln!("usage: decode_cost WIDTH SEGMENTS ORDER TYPE rust|c|copy ITERATIONS");
+        std::process::exit(2);
+    };
+    let abi = if width == "x86_32" {
+        GuestAbi::X86_32
+    } else {
+        GuestAbi::X86_64
+    };
+    let n: usize = n.parse().expect("a count");
+    let order = Order::ALL
+        .into_iter()
+        .find(|o| o.name() == order)
+        .expect("an order");
+    let kind = if kind == "crash" {
+        KexecType::CRASH
+    } else {
+        KexecType::DEFAULT
+    };
+    let iterations: u64 = iterations.parse().expect("a number");
+    let host = host();
+    let bytes = guest_memory(&request(kind, n, order), abi);
+    match what.as_str() {
+        "rust" => {
+            let mut mem = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
+            let mut slot = LoadSlot::new();
+            for _ in 0..iterations {
+                let load = load_into(
+                    black_box(abi),
+                    &mut mem,
+                    black_box(LOAD_ADDR),
+                    &host,
+                    &mut slot,
+                );
+                black_box(load).expect("valid");
+            }
+        }
+        "decode" => {
+            let mut mem = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
+            for _ in 0..iterations {
+                let op = decode(
+                    black_box(abi),
+                    KexecCmd::LOAD,
+                    black_box(LOAD_ADDR),
+                    &mut mem,
+                    &host,
+                );
+                assert!(black_box(&op).is_ok());
+            }
+        }
+        "c" => {
+            let reference = CReference::new(LOAD_ADDR, &bytes, &host);
+            let mut out = RefLoad::new();
+            for _ in 0..iterations {
+                let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out);
+                assert_eq!(black_box(ret), 0);
+                black_box(&mut out);
+            }
+        }
+        "race" => race(abi, n, &bytes, &host, iterations),
+        _ => {
+            let (mut load, mut segments) = ([0u8; 24], [0u8; 512]);
+            let at = |addr: u64| usize::try_from(addr - LOAD_ADDR).expect("small");
+            for _ in 0..iterations {
+                let src = black_box(&bytes[..]);
+                load.copy_from_slice(&src[at(black_box(LOAD_ADDR))..][..24]);
+                segments[..n * 32].copy_from_slice(&src[at(black_box(SEGMENTS_ADDR))..][..n * 32]);
+                black_box((&mut load, &mut segments));
+            }
+        }
+    }
+}
+
+/// Times `decode::load_into`, the C reference and the copy in turn, `rounds` times
+/// 10,000 decodes each, and prints each one's fastest round in ns per decode.
+fn race(
+    abi: GuestAbi,
+    n: usize,
+    bytes: &[u8],
+    host: &xen_kexec_abi::host::HostDescription,
+    rounds: u64,
+) {
+    const PER_ROUND: u32 = 10_000;
+    let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+    let mut slot = LoadSlot::new();
+    let reference = CReference::new(LOAD_ADDR, bytes, host);
+    let mut out = RefLoad::new();
+    let (mut load, mut segments) = ([0u8; 24], [0u8; 512]);
+    let at = |addr: u64| usize::try_from(addr - LOAD_ADDR).expect("small");
+    let mut best = [f64::MAX; 3];
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..PER_ROUND {
+            let load = load_into(
+                black_box(abi),
+                &mut mem,
+                black_box(LOAD_ADDR),
+                host,
+                &mut slot,
+            );
+            assert!(black_box(load).is_ok());
+        }
+        best[0] = best[0].min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for _ in 0..PER_ROUND {
+            let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out);
+            assert_eq!(black_box(ret), 0);
+            black_box(&mut out);
+        }
+        best[1] = best[1].min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for _ in 0..PER_ROUND {
+            let src = black_box(bytes);
+            load.copy_from_slice(&src[at(black_box(LOAD_ADDR))..][..24]);
+            segments[..n * 32].copy_from_slice(&src[at(black_box(SEGMENTS_ADDR))..][..n * 32]);
+            black_box((&mut load, &mut segments));
+        }
+        best[2] = best[2].min(t.elapsed().as_secs_f64());
+    }
+    let ns = best.map(|s| s * 1e9 / f64::from(PER_ROUND));
+    println!(
+        "rust {:.1} c {:.1} copy {:.1} rust/c {:.2}",
+        ns[0],
+        ns[1],
+        ns[2],
+        ns[0] / ns[1]
+    );
+}

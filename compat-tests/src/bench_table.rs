@@ -1,0 +1,157 @@
+//! The benchmark's tables, from criterion's stored results
+//! (`target/criterion/*/*/new/{benchmark,estimates}.json`): printed at the end of
+//! `cargo bench -p compat-tests` and, with the machine it ran on, by `bench-table`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::bench_inputs::{Order, COUNTS};
+
+/// (group, function) → median in nanoseconds.
+pub type Medians = BTreeMap<(String, String), f64>;
+
+/// Criterion's output directory: `$CARGO_TARGET_DIR/criterion`, or the workspace's
+/// `target/criterion`.
+///
+/// # Errors
+/// Never today; a `Result` so callers can chain it with [`medians`].
+pub fn criterion_dir() -> Result<PathBuf, String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::cc::repo_root().join("target"), PathBuf::from);
+    Ok(target.join("criterion"))
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every stored benchmark's median.
+///
+/// # Errors
+/// A message naming the directory or file that cannot be read.
+pub fn medians(criterion: &Path) -> Result<Medians, String> {
+    let mut out = Medians::new();
+    let groups = std::fs::read_dir(criterion).map_err(|e| {
+        format!(
+            "{}: {e} (run cargo bench -p compat-tests first)",
+            criterion.display()
+        )
+    })?;
+    for group in groups.flatten() {
+        let Ok(benches) = std::fs::read_dir(group.path()) else {
+            continue;
+        };
+        for bench in benches.flatten() {
+            let dir = bench.path();
+            let (meta, est) = (
+                dir.join("new/benchmark.json"),
+                dir.join("new/estimates.json"),
+            );
+            if !meta.exists() || !est.exists() {
+                continue;
+            }
+            let meta = read_json(&meta)?;
+            let median = read_json(&est)?["median"]["point_estimate"]
+                .as_f64()
+                .ok_or_else(|| format!("{}: no median", est.display()))?;
+            let field = |k: &str| {
+                meta[k]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{}: no {k}", dir.display()))
+            };
+            out.insert((field("group_id")?, field("function_id")?), median);
+        }
+    }
+    Ok(out)
+}
+
+const WIDTHS: [&str; 2] = ["x86_32", "x86_64"];
+const TYPES: [&str; 2] = ["default", "crash"];
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.1}"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "–".to_string(),
+    }
+}
+
+/// The tables: loads over flat memory (copy, C, Rust, Rust/C, Rust/copy), loads over
+/// `SparseMemory`, and every other group's medians.
+pub fn tables(m: &Medians) -> String {
+    let get = |g: &str, f: &str| m.get(&(g.to_string(), f.to_string())).copied();
+    let mut s = String::from(
+        "| width | segments | order | type | copy (ns) | C (ns) | Rust (ns) | Rust/C | Rust/copy | by value (ns) | by value/C |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for width in WIDTHS {
+        for n in COUNTS {
+            let group = format!("load/{width}/{n}");
+            let copy = get(&group, "copy");
+            for order in Order::ALL {
+                for kind in TYPES {
+                    let id = format!("{}/{kind}", order.name());
+                    let (c, rust) = (
+                        get(&group, &format!("{id}/c")),
+                        get(&group, &format!("{id}/rust")),
+                    );
+                    let by_value = get(&group, &format!("{id}/rust_by_value"));
+                    if c.is_none() && rust.is_none() {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        s,
+                        "| {width} | {n} | {} | {kind} | {} | {} | {} | {} | {} | {} | {} |",
+                        order.name(),
+                        cell(copy),
+                        cell(c),
+                        cell(rust),
+                        ratio(rust, c),
+                        ratio(rust, copy),
+                        cell(by_value),
+                        ratio(by_value, c),
+                    );
+                }
+            }
+        }
+    }
+    s.push_str(
+        "\nOver `SparseMemory` (region lookup in every read), ascending default loads:\n\n\
+         | width | segments | SparseMemory copy (ns) | Rust (ns) | × its copy | × flat copy |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for width in WIDTHS {
+        for n in COUNTS {
+            let group = format!("sparse/{width}/{n}");
+            let (copy, rust) = (get(&group, "copy"), get(&group, "ascending/default/rust"));
+            if copy.is_none() && rust.is_none() {
+                continue;
+            }
+            let flat = get(&format!("load/{width}/{n}"), "copy");
+            let _ = writeln!(
+                s,
+                "| {width} | {n} | {} | {} | {} | {} |",
+                cell(copy),
+                cell(rust),
+                ratio(rust, copy),
+                ratio(rust, flat),
+            );
+        }
+    }
+    s.push_str("\n| group | benchmark | median (ns) |\n|---|---|---:|\n");
+    for ((group, function), ns) in m {
+        if group.starts_with("load/") || group.starts_with("sparse/") {
+            continue;
+        }
+        let _ = writeln!(s, "| {group} | {function} | {ns:.1} |");
+    }
+    s
+}
