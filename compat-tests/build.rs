@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Compiles the C reference decode (`c/kexec_load_ref.c`) with `-O2` into a static
 //! library for the benchmark and for the test that checks it agrees with the crate. It
 //! is one small file, so it is always built. Its structures come from the generated

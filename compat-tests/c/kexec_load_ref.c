@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A reference decode of KEXEC_CMD_kexec_load in C: the yardstick the Rust decoder is
  * benchmarked against (compat-tests/benches/kexec_op.rs). Not shipped code.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Runs one benchmarked decode in a loop, for counting its instructions under callgrind
 //! (stable on a busy machine, unlike wall-clock time):
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The load requests the benchmark decodes and the C reference test checks: shaped like
 //! the ones kexec-tools sends, in every segment order the benchmark measures.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The benchmark's tables, from criterion's stored results
 //! (`target/criterion/*/*/new/{benchmark,estimates}.json`): printed at the end of
 //! `cargo bench -p compat-tests` and, with the machine it ran on, by `bench-table`.

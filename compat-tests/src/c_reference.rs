@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C reference decode of `KEXEC_CMD_kexec_load` (`c/kexec_load_ref.c`, compiled by
 //! `build.rs` with `-O2`): the yardstick the benchmark measures the crate's decoder
 //! against, on the same bytes. A safe wrapper; the one `unsafe` call is below.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The benchmark's C reference decode does the crate's work: on every input the
 //! benchmark measures it accepts the same load, and on those inputs with fields broken
 //! (one to four at a time, so that the order of the rules matters) it answers the
