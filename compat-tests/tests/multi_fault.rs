@@ -3,7 +3,7 @@
 //! committed file is what its generator writes now, every consumer of the manifest sees it,
 //! and each generated request breaks exactly the rules its case names (so a pair is a
 //! pair, never a third fault in disguise). The cases themselves run through the decoder
-//! in `cases.rs` and through `headgen decode` in `headgen/tests/manifest_cases.rs`.
+//! in `cases.rs` and through `xen-kexec decode` in `toolstack/tests/manifest_cases.rs`.
 
 use std::collections::BTreeSet;
 
