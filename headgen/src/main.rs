@@ -37,8 +37,9 @@ const LONG_ABOUT: &str = "The header tool of xen-kexec-abi: renders include/publ
 the abi crate and checks it with C compilers.
 
 With no command, headgen writes include/public/kexec.h (Xen's public header), \
-docs/layout.md and abi/doc/<structure>.md (the layout tables) into the checkout that \
-holds the current directory, then runs `check`. Files already up to date are left \
+include/xen-kexec.h (the C interface of the ffi crate), docs/layout.md and \
+abi/doc/<structure>.md (the layout tables) into the checkout that holds the current \
+directory, then runs `check`. Files already up to date are left \
 untouched.";
 
 /// Command line of headgen.
@@ -51,7 +52,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write include/public/kexec.h, docs/layout.md and abi/doc/*.md from the abi crate.
+    /// Write include/public/kexec.h, include/xen-kexec.h, docs/layout.md and abi/doc/*.md.
     Generate,
     /// Fail with a diff if a committed generated file is stale, then compile the header
     /// for x86_32, x86_64, arm32 and arm64 and assert the layout model's numbers.

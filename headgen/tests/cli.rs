@@ -26,6 +26,7 @@ fn help_says_what_the_bare_command_writes() {
     let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
     for said in [
         "With no command, headgen writes include/public/kexec.h",
+        "include/xen-kexec.h (the C interface of the ffi crate)",
         "docs/layout.md and abi/doc/<structure>.md",
         "into the checkout that holds the current directory, then runs `check`",
     ] {

@@ -36,13 +36,28 @@ pub fn parse_u32(text: &str) -> Result<u32, String> {
     u32::try_from(n).map_err(|_| format!("`{text}` does not fit in 32 bits"))
 }
 
-/// A non-negative C `int` in decimal or `0x` hexadecimal (a CPU number).
+/// A C `int` in decimal or `0x` hexadecimal, with an optional `-` (a CPU number; a
+/// negative one is the hypervisor's to refuse).
+///
+/// ```
+/// use xen_kexec_toolstack::num::parse_i32;
+/// assert_eq!(parse_i32("0x10"), Ok(16));
+/// assert_eq!(parse_i32("-1"), Ok(-1));
+/// assert_eq!(parse_i32("-0x80000000"), Ok(i32::MIN));
+/// assert!(parse_i32("0x80000000").is_err());
+/// ```
 ///
 /// # Errors
 /// A message naming the text.
 pub fn parse_i32(text: &str) -> Result<i32, String> {
-    let n = parse_u64(text)?;
-    i32::try_from(n).map_err(|_| format!("`{text}` does not fit in a C int"))
+    let too_big = || format!("`{text}` does not fit in a C int");
+    match text.strip_prefix('-') {
+        Some(magnitude) => {
+            let n = i64::try_from(parse_u64(magnitude)?).map_err(|_| too_big())?;
+            i32::try_from(-n).map_err(|_| too_big())
+        }
+        None => i32::try_from(parse_u64(text)?).map_err(|_| too_big()),
+    }
 }
 
 /// `START:SIZE`, a machine range that ends at or below 2^64.

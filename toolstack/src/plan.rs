@@ -34,6 +34,13 @@ use xen_kexec_abi::{ElfMachine, Errno, Error, KexecCmd, KexecType, OpenEnum};
 use crate::client::Refusal;
 use crate::input::{InputError, InputFile};
 
+/// The longest description of a merged segment's contents before the rest is said as
+/// "+ more": an ELF of thousands of PT_LOADs merged into one page must not cost quadratic
+/// time or print a huge message.
+const WHAT_MAX: usize = 160;
+
+/// What ends a description cut at [`WHAT_MAX`].
+const MORE: &str = " + more";
 /// The page size of x86 segment destinations.
 pub const PAGE: u64 = 4096;
 
@@ -560,11 +567,15 @@ fn merge(mut pieces: Vec<Piece>) -> Result<Vec<PlannedSegment>, PlanError> {
             continue; // just pushed, or merged into
         };
         seg.dest_size = (seg.dest_maddr + seg.dest_size).max(end) - seg.dest_maddr;
-        seg.what = if seg.what.is_empty() {
-            p.what.clone()
-        } else {
-            format!("{} + {}", seg.what, p.what)
-        };
+        // What the segment holds, in words: bounded (see WHAT_MAX).
+        if seg.what.is_empty() {
+            seg.what.clone_from(&p.what);
+        } else if seg.what.len() <= WHAT_MAX {
+            seg.what.push_str(" + ");
+            seg.what.push_str(&p.what);
+        } else if !seg.what.ends_with(MORE) {
+            seg.what.push_str(MORE);
+        }
         if p.filesz > 0 {
             seg.pieces.push(Placed {
                 file: p.file,
@@ -609,6 +620,25 @@ mod tests {
         assert_eq!((segs[1].dest_maddr, segs[1].dest_size), (0x20_0000, 0x1000));
         assert!(segs[1].buffered);
         assert_eq!(segs[1].buf_size(), 0);
+    }
+
+    #[test]
+    fn a_page_of_thousands_of_pieces_has_a_bounded_description() {
+        let pieces: Vec<Piece> = (0..4096u64)
+            .map(|i| piece(&format!("PT_LOAD {i} of image.elf"), 0x10_0000 + i, 1, 1))
+            .collect();
+        let segs = merge(pieces).expect("merges");
+        assert_eq!(segs.len(), 1);
+        assert!(segs[0]
+            .what
+            .starts_with("PT_LOAD 0 of image.elf + PT_LOAD 1 of"));
+        assert!(segs[0].what.ends_with(" + more"), "{}", segs[0].what);
+        assert!(
+            segs[0].what.len() <= WHAT_MAX + 40,
+            "{}",
+            segs[0].what.len()
+        );
+        assert_eq!(segs[0].pieces.len(), 4096);
     }
 
     #[test]

@@ -659,6 +659,11 @@ fn crash_region_ending_at_2_pow_64_is_valid() {
         ],
     ));
     assert_eq!(ok(&on(&state, &["status", "--type", "crash"])), "loaded\n");
+    // The region's last page, up to 2^64 itself, can be dumped: zeros, nothing loaded there.
+    assert_eq!(
+        dump(&state, 0xffff_ffff_ffff_f000, 0x1000),
+        vec![0u8; 0x1000]
+    );
 }
 
 /// Without /dev/xen/privcmd (as here), the privcmd backend says so plainly, exit 3; the
@@ -699,7 +704,10 @@ fn bad_command_lines_exit_2() {
             "/nonexistent/x.json",
         ),
         (&["status", "--type", "both"][..], "both"),
-        (&["get-range", "--range", "cpu", "--cpu", "-1"][..], "-1"),
+        (
+            &["get-range", "--range", "cpu", "--cpu", "-0x80000001"][..],
+            "-0x80000001",
+        ),
         (
             &[
                 "sim",

@@ -577,7 +577,8 @@ impl Sim {
     ///
     /// # Errors
     /// [`SimError::NoImage`] when no image of that type is loaded;
-    /// [`SimError::AddressWraps`] when the range runs past 2^64.
+    /// [`SimError::AddressWraps`] when the range runs past 2^64 (one ending exactly at
+    /// 2^64 is fine).
     pub fn image_bytes(
         &self,
         type_: KexecType,
@@ -586,9 +587,11 @@ impl Sim {
     ) -> Result<(), SimError> {
         let image = self.kexec.image(type_).ok_or(SimError::NoImage { type_ })?;
         let len = len64(buf);
-        let end = maddr
-            .checked_add(len)
-            .ok_or(SimError::AddressWraps { maddr, len })?;
+        // One past the last byte, which may be 2^64 itself (the top page is memory too).
+        let end = u128::from(maddr) + u128::from(len);
+        if end > 1u128 << 64 {
+            return Err(SimError::AddressWraps { maddr, len });
+        }
         self.host.machine.read(maddr, buf);
         if let ImageSlot::Default(area) = image.slot() {
             let staged = self.host.area(area);
@@ -597,7 +600,8 @@ impl Sim {
                     continue;
                 };
                 let from = seg.dest_maddr.max(maddr);
-                let to = seg_end.min(end);
+                // Both ends fit in 64 bits: `end` only exceeds them when `seg_end` is less.
+                let to = u64::try_from(u128::from(seg_end).min(end)).unwrap_or(seg_end);
                 if from >= to {
                     continue;
                 }

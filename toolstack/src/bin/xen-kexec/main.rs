@@ -31,7 +31,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
 use xen_kexec_abi::host::MachineRange;
 use xen_kexec_abi::{GuestAbi, KexecRangeKind, KexecType};
-use xen_kexec_hypervisor::sim::{SimConfig, SimRange};
+use xen_kexec_hypervisor::sim::{SimConfig, SimError, SimRange};
 use xen_kexec_toolstack::num::{parse_i32, parse_range, parse_u32, parse_u64};
 use xen_kexec_toolstack::plan::{self, BlobArg, PlanOptions, MAX_LOAD_BYTES};
 use xen_kexec_toolstack::privcmd::PrivcmdTransport;
@@ -168,8 +168,9 @@ enum Command {
     GetRange {
         #[arg(long, value_enum)]
         range: RangeArg,
-        /// The physical CPU, for `--range cpu` (decimal or 0x hex).
-        #[arg(long, value_name = "N", value_parser = parse_i32)]
+        /// The physical CPU, for `--range cpu` (decimal or 0x hex; a negative number is
+        /// sent as it is, and the hypervisor refuses it).
+        #[arg(long, value_name = "N", value_parser = parse_i32, allow_hyphen_values = true)]
         cpu: Option<i32>,
     },
     /// Load an ELF image (and blobs) as the image of the type.
@@ -545,7 +546,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
                 let buf = &mut chunk[..n];
                 sim.sim()
                     .image_bytes(type_.kexec_type(), at, buf)
-                    .map_err(|e| sim_dump_failure(type_.kexec_type(), &e.to_string()))?;
+                    .map_err(|e| sim_dump_failure(type_.kexec_type(), &e))?;
                 write_stdout(buf)?;
                 at = at.wrapping_add(n as u64);
                 left -= n as u64;
@@ -556,8 +557,8 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
 }
 
 /// `sim dump` of a type with no image: the same refusal exec gives (ENOENT).
-fn sim_dump_failure(type_: KexecType, message: &str) -> Failure {
-    if message.contains("no ") && message.contains("image is loaded") {
+fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
+    if let SimError::NoImage { .. } = error {
         Failure::Refused(Refusal {
             cmd: xen_kexec_abi::KexecCmd::KEXEC,
             errno: xen_kexec_abi::Errno::ENOENT,
@@ -567,7 +568,7 @@ fn sim_dump_failure(type_: KexecType, message: &str) -> Failure {
             local: true,
         })
     } else {
-        Failure::Usage(message.to_owned())
+        Failure::Usage(error.to_string())
     }
 }
 

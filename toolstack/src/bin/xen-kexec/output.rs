@@ -92,7 +92,10 @@ pub(crate) fn put_cmd(obj: &mut Map<String, Value>, c: KexecCmd) {
 pub(crate) fn mode_name(m: EntryMode) -> &'static str {
     match m {
         EntryMode::Protected32 => "Protected32",
-        _ => "Long64",
+        EntryMode::Long64 => "Long64",
+        // `EntryMode` is non-exhaustive: a mode this build does not know is not named
+        // as one it does.
+        _ => "Unknown",
     }
 }
 
@@ -100,7 +103,8 @@ pub(crate) fn mode_name(m: EntryMode) -> &'static str {
 pub(crate) fn mode_words(m: EntryMode) -> &'static str {
     match m {
         EntryMode::Protected32 => "32-bit protected mode",
-        _ => "64-bit long mode",
+        EntryMode::Long64 => "64-bit long mode",
+        _ => "an entry mode this xen-kexec does not know",
     }
 }
 
