@@ -462,14 +462,10 @@ fn judge_scenarios(
         cpu0_notes,
     };
     let state = work.join("sim-scenarios.state");
-    let told = match toolstack::sim_init(bin, &state, machine, &observed) {
-        Ok(told) => told,
-        Err(e) => {
-            report.errors.push(e);
-            return;
-        }
-    };
-    let sim_told = |flag: &str| told.contains(&flag);
+    if let Err(e) = toolstack::sim_init(bin, &state, machine, &observed) {
+        report.errors.push(e);
+        return;
+    }
     let mut verdicts = Vec::new();
     let mut wrong = Vec::new();
     for s in scenarios {
@@ -493,7 +489,7 @@ fn judge_scenarios(
                     }
                 }
             };
-            let mut v = scenario::judge(id, &step.expect, real.as_ref(), sim.as_ref(), &sim_told);
+            let mut v = scenario::judge(id, &step.expect, real.as_ref(), sim.as_ref());
             if !v.pass {
                 let _ = write!(v.detail, " ({suffix})");
             }
@@ -568,7 +564,6 @@ fn judge_entry(report: &mut Report, image: &Image, bin: &Path, work: &Path, mach
         &scenario::Expect::RealOnly(scenario::Want::Done),
         load.as_ref(),
         None,
-        &|_| false,
     ));
     // QEMU may repeat the last serial line as it exits: every line must name the mode.
     let modes = b.log.entered.as_slice();

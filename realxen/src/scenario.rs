@@ -76,22 +76,9 @@ pub enum Expect {
         /// What the sim answers.
         sim: Want,
     },
-    /// As [`Expect::Agree`] when the sim host was told the fact the answer comes from
-    /// (`xen-kexec sim init FLAG`); when its `sim init` has no such flag, both must give
-    /// `want` but their values are not compared, and the verdict says so.
-    AgreeIfSimTold {
-        /// What both must give.
-        want: Want,
-        /// The `sim init` flag that tells the sim the fact.
-        flag: &'static str,
-    },
     /// Real Xen only (the sim has no counterpart).
     RealOnly(Want),
 }
-
-/// The `sim init` flag for CPU 0's crash notes: where this Xen allocated them is known
-/// only from its answer.
-pub const CPU_NOTES_FLAG: &str = "--cpu-notes";
 
 /// One `xen-kexec` run.
 #[derive(Clone, Debug)]
@@ -167,14 +154,13 @@ pub fn crash_cycle(machine: &Machine, image: &'static str) -> Vec<Step> {
             Want::Range(Some(machine.crash)),
         ),
         step("range-xen", cmd("get-range --range xen"), Want::Range(None)),
-        Step {
-            name: "range-cpu0",
-            command: cmd("get-range --range cpu --cpu 0"),
-            expect: Expect::AgreeIfSimTold {
-                want: Want::Range(None),
-                flag: CPU_NOTES_FLAG,
-            },
-        },
+        // The sim host is given Xen's own answer (`sim init --cpu-notes`): this Xen's
+        // allocation is known only from it.
+        step(
+            "range-cpu0",
+            cmd("get-range --range cpu --cpu 0"),
+            Want::Range(None),
+        ),
         step(
             "range-cpu-past-last",
             cmd(&past_last_cpu),
@@ -446,16 +432,14 @@ pub struct Verdict {
 }
 
 /// Judges one step from the real run (`None` when the log has no complete record of it)
-/// and the sim run (`None` for real-only steps); `sim_told` says whether the sim host was
-/// given a `sim init` flag.
+/// and the sim run (`None` for real-only steps).
 pub fn judge(
     id: String,
     expect: &Expect,
     real: Option<&Outcome>,
     sim: Option<&Outcome>,
-    sim_told: &dyn Fn(&str) -> bool,
 ) -> Verdict {
-    let result = judge_inner(expect, real, sim, sim_told);
+    let result = judge_inner(expect, real, sim);
     let pass = result.is_ok();
     let detail = match result {
         Ok(seen) => seen,
@@ -481,23 +465,11 @@ fn judge_inner(
     expect: &Expect,
     real: Option<&Outcome>,
     sim: Option<&Outcome>,
-    sim_told: &dyn Fn(&str) -> bool,
 ) -> Result<String, String> {
     let real = real.ok_or("the serial log has no complete record of this step on real Xen")?;
     let sim_needed = || sim.ok_or_else(|| "the sim did not run this step".to_owned());
     match expect {
         Expect::Agree(want) => agree(want, real, sim_needed()?),
-        Expect::AgreeIfSimTold { want, flag } if sim_told(flag) => agree(want, real, sim_needed()?),
-        Expect::AgreeIfSimTold { want, flag } => {
-            let sim = sim_needed()?;
-            want.check(real).map_err(|e| format!("real Xen: {e}"))?;
-            want.check(sim).map_err(|e| format!("sim: {e}"))?;
-            Ok(format!(
-                "Xen {} | sim {} (values not compared: this xen-kexec's sim init has no {flag})",
-                real.describe(),
-                sim.describe()
-            ))
-        }
         Expect::XenBug {
             bug,
             xen,
@@ -533,10 +505,6 @@ mod tests {
             stdout: out.iter().map(|s| (*s).to_owned()).collect(),
             stderr: err.iter().map(|s| (*s).to_owned()).collect(),
         }
-    }
-
-    fn told(_: &str) -> bool {
-        true
     }
 
     fn range_line(r: Region) -> String {
@@ -594,8 +562,8 @@ mod tests {
         let want = Expect::Agree(Want::Range(None));
         let a = says(0, &["start 0x1000 size 0x2000"], &[]);
         let b = says(0, &["start 0x1000 size 0x3000"], &[]);
-        assert!(judge("s/x".into(), &want, Some(&a), Some(&a), &told).pass);
-        let v = judge("s/x".into(), &want, Some(&a), Some(&b), &told);
+        assert!(judge("s/x".into(), &want, Some(&a), Some(&a)).pass);
+        let v = judge("s/x".into(), &want, Some(&a), Some(&b));
         assert!(!v.pass);
         assert!(
             v.detail.contains("0x2000") && v.detail.contains("0x3000"),
@@ -608,7 +576,7 @@ mod tests {
     fn a_wrong_range_fails_even_when_both_sides_agree() {
         let want = Expect::Agree(Want::Range(Some(MACHINE.crash)));
         let wrong = says(0, &["start 0x0 size 0x20000000"], &[]);
-        let v = judge("s/x".into(), &want, Some(&wrong), Some(&wrong), &told);
+        let v = judge("s/x".into(), &want, Some(&wrong), Some(&wrong));
         assert!(
             !v.pass && v.detail.starts_with("real Xen: want start 0x20000000"),
             "{}",
@@ -625,9 +593,9 @@ mod tests {
             &["xen-kexec exec: ENOENT (2): refused by the hypervisor"],
         );
         let sim = says(1, &[], &["ENOENT (2): no crash image is loaded"]);
-        assert!(judge("s/x".into(), &want, Some(&real), Some(&sim), &told).pass);
+        assert!(judge("s/x".into(), &want, Some(&real), Some(&sim)).pass);
         let einval = says(1, &[], &["EINVAL (22): no"]);
-        assert!(!judge("s/x".into(), &want, Some(&einval), Some(&sim), &told).pass);
+        assert!(!judge("s/x".into(), &want, Some(&einval), Some(&sim)).pass);
     }
 
     #[test]
@@ -639,46 +607,16 @@ mod tests {
         };
         let loaded = says(0, &["loaded"], &[]);
         let not_loaded = says(0, &["not loaded"], &[]);
-        let v = judge("s/x".into(), &bug, Some(&not_loaded), Some(&loaded), &told);
+        let v = judge("s/x".into(), &bug, Some(&not_loaded), Some(&loaded));
         assert!(v.pass && v.detail.contains(STATUS_BUG), "{}", v.detail);
         // A Xen without the bug (or a harness that lost it) fails the step.
-        assert!(!judge("s/x".into(), &bug, Some(&loaded), Some(&loaded), &told).pass);
-        assert!(
-            !judge(
-                "s/x".into(),
-                &bug,
-                Some(&not_loaded),
-                Some(&not_loaded),
-                &told
-            )
-            .pass
-        );
-    }
-
-    #[test]
-    fn values_the_sim_was_not_told_are_compared_only_when_it_was() {
-        let want = Expect::AgreeIfSimTold {
-            want: Want::Range(None),
-            flag: CPU_NOTES_FLAG,
-        };
-        let real = says(0, &["start 0x3ffcd700 size 0x1f4"], &[]);
-        let sim = says(0, &["start 0x1000000 size 0x400"], &[]);
-        assert!(!judge("s/x".into(), &want, Some(&real), Some(&sim), &told).pass);
-        let v = judge("s/x".into(), &want, Some(&real), Some(&sim), &|_| false);
-        assert!(v.pass && v.detail.contains(CPU_NOTES_FLAG), "{}", v.detail);
-        let refused = says(1, &[], &["EINVAL (22): no"]);
-        assert!(!judge("s/x".into(), &want, Some(&refused), Some(&sim), &|_| false).pass);
+        assert!(!judge("s/x".into(), &bug, Some(&loaded), Some(&loaded)).pass);
+        assert!(!judge("s/x".into(), &bug, Some(&not_loaded), Some(&not_loaded)).pass);
     }
 
     #[test]
     fn a_step_missing_from_the_log_fails() {
-        let v = judge(
-            "s/x".into(),
-            &Expect::RealOnly(Want::Done),
-            None,
-            None,
-            &told,
-        );
+        let v = judge("s/x".into(), &Expect::RealOnly(Want::Done), None, None);
         assert!(!v.pass && v.detail.contains("serial log"), "{}", v.detail);
     }
 

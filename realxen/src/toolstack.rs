@@ -9,7 +9,7 @@ use xen_kexec_abi::ElfMachine;
 
 use crate::elf;
 use crate::machine::{Machine, Region};
-use crate::scenario::{Build, Outcome, CPU_NOTES_FLAG};
+use crate::scenario::{Build, Outcome};
 use crate::Problem;
 
 /// The package and binary.
@@ -124,8 +124,7 @@ pub struct Observed {
 }
 
 /// `xen-kexec sim init` of a host like `machine` (its crash region and CPU count, a
-/// 64-bit dom0 kernel) with the ranges `observed` on real Xen; CPU 0's notes too when this
-/// `sim init` takes [`CPU_NOTES_FLAG`]. Returns the optional flags it was given.
+/// 64-bit dom0 kernel) with the ranges `observed` on real Xen, CPU 0's notes among them.
 ///
 /// # Errors
 /// The command failed; its output is in the message.
@@ -134,14 +133,9 @@ pub fn sim_init(
     state: &Path,
     machine: &Machine,
     observed: &Observed,
-) -> Result<Vec<&'static str>, String> {
+) -> Result<(), String> {
     let _ = std::fs::remove_file(state);
-    let help = run(
-        bin,
-        &["sim".to_owned(), "init".to_owned(), "--help".to_owned()],
-    )?;
-    let mut told = vec![];
-    let mut args: Vec<String> = [
+    let args: Vec<String> = [
         "sim",
         "init",
         &state.display().to_string(),
@@ -153,19 +147,17 @@ pub fn sim_init(
         &observed.xen.to_flag(),
         "--vmcoreinfo",
         &observed.vmcoreinfo.to_flag(),
+        "--cpu-notes",
+        &observed.cpu0_notes.to_flag(),
         "--kernel",
         "x86_64",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    if help.stdout.iter().any(|l| l.contains(CPU_NOTES_FLAG)) {
-        args.extend([CPU_NOTES_FLAG.to_owned(), observed.cpu0_notes.to_flag()]);
-        told.push(CPU_NOTES_FLAG);
-    }
     let got = run(bin, &args)?;
     if got.rc == 0 {
-        Ok(told)
+        Ok(())
     } else {
         Err(format!(
             "{} {}: {}",
