@@ -302,6 +302,20 @@ mod tests {
     }
 
     #[test]
+    fn a_checkout_without_the_ffi_crate_is_an_error_naming_its_header_and_source() {
+        let src = scratch_with_structs(|s| format!("{s}\n"));
+        std::fs::remove_dir_all(src.path().join("ffi")).expect("remove ffi/");
+        let e = all(src.path(), &layout::ALL).expect_err("no ffi crate to render");
+        assert!(matches!(e, Error::Cbindgen(_)), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("cbindgen could not render include/xen-kexec.h from ffi/src: ")
+                && e.contains("ffi/src/lib.rs: not found"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn write_leaves_fresh_files_alone_and_removes_leftovers() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outputs = [

@@ -358,6 +358,31 @@ fn crash_region_above_4_gib_is_erange_for_a_32_bit_kernel_only() {
     ok(&on(&s64, &["load", "--type", "crash", "--elf", &elf_s]));
 }
 
+/// `sim dump` of a type with no image is refused as exec would be: ENOENT, exit 1.
+#[test]
+fn sim_dump_without_an_image_is_enoent() {
+    let dir = Scratch::new();
+    let state = init(&dir, "empty.json", "0x20000000:0x4000000", "x86_64");
+    let args = [
+        "sim",
+        "dump",
+        &state.display().to_string(),
+        "--type",
+        "default",
+        "--maddr",
+        "0x100000",
+        "--len",
+        "16",
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stderr = failed(&xen_kexec(&args), 1);
+    assert!(
+        stderr.contains("ENOENT (2): no KEXEC_TYPE_DEFAULT image is loaded"),
+        "{stderr}"
+    );
+}
+
 /// `sim init --cpu-notes` gives CPU 0's notes; each later CPU's follow them, and a CPU
 /// past the last is ERANGE.
 #[test]
