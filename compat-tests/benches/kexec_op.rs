@@ -101,6 +101,18 @@ fn loads(c: &mut Criterion) {
                     black_box((&mut load, &mut segments));
                 });
             });
+            // The same two reads through `FlatMemory::read`: the copy the decoder makes
+            // (inline for reads of up to 512 bytes), shown beside the floor.
+            let mut flat = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
+            group.bench_function("copy_flat", |b| {
+                fastest(b, || {
+                    let header = flat.read(black_box(LOAD_ADDR), &mut load);
+                    let array =
+                        flat.read(black_box(SEGMENTS_ADDR), &mut segments[..n * SEGMENT_SIZE]);
+                    black_box((&mut load, &mut segments));
+                    header.is_ok() && array.is_ok()
+                });
+            });
             for order in Order::ALL {
                 for (kind_name, kind) in
                     [("default", KexecType::DEFAULT), ("crash", KexecType::CRASH)]

@@ -10,8 +10,10 @@
 //!
 //! Arguments: width (x86_32, x86_64), segments (1..=16), order (ascending,
 //! ascending+low, descending), type (default, crash), what (rust: `decode::load_into`, decode: `decode::decode`, c, copy; or race: time
-//! rust, c and copy in turn, `iterations` rounds, and print each one's fastest round in
-//! ns per decode, a figure a busy machine disturbs less than a mean), iterations.
+//! rust, c, copy (`copy_from_slice`, the benchmark's floor) and flat-copy (the same two
+//! reads through `FlatMemory::read`, the copy the decoder makes) in turn, `iterations`
+//! rounds, and print each one's fastest round in ns per decode, a figure a busy machine
+//! disturbs less than a mean), iterations.
 //! The instructions of one decode are the difference between two iteration counts over
 //! their difference: `scripts/decode-cost WIDTH SEGMENTS ORDER TYPE WHAT` does that.
 
@@ -99,8 +101,9 @@ fn main() {
     }
 }
 
-/// Times `decode::load_into`, the C reference and the copy in turn, `rounds` times
-/// 10,000 decodes each, and prints each one's fastest round in ns per decode.
+/// Times `decode::load_into`, the C reference, the copy and the copy through
+/// `FlatMemory::read` in turn, `rounds` times 10,000 decodes each, and prints each one's
+/// fastest round in ns per decode.
 fn race(
     abi: GuestAbi,
     n: usize,
