@@ -203,10 +203,10 @@ const INLINE_READ_MAX: usize = 512;
 /// (the C library's `memcpy`).
 ///
 /// A decoder reads back at once what it has just copied. Measured on the machine of the
-/// README's benchmarks, a 16-segment decode takes about 4 ns less when the 512-byte
-/// segment array is copied inline than through `memcpy`, although the two copies cost the
-/// same on their own (the `copy/inline` and `copy` rows): the decoder's 8-byte loads
-/// wait on `memcpy`'s wide stores. Large reads (an image's segments) keep `memcpy`.
+/// README's benchmarks, a 16-segment decode takes 1 to 4 ns less (of 25 to 29) when the
+/// 512-byte segment array is copied inline than through `memcpy`, although the inline copy
+/// alone is the slower (the benchmark's `copy_flat` and `copy` rows). Large reads (an
+/// image's segments) keep `memcpy`.
 #[inline]
 fn copy_read(dst: &mut [u8], src: &[u8]) {
     if dst.len() > INLINE_READ_MAX {

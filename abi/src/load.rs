@@ -640,7 +640,11 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 /// buffers). On Xen, kexec-tools appends one bufferless segment for low memory, which is
 /// then checked against the chain's two ends on its own; descending destinations are
 /// checked in a second linear pass; any other order falls back to all pairs.
-#[inline]
+// Always inlined into the decoder: left to the compiler, a binary that decodes over
+// several kinds of guest memory (the benchmark's) got one shared copy, called, which
+// spills what the inlined sweep keeps in registers: 2-4 ns of a 25 ns decode.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     // The sweep first, the request's own fields after it: fewer values live across the
     // loop.
@@ -663,20 +667,23 @@ fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<En
     } else {
         None
     };
-    let (Some(first), Some(last), Some(region)) = (segments.first(), segments.last(), crash) else {
-        // No crash region to check: disjoint if in order (see below), else look closer.
-        return (sweep.unordered == 0 || passes_unordered(segments, crash, sweep.unordered))
-            .then_some(mode);
-    };
     if sweep.unordered != 0 {
         return passes_unordered(segments, crash, sweep.unordered).then_some(mode);
     }
     // One chain from the first's start to the last's end: disjoint, and inside the
     // crash region if its two ends are (when both have buffers; else look at each).
-    let inside = if first.has_buffer() && last.has_buffer() {
-        region.covers(first.dest_maddr, end(last))
-    } else {
-        all_inside(segments, region)
+    let inside = match (crash, segments.first(), segments.last()) {
+        (Some(region), Some(first), Some(last)) => {
+            if first.has_buffer() & last.has_buffer() {
+                // `covers`, knowing that the chain does not wrap: offsets from the
+                // region's start, so that its end (perhaps 2^64) is never computed.
+                (first.dest_maddr >= region.start())
+                    & (end(last).wrapping_sub(region.start()) <= region.size())
+            } else {
+                all_inside(segments, region)
+            }
+        }
+        _ => true,
     };
     inside.then_some(mode)
 }

@@ -27,7 +27,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use compat_tests::bench_inputs::{
-    guest_memory, host, request, Order, COUNTS, CRASH_BASE, LOAD_ADDR, SEGMENTS_ADDR,
+    guest_pages, host, request, Order, OutputPage, COUNTS, CRASH_BASE, LOAD_ADDR, SEGMENTS_ADDR,
 };
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
@@ -89,27 +89,32 @@ fn loads(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("load/{}/{n}", abi.name()));
             // The floor: the same bytes, copied from the flat buffer into the caller's
             // buffers (kept across iterations: the copy, not the zeroing, is the floor).
-            let bytes = guest_memory(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
-            let (mut load, mut segments) = ([0u8; LOAD_SIZE], [0u8; 16 * SEGMENT_SIZE]);
+            // Guest memory on whole pages and every output at the same place in a page
+            // of its own (see `OUTPUT_OFFSET`), for every row alike.
+            let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
+            let bytes = &pages.0[..];
+            let mut out = OutputPage::new(([0u8; LOAD_SIZE], [0u8; 16 * SEGMENT_SIZE]));
             group.bench_function("copy", |b| {
                 fastest(b, || {
-                    let src = black_box(&bytes[..]);
+                    let (load, segments) = &mut out.value;
+                    let src = black_box(bytes);
                     load.copy_from_slice(&src[offset(black_box(LOAD_ADDR))..][..LOAD_SIZE]);
                     segments[..n * SEGMENT_SIZE].copy_from_slice(
                         &src[offset(black_box(SEGMENTS_ADDR))..][..n * SEGMENT_SIZE],
                     );
-                    black_box((&mut load, &mut segments));
+                    black_box((load, segments));
                 });
             });
             // The same two reads through `FlatMemory::read`: the copy the decoder makes
             // (inline for reads of up to 512 bytes), shown beside the floor.
-            let mut flat = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
+            let mut flat = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
             group.bench_function("copy_flat", |b| {
                 fastest(b, || {
-                    let header = flat.read(black_box(LOAD_ADDR), &mut load);
+                    let (load, segments) = &mut out.value;
+                    let header = flat.read(black_box(LOAD_ADDR), load);
                     let array =
                         flat.read(black_box(SEGMENTS_ADDR), &mut segments[..n * SEGMENT_SIZE]);
-                    black_box((&mut load, &mut segments));
+                    black_box((load, segments));
                     header.is_ok() && array.is_ok()
                 });
             });
@@ -117,10 +122,11 @@ fn loads(c: &mut Criterion) {
                 for (kind_name, kind) in
                     [("default", KexecType::DEFAULT), ("crash", KexecType::CRASH)]
                 {
-                    let bytes = guest_memory(&request(kind, n, order), abi);
-                    let mut mem = FlatMemory::new(LOAD_ADDR, &bytes[..]).expect("flat");
+                    let pages = guest_pages(&request(kind, n, order), abi);
+                    let bytes = &pages.0[..];
+                    let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
                     let id = format!("{}/{kind_name}", order.name());
-                    let mut slot = LoadSlot::new();
+                    let mut slot = OutputPage::new(LoadSlot::new());
                     group.bench_function(format!("{id}/rust"), |b| {
                         fastest(b, || {
                             let load = load_into(
@@ -128,7 +134,7 @@ fn loads(c: &mut Criterion) {
                                 &mut mem,
                                 black_box(LOAD_ADDR),
                                 &host,
-                                &mut slot,
+                                &mut slot.value,
                             );
                             black_box(load).is_ok()
                         });
@@ -147,13 +153,16 @@ fn loads(c: &mut Criterion) {
                             black_box(&op);
                         });
                     });
-                    let reference = CReference::new(LOAD_ADDR, &bytes, &host);
-                    let mut out = RefLoad::new();
+                    let reference = CReference::new(LOAD_ADDR, bytes, &host);
+                    let mut out = OutputPage::new(RefLoad::new());
                     group.bench_function(format!("{id}/c"), |b| {
                         fastest(b, || {
-                            let ret =
-                                reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out);
-                            black_box((ret, &mut out));
+                            let ret = reference.load(
+                                black_box(abi),
+                                black_box(LOAD_ADDR),
+                                &mut out.value,
+                            );
+                            black_box((ret, &mut out.value));
                         });
                     });
                 }
@@ -169,23 +178,26 @@ fn sparse(c: &mut Criterion) {
     for abi in GuestAbi::ALL {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("sparse/{}/{n}", abi.name()));
-            let bytes = guest_memory(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
+            let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
             let mut regions = [GuestRegion {
                 base: LOAD_ADDR,
-                bytes: &bytes[..],
+                bytes: &pages.0[..],
             }];
             let mut mem = SparseMemory::new(&mut regions).expect("one region");
-            let mut load = [0u8; LOAD_SIZE];
-            let mut segments = [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY];
+            let mut out = OutputPage::new((
+                [0u8; LOAD_SIZE],
+                [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY],
+            ));
             group.bench_function("copy", |b| {
                 fastest(b, || {
-                    mem.read(black_box(LOAD_ADDR), &mut load).expect("mapped");
+                    let (load, segments) = &mut out.value;
+                    mem.read(black_box(LOAD_ADDR), load).expect("mapped");
                     mem.read(black_box(SEGMENTS_ADDR), segments[..n].as_mut_bytes())
                         .expect("mapped");
-                    black_box((&mut load, &mut segments));
+                    black_box((load, segments));
                 });
             });
-            let mut slot = LoadSlot::new();
+            let mut slot = OutputPage::new(LoadSlot::new());
             group.bench_function("ascending/default/rust", |b| {
                 fastest(b, || {
                     let load = load_into(
@@ -193,7 +205,7 @@ fn sparse(c: &mut Criterion) {
                         &mut mem,
                         black_box(LOAD_ADDR),
                         &host,
-                        &mut slot,
+                        &mut slot.value,
                     );
                     black_box(load).is_ok()
                 });

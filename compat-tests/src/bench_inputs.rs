@@ -114,3 +114,43 @@ pub fn guest_memory(req: &LoadRequest, abi: GuestAbi) -> Vec<u8> {
     encoded.write_to(&mut mem, LOAD_ADDR).expect("in memory");
     bytes
 }
+
+/// Guest memory on whole pages, as a guest's is: [`MEMORY_SIZE`] bytes, page aligned, so
+/// that the load structure and the segment array each begin a page.
+#[repr(C, align(4096))]
+pub struct GuestPages(pub [u8; MEMORY_SIZE]);
+
+/// Where every benchmarked decoder's output lies in its page: half a page away from the
+/// guest's objects (each at the start of a page). An output that lies a few bytes above
+/// its input modulo 4 KiB makes the CPU hold the input's loads behind the output's stores
+/// ("4K aliasing"); left to where the heap and stack happen to put things, that cost
+/// 8–10 ns in some runs and not in others, to the copy, the C and the Rust rows alike.
+pub const OUTPUT_OFFSET: usize = 0x800;
+
+/// A decoder's output at [`OUTPUT_OFFSET`] in a page of its own.
+#[repr(C, align(4096))]
+pub struct OutputPage<T> {
+    _before: [u8; OUTPUT_OFFSET],
+    /// The output.
+    pub value: T,
+}
+
+impl<T> OutputPage<T> {
+    /// `value`, placed.
+    pub fn new(value: T) -> Box<Self> {
+        Box::new(OutputPage {
+            _before: [0; OUTPUT_OFFSET],
+            value,
+        })
+    }
+}
+
+/// [`guest_memory`] on whole pages.
+///
+/// # Panics
+/// As [`guest_memory`].
+pub fn guest_pages(req: &LoadRequest, abi: GuestAbi) -> Box<GuestPages> {
+    let mut pages = Box::new(GuestPages([0; MEMORY_SIZE]));
+    pages.0.copy_from_slice(&guest_memory(req, abi));
+    pages
+}
