@@ -2,10 +2,14 @@
 //! What decoding a `kexec_op` load costs, against a plain copy of the same bytes and a
 //! C decode of the same bytes written from Xen's rules.
 //!
-//! Group `load/WIDTH/N` (N = 1, 4, 15, 16 segments), on one flat guest memory:
-//! - `copy`: a plain copy of the bytes any decoder must copy, the 24-byte load structure
-//!   and the N-segment array, from the flat buffer into buffers of the caller's: the
-//!   floor;
+//! Group `load/WIDTH/N` (N = 1, 4, 15, 16 segments), on one flat guest memory of whole
+//! pages, every output at the same place in a page of its own (`OUTPUT_OFFSET`: so that
+//! no row pays for, or is spared, 4K aliasing by the luck of the heap):
+//! - `copy`: a plain copy (`copy_from_slice`) of the bytes any decoder must copy, the
+//!   24-byte load structure and the N-segment array, from the flat buffer into buffers of
+//!   the caller's: the floor;
+//! - `copy_flat`: the same two reads through `FlatMemory::read`, the copy the decoder
+//!   makes (inline up to 512 bytes), shown beside the floor;
 //! - `ORDER/TYPE/rust`: `decode::load_into` of the request over
 //!   [`FlatMemory`](xen_kexec_abi::guest_mem::FlatMemory) (one bounds check and one copy
 //!   per read, as `copy_from_guest` on a mapped buffer), into a caller's slot as the C
