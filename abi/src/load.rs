@@ -78,7 +78,7 @@ use crate::consts::KEXEC_SEGMENT_MAX;
 use crate::entry::EntryMode;
 use crate::enums::{ElfMachine, KexecType};
 use crate::error::{DestBound, Error};
-use crate::guest_mem::GuestMemory;
+use crate::guest_mem::{GuestMemory, Sealed};
 use crate::handle::{ConstVoid, GuestHandle64};
 use crate::host::{HostDescription, MachineRange, PageSize};
 use crate::layout::size_of_return;
@@ -235,12 +235,13 @@ impl SegmentList {
     /// zeroed first: the read overwrites the `count` entries it fills, and the others are
     /// not part of the list. On an error the list is empty.
     #[inline]
-    pub(crate) fn read_from_guest<M: GuestMemory + ?Sized>(
+    fn read_from_guest<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &mut M,
         abi: GuestAbi,
         addr: u64,
         count: usize,
+        sweep: &mut Sweep,
     ) -> Result<(), Error> {
         self.len = 0;
         let (Some(wanted), Ok(len)) = (self.items.get_mut(..count), u8::try_from(count)) else {
@@ -248,13 +249,34 @@ impl SegmentList {
                 nr: u32::try_from(count).unwrap_or(u32::MAX),
             });
         };
-        if !wanted.is_empty() {
-            mem.read(addr, wanted.as_mut_bytes())?;
-        }
-        if abi == GuestAbi::X86_32 {
-            for seg in wanted.iter_mut() {
-                seg.buf = GuestHandle64::<ConstVoid>::from_raw(seg.buf).addr(abi);
+        if wanted.is_empty() {
+            // Nothing to read.
+        } else if let Some(src) = mem.lend(addr, size_of_val(wanted), Sealed(())) {
+            // Memory of this crate's own (see `GuestMemory::lend`): each segment copied and
+            // swept in one pass, from registers, each of its bytes read once.
+            for (seg, bytes) in wanted
+                .iter_mut()
+                .zip(src.chunks_exact(size_of::<Segment>()))
+            {
+                if let Ok(value) = Segment::read_from_bytes(bytes) {
+                    sweep.add(&value);
+                    *seg = value;
+                }
             }
+            if abi == GuestAbi::X86_32 {
+                for seg in wanted.iter_mut() {
+                    seg.buf = GuestHandle64::<ConstVoid>::from_raw(seg.buf).addr(abi);
+                }
+            }
+        } else {
+            // Any other memory: one copy, then the sweep over the copy.
+            mem.read(addr, wanted.as_mut_bytes())?;
+            if abi == GuestAbi::X86_32 {
+                for seg in wanted.iter_mut() {
+                    seg.buf = GuestHandle64::<ConstVoid>::from_raw(seg.buf).addr(abi);
+                }
+            }
+            sweep.add_all(wanted);
         }
         self.len = len;
         Ok(())
@@ -480,13 +502,18 @@ impl ValidatedLoad {
         self.type_ = type_;
         self.arch = arch;
         self.entry_maddr = entry_maddr;
-        let checked = match self
-            .segments
-            .read_from_guest(mem, abi, segments_addr, count)
-        {
-            Ok(()) => check_rules(&*self, host, reserved),
-            Err(e) => Err(e),
-        };
+        let mut sweep = Sweep::new();
+        let checked =
+            match self
+                .segments
+                .read_from_guest(mem, abi, segments_addr, count, &mut sweep)
+            {
+                Ok(()) => match passes_swept(self.rules(), &sweep, host, reserved) {
+                    Some(mode) => Ok(mode),
+                    None => first_broken_of(&*self, host, reserved),
+                },
+                Err(e) => Err(e),
+            };
         match checked {
             Ok(entry_mode) => {
                 self.entry_mode = entry_mode;
@@ -646,11 +673,22 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
-    // The sweep first, the request's own fields after it: fewer values live across the
-    // loop.
-    let segments = req.segments;
     let mut sweep = Sweep::new();
-    sweep.add_all(segments);
+    sweep.add_all(req.segments);
+    passes_swept(req, &sweep, host, reserved)
+}
+
+/// [`passes_all`] once `sweep` has swept `req`'s segments (the decoder sweeps them as it
+/// reads them).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn passes_swept(
+    req: Rules<'_>,
+    sweep: &Sweep,
+    host: &HostDescription,
+    reserved: u8,
+) -> Option<EntryMode> {
+    let segments = req.segments;
     let mode = check_arch(req.arch).ok()?;
     // Misaligned, or some start or size of 2^63 or more (which might wrap).
     let misaligned = sweep.bits & ((host.page_size.get() - 1) | 1 << 63);

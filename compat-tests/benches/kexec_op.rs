@@ -14,6 +14,9 @@
 //!   [`FlatMemory`](xen_kexec_abi::guest_mem::FlatMemory) (one bounds check and one copy
 //!   per read, as `copy_from_guest` on a mapped buffer), into a caller's slot as the C
 //!   reference decodes into a caller's structure;
+//! - `ORDER/TYPE/rust_copying`: the same over `Copying(FlatMemory)`, memory the decoder
+//!   can only copy from (as a hypervisor's `copy_from_guest`): it copies the array, then
+//!   checks the copy, where over `FlatMemory` itself it checks each segment as it copies;
 //! - `ORDER/TYPE/rust_by_value`: `decode::decode`, the whole entry point, which returns
 //!   the ~540-byte operation by value;
 //! - `ORDER/TYPE/c`: the C reference (`compat-tests/c/kexec_load_ref.c`, `-O2`) on the
@@ -38,7 +41,7 @@ use compat_tests::c_reference::{CReference, RefLoad};
 use criterion::{criterion_group, Bencher, Criterion};
 use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::encode;
-use xen_kexec_abi::guest_mem::{FlatMemory, GuestMemory, GuestRegion, SparseMemory};
+use xen_kexec_abi::guest_mem::{Copying, FlatMemory, GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::HostDescription;
 use xen_kexec_abi::load::SegmentList;
 use xen_kexec_abi::{x86_64, GuestAbi, KexecCmd, KexecRangeKind, KexecType};
@@ -136,6 +139,21 @@ fn loads(c: &mut Criterion) {
                             let load = load_into(
                                 black_box(abi),
                                 &mut mem,
+                                black_box(LOAD_ADDR),
+                                &host,
+                                &mut slot.value,
+                            );
+                            black_box(load).is_ok()
+                        });
+                    });
+                    // The same decode over memory the decoder can only copy from (as a
+                    // hypervisor's `copy_from_guest`): it copies the array, then checks.
+                    let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
+                    group.bench_function(format!("{id}/rust_copying"), |b| {
+                        fastest(b, || {
+                            let load = load_into(
+                                black_box(abi),
+                                &mut copying,
                                 black_box(LOAD_ADDR),
                                 &host,
                                 &mut slot.value,

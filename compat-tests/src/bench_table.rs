@@ -85,13 +85,14 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-/// The tables: loads over flat memory (copy, C, Rust, Rust/C, Rust/copy), loads over
+/// The tables: loads over flat memory (copy, C, Rust, Rust/C, Rust/copy, Rust over
+/// copying memory, Rust by value), loads over
 /// `SparseMemory`, and every other group's medians.
 pub fn tables(m: &Medians) -> String {
     let get = |g: &str, f: &str| m.get(&(g.to_string(), f.to_string())).copied();
     let mut s = String::from(
-        "| width | segments | order | type | copy (ns) | C (ns) | Rust (ns) | Rust/C | Rust/copy | by value (ns) | by value/C |\n\
-         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| width | segments | order | type | copy (ns) | C (ns) | Rust (ns) | Rust/C | Rust/copy | copying (ns) | copying/C | by value (ns) | by value/C |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for width in WIDTHS {
         for n in COUNTS {
@@ -105,18 +106,21 @@ pub fn tables(m: &Medians) -> String {
                         get(&group, &format!("{id}/rust")),
                     );
                     let by_value = get(&group, &format!("{id}/rust_by_value"));
+                    let copying = get(&group, &format!("{id}/rust_copying"));
                     if c.is_none() && rust.is_none() {
                         continue;
                     }
                     let _ = writeln!(
                         s,
-                        "| {width} | {n} | {} | {kind} | {} | {} | {} | {} | {} | {} | {} |",
+                        "| {width} | {n} | {} | {kind} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                         order.name(),
                         cell(copy),
                         cell(c),
                         cell(rust),
                         ratio(rust, c),
                         ratio(rust, copy),
+                        cell(copying),
+                        ratio(copying, c),
                         cell(by_value),
                         ratio(by_value, c),
                     );

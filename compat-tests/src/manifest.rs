@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 use xen_kexec_abi::decode::{decode, Operation};
-use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::guest_mem::{Copying, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::{layout, x86_32, x86_64, Error, GuestAbi, KexecCmd};
 use zerocopy::FromBytes;
@@ -408,13 +408,16 @@ impl Case {
         let mut regions = as_regions(&mut copies);
         let mut mem =
             SparseMemory::new(&mut regions).map_err(|e| format!("case {}: {e}", self.name))?;
-        let result = decode(
-            abi,
-            KexecCmd(self.cmd_value()?),
-            self.arg.u64()?,
-            &mut mem,
-            &self.host()?,
-        );
+        let (cmd, arg, host) = (KexecCmd(self.cmd_value()?), self.arg.u64()?, self.host()?);
+        let result = decode(abi, cmd, arg, &mut mem, &host);
+        // The decoder's other path, over memory it can only copy from: the same answer.
+        let through_copying = decode(abi, cmd, arg, &mut Copying(&mut mem), &host);
+        if through_copying != result {
+            return Err(format!(
+                "case {}: decoded {result:?} from SparseMemory but {through_copying:?} through Copying",
+                self.name
+            ));
+        }
         let Some([size, start]) = &self.answer else {
             return Ok(outcome_of(&result));
         };

@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use xen_kexec_abi::decode::{decode, Operation};
-use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::guest_mem::{Copying, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::ValidatedLoad;
 use xen_kexec_abi::{
@@ -153,7 +153,15 @@ impl Guest {
         arg: u64,
         host: &HostDescription,
     ) -> Result<Operation, Error> {
-        self.with_memory(|mem| decode(abi, cmd, arg, mem, host))
+        let lent = self.with_memory(|mem| decode(abi, cmd, arg, mem, host));
+        // The decoder's other path: memory it can only copy from (as a hypervisor's
+        // `copy_from_guest`), not borrow. The same answer, always.
+        let copied = self.with_memory(|mem| decode(abi, cmd, arg, &mut Copying(mem), host));
+        assert_eq!(
+            lent, copied,
+            "lending and copying memory answer differently"
+        );
+        lent
     }
 }
 
