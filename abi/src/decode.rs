@@ -18,7 +18,11 @@
 //! [`GuestMemory::read`]: the argument structure, then (for a load) the whole segment
 //! array in one copy into a fixed `[KexecSegment; 16]` buffer. Every check and the
 //! returned operation use those copies only, so a guest that rewrites its memory during
-//! the hypercall cannot make what was validated differ from what is used. Nothing is
+//! the hypercall cannot make what was validated differ from what is used. (From this
+//! crate's own [`FlatMemory`](crate::guest_mem::FlatMemory) and
+//! [`SparseMemory`](crate::guest_mem::SparseMemory), Rust slices nothing can change
+//! while they are borrowed, the array is copied segment by segment and each segment
+//! checked in registers as it is stored: the same checks on the same values, faster.) Nothing is
 //! read that the decision does not need: unknown commands read nothing, a load with too
 //! many or zero segments does not read the segment array. As in Xen, every other rule
 //! is checked after the array is copied, so a load whose array cannot be read is

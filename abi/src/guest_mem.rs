@@ -218,7 +218,7 @@ impl<B: RegionBytes> GuestMemory for FlatMemory<B> {
         // The one bounds check: the offset is inside, and `len` bytes follow it.
         match self.offset(addr).and_then(|o| bytes.get(o..)?.get(..len)) {
             Some(src) => {
-                copy_read(buf, src);
+                buf.copy_from_slice(src);
                 Ok(())
             }
             None if len == 0 => Ok(()),
@@ -250,33 +250,6 @@ impl<B: RegionBytes> GuestMemory for FlatMemory<B> {
             None => Err(GuestFault::new(addr, len, Access::Write)),
         }
     }
-}
-
-/// The largest read [`FlatMemory`] copies inline: the largest `kexec_op` argument, a
-/// segment array of `KEXEC_SEGMENT_MAX` 32-byte segments.
-const INLINE_READ_MAX: usize = 512;
-
-/// Copies `src` to `dst` (of the same length) for [`FlatMemory::read`]: up to
-/// [`INLINE_READ_MAX`] bytes inline in 32-byte pieces, more through `copy_from_slice`
-/// (the C library's `memcpy`).
-///
-/// A decoder reads back at once what it has just copied. Measured on the machine of the
-/// README's benchmarks, a 16-segment decode takes 1 to 4 ns less (of 25 to 29) when the
-/// 512-byte segment array is copied inline than through `memcpy`, although the inline copy
-/// alone is the slower (the benchmark's `copy_flat` and `copy` rows). Large reads (an
-/// image's segments) keep `memcpy`.
-#[inline]
-fn copy_read(dst: &mut [u8], src: &[u8]) {
-    if dst.len() > INLINE_READ_MAX {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let mut to = dst.chunks_exact_mut(32);
-    let mut from = src.chunks_exact(32);
-    for (to, from) in (&mut to).zip(&mut from) {
-        to.copy_from_slice(from);
-    }
-    to.into_remainder().copy_from_slice(from.remainder());
 }
 
 /// The backing bytes of one [`GuestRegion`]: read-only (`&[u8]`) or writable

@@ -8,8 +8,6 @@
 //! - `copy`: a plain copy (`copy_from_slice`) of the bytes any decoder must copy, the
 //!   24-byte load structure and the N-segment array, from the flat buffer into buffers of
 //!   the caller's: the floor;
-//! - `copy_flat`: the same two reads through `FlatMemory::read`, the copy the decoder
-//!   makes (inline up to 512 bytes), shown beside the floor;
 //! - `ORDER/TYPE/rust`: `decode::load_into` of the request over
 //!   [`FlatMemory`](xen_kexec_abi::guest_mem::FlatMemory) (one bounds check and one copy
 //!   per read, as `copy_from_guest` on a mapped buffer), into a caller's slot as the C
@@ -110,19 +108,6 @@ fn loads(c: &mut Criterion) {
                         &src[offset(black_box(SEGMENTS_ADDR))..][..n * SEGMENT_SIZE],
                     );
                     black_box((load, segments));
-                });
-            });
-            // The same two reads through `FlatMemory::read`: the copy the decoder makes
-            // (inline for reads of up to 512 bytes), shown beside the floor.
-            let mut flat = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
-            group.bench_function("copy_flat", |b| {
-                fastest(b, || {
-                    let (load, segments) = &mut out.value;
-                    let header = flat.read(black_box(LOAD_ADDR), load);
-                    let array =
-                        flat.read(black_box(SEGMENTS_ADDR), &mut segments[..n * SEGMENT_SIZE]);
-                    black_box((load, segments));
-                    header.is_ok() && array.is_ok()
                 });
             });
             for order in Order::ALL {

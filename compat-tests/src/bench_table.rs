@@ -129,21 +129,6 @@ pub fn tables(m: &Medians) -> String {
         }
     }
     s.push_str(
-        "\nThe floor against the copy the decoder makes (`FlatMemory::read` of the same two \
-         objects, inline up to 512 bytes):\n\n\
-         | width | segments | copy (ns) | `FlatMemory::read` (ns) |\n\
-         |---|---:|---:|---:|\n",
-    );
-    for width in WIDTHS {
-        for n in COUNTS {
-            let group = format!("load/{width}/{n}");
-            let (copy, flat) = (get(&group, "copy"), get(&group, "copy_flat"));
-            if copy.is_some() || flat.is_some() {
-                let _ = writeln!(s, "| {width} | {n} | {} | {} |", cell(copy), cell(flat));
-            }
-        }
-    }
-    s.push_str(
         "\nOver `SparseMemory` (region lookup in every read), ascending default loads:\n\n\
          | width | segments | SparseMemory copy (ns) | Rust (ns) | × its copy | × flat copy |\n\
          |---|---:|---:|---:|---:|---:|\n",
