@@ -254,18 +254,31 @@ impl SegmentList {
         } else if let Some(src) = mem.lend(addr, size_of_val(wanted), Sealed(())) {
             // Memory of this crate's own (see `GuestMemory::lend`): each segment copied and
             // swept in one pass, from registers, each of its bytes read once.
-            for (seg, bytes) in wanted
+            let pairs = wanted
                 .iter_mut()
-                .zip(src.chunks_exact(size_of::<Segment>()))
-            {
-                if let Ok(value) = Segment::read_from_bytes(bytes) {
-                    sweep.add(&value);
-                    *seg = value;
-                }
-            }
+                .zip(src.chunks_exact(size_of::<Segment>()));
             if abi == GuestAbi::X86_32 {
-                for seg in wanted.iter_mut() {
-                    seg.buf = GuestHandle64::<ConstVoid>::from_raw(seg.buf).addr(abi);
+                // The upper half of a 32-bit guest's handle is not its: zeroed in place.
+                let upper = if cfg!(target_endian = "little") {
+                    4..8
+                } else {
+                    0..4
+                };
+                for (seg, bytes) in pairs {
+                    if let Ok(value) = Segment::read_from_bytes(bytes) {
+                        sweep.add(&value);
+                        *seg = value;
+                        if let Some(half) = seg.as_mut_bytes().get_mut(upper.clone()) {
+                            half.fill(0);
+                        }
+                    }
+                }
+            } else {
+                for (seg, bytes) in pairs {
+                    if let Ok(value) = Segment::read_from_bytes(bytes) {
+                        sweep.add(&value);
+                        *seg = value;
+                    }
                 }
             }
         } else {
