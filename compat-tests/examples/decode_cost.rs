@@ -9,11 +9,12 @@
 //! ```
 //!
 //! Arguments: width (x86_32, x86_64), segments (1..=16), order (ascending,
-//! ascending+low, descending), type (default, crash), what (rust: `decode::load_into`, decode: `decode::decode`, c, copy; or race: time
-//! rust, c, copy (the benchmark's floor) and copying (`decode::load_into` over
-//! `Copying(FlatMemory)`, which copies, then checks) in turn, `iterations` rounds, and
-//! print each one's fastest round in ns per decode, a figure a busy machine disturbs less
-//! than a mean), iterations.
+//! ascending+low, descending), type (default, crash), what, iterations. What is one of
+//! rust (`decode::load_into` over `FlatMemory`), copying (the same over
+//! `Copying(FlatMemory)`, which copies, then checks), decode (`decode::decode`), c, copy
+//! (the benchmark's floor), or race: time rust, c, copy and copying in turn,
+//! `iterations` rounds, and print each one's fastest round in ns per decode (a figure a
+//! busy machine disturbs less than a mean).
 //! The instructions of one decode are the difference between two iteration counts over
 //! their difference: `scripts/decode-cost WIDTH SEGMENTS ORDER TYPE WHAT` does that.
 
@@ -57,6 +58,20 @@ fn main() {
     match what.as_str() {
         "rust" => {
             let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+            let mut slot = OutputPage::new(LoadSlot::new());
+            for _ in 0..iterations {
+                let load = load_into(
+                    black_box(abi),
+                    &mut mem,
+                    black_box(LOAD_ADDR),
+                    &host,
+                    &mut slot.value,
+                );
+                black_box(load).expect("valid");
+            }
+        }
+        "copying" => {
+            let mut mem = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
                 let load = load_into(
