@@ -591,29 +591,23 @@ trait AsRules {
     fn rules(&self) -> Rules<'_>;
 }
 
-impl AsRules for LoadRequest {
-    #[inline]
-    fn rules(&self) -> Rules<'_> {
-        Rules {
-            type_: self.type_,
-            arch: self.arch,
-            entry_maddr: self.entry_maddr,
-            segments: self.segments.as_slice(),
+/// `AsRules` for types with the request's four fields, under their names.
+macro_rules! as_rules {
+    ($($t:ty),*) => {$(
+        impl AsRules for $t {
+            #[inline]
+            fn rules(&self) -> Rules<'_> {
+                Rules {
+                    type_: self.type_,
+                    arch: self.arch,
+                    entry_maddr: self.entry_maddr,
+                    segments: self.segments.as_slice(),
+                }
+            }
         }
-    }
+    )*};
 }
-
-impl AsRules for ValidatedLoad {
-    #[inline]
-    fn rules(&self) -> Rules<'_> {
-        Rules {
-            type_: self.type_,
-            arch: self.arch,
-            entry_maddr: self.entry_maddr,
-            segments: self.segments.as_slice(),
-        }
-    }
-}
+as_rules!(LoadRequest, ValidatedLoad);
 
 /// Every rule of the module documentation, with the reserved byte of a decoded request
 /// (`0` for the builder's); gives the entry mode.

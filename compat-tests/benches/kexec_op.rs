@@ -87,6 +87,17 @@ fn fastest<O>(b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
     });
 }
 
+/// One `decode::load_into` of the load at `LOAD_ADDR` into `slot`: whether it decoded.
+fn load_once<M: GuestMemory>(
+    abi: GuestAbi,
+    mem: &mut M,
+    host: &HostDescription,
+    slot: &mut LoadSlot,
+) -> bool {
+    let load = load_into(black_box(abi), mem, black_box(LOAD_ADDR), host, slot);
+    black_box(load).is_ok()
+}
+
 fn loads(c: &mut Criterion) {
     let host = host();
     for abi in GuestAbi::ALL {
@@ -120,31 +131,13 @@ fn loads(c: &mut Criterion) {
                     let id = format!("{}/{kind_name}", order.name());
                     let mut slot = OutputPage::new(LoadSlot::new());
                     group.bench_function(format!("{id}/rust"), |b| {
-                        fastest(b, || {
-                            let load = load_into(
-                                black_box(abi),
-                                &mut mem,
-                                black_box(LOAD_ADDR),
-                                &host,
-                                &mut slot.value,
-                            );
-                            black_box(load).is_ok()
-                        });
+                        fastest(b, || load_once(abi, &mut mem, &host, &mut slot.value));
                     });
                     // The same decode over memory the decoder can only copy from (as a
                     // hypervisor's `copy_from_guest`): it copies the array, then checks.
                     let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
                     group.bench_function(format!("{id}/rust_copying"), |b| {
-                        fastest(b, || {
-                            let load = load_into(
-                                black_box(abi),
-                                &mut copying,
-                                black_box(LOAD_ADDR),
-                                &host,
-                                &mut slot.value,
-                            );
-                            black_box(load).is_ok()
-                        });
+                        fastest(b, || load_once(abi, &mut copying, &host, &mut slot.value));
                     });
                     // The operation stays where `decode` returned it: what is measured is
                     // the decode, not the harness moving ~540 bytes.
@@ -206,16 +199,7 @@ fn sparse(c: &mut Criterion) {
             });
             let mut slot = OutputPage::new(LoadSlot::new());
             group.bench_function("ascending/default/rust", |b| {
-                fastest(b, || {
-                    let load = load_into(
-                        black_box(abi),
-                        &mut mem,
-                        black_box(LOAD_ADDR),
-                        &host,
-                        &mut slot.value,
-                    );
-                    black_box(load).is_ok()
-                });
+                fastest(b, || load_once(abi, &mut mem, &host, &mut slot.value));
             });
             group.finish();
         }

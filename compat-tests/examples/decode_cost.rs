@@ -26,7 +26,7 @@ use compat_tests::bench_inputs::{
 };
 use compat_tests::c_reference::{CReference, RefLoad};
 use xen_kexec_abi::decode::{decode, load_into, LoadSlot};
-use xen_kexec_abi::guest_mem::{Copying, FlatMemory};
+use xen_kexec_abi::guest_mem::{Copying, FlatMemory, GuestMemory};
 use xen_kexec_abi::{GuestAbi, KexecCmd, KexecType};
 
 fn main() {
@@ -60,28 +60,14 @@ fn main() {
             let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                let load = load_into(
-                    black_box(abi),
-                    &mut mem,
-                    black_box(LOAD_ADDR),
-                    &host,
-                    &mut slot.value,
-                );
-                black_box(load).expect("valid");
+                load_once(abi, &mut mem, &host, &mut slot.value);
             }
         }
         "copying" => {
             let mut mem = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                let load = load_into(
-                    black_box(abi),
-                    &mut mem,
-                    black_box(LOAD_ADDR),
-                    &host,
-                    &mut slot.value,
-                );
-                black_box(load).expect("valid");
+                load_once(abi, &mut mem, &host, &mut slot.value);
             }
         }
         "decode" => {
@@ -114,6 +100,17 @@ fn main() {
             }
         }
     }
+}
+
+/// One `decode::load_into` of the load at `LOAD_ADDR`, which must be valid.
+fn load_once<M: GuestMemory>(
+    abi: GuestAbi,
+    mem: &mut M,
+    host: &xen_kexec_abi::host::HostDescription,
+    slot: &mut LoadSlot,
+) {
+    let load = load_into(black_box(abi), mem, black_box(LOAD_ADDR), host, slot);
+    assert!(black_box(load).is_ok());
 }
 
 /// The benchmark's floor: the load structure and the `n`-segment array copied from the
@@ -153,16 +150,7 @@ fn race(
         best[i] = best[i].min(t.elapsed().as_secs_f64());
     };
     for _ in 0..rounds {
-        time(0, &mut || {
-            let load = load_into(
-                black_box(abi),
-                &mut mem,
-                black_box(LOAD_ADDR),
-                host,
-                &mut slot.value,
-            );
-            assert!(black_box(load).is_ok());
-        });
+        time(0, &mut || load_once(abi, &mut mem, host, &mut slot.value));
         time(1, &mut || {
             let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
             assert_eq!(black_box(ret), 0);
@@ -170,14 +158,7 @@ fn race(
         });
         time(2, &mut || copy(bytes, n, &mut copied.value));
         time(3, &mut || {
-            let load = load_into(
-                black_box(abi),
-                &mut copying,
-                black_box(LOAD_ADDR),
-                host,
-                &mut slot.value,
-            );
-            assert!(black_box(load).is_ok());
+            load_once(abi, &mut copying, host, &mut slot.value);
         });
     }
     let ns = best.map(|s| s * 1e9 / f64::from(PER_ROUND));
