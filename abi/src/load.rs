@@ -674,11 +674,7 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 /// buffers). On Xen, kexec-tools appends one bufferless segment for low memory, which is
 /// then checked against the chain's two ends on its own; descending destinations are
 /// checked in a second linear pass; any other order falls back to all pairs.
-// Always inlined into the decoder: left to the compiler, a binary that decodes over
-// several kinds of guest memory (the benchmark's) got one shared copy, called, which
-// spills what the inlined sweep keeps in registers: 2-4 ns of a 25 ns decode.
-#[allow(clippy::inline_always)]
-#[inline(always)]
+#[inline]
 fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     let mut sweep = Sweep::new();
     sweep.add_all(req.segments);
@@ -687,6 +683,9 @@ fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<En
 
 /// [`passes_all`] once `sweep` has swept `req`'s segments (the decoder sweeps them as it
 /// reads them).
+// Always inlined into the decoder: left to the compiler, a binary that decodes over
+// several kinds of guest memory (the benchmark's) got one shared copy, called, which
+// spills what the inlined checks keep in registers: 2-4 ns of a 25 ns decode.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn passes_swept(
