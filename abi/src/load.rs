@@ -251,7 +251,11 @@ impl SegmentList {
         };
         if wanted.is_empty() {
             // Nothing to read.
-        } else if let Some(src) = mem.lend(addr, size_of_val(wanted), Sealed(())) {
+        } else if let Some(src) = mem
+            .lend(addr, size_of_val(wanted), Sealed(()))
+            // Every byte asked for, or none: no segment may go unchecked.
+            .filter(|src| src.len() == size_of_val(wanted))
+        {
             // Memory of this crate's own (see `GuestMemory::lend`): each segment copied and
             // swept in one pass, from registers, each of its bytes read once.
             let pairs = wanted
@@ -662,18 +666,17 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 }
 
 /// The fast path: `Some(entry mode)` only if every rule passes; `None` when some rule
-/// may not (then [`first_broken`] decides). One sweep over the segments, without
-/// branches on their contents, folds every per-segment rule into a few accumulators
-/// (the bits of every bound, for alignment and, through the top bit, for a wrap; any
-/// buffer larger than its destination) and notes whether the destinations ascend end to start,
-/// `dest[i-1] + size[i-1] <= dest[i]`. Ordered so, with no end wrapping, they form one
-/// chain `start[0] <= end[0] <= start[1] <= ... <= end[n-1]`, so they are pairwise
-/// disjoint (the overlap rule in linear time for the order loaders send: kexec-tools
-/// sorts its segments), and every one lies between the first's start and the last's
-/// end (a crash image's region rule in constant time when the first and last have
-/// buffers). On Xen, kexec-tools appends one bufferless segment for low memory, which is
-/// then checked against the chain's two ends on its own; descending destinations are
-/// checked in a second linear pass; any other order falls back to all pairs.
+/// may not, or when a destination's start or size is 2^63 or more (then [`first_broken`]
+/// decides). One sweep over the segments ([`Sweep`]), without branches on their
+/// contents, counts buffers larger than their destinations and destinations that begin
+/// before the previous one's end, and ors every start and size (their low bits for
+/// alignment, the top bit for a possible wrap). Destinations that ascend form one chain
+/// `start[0] <= end[0] <= start[1] <= ... <= end[n-1]`: pairwise disjoint (the overlap
+/// rule in linear time for the order kexec-tools sends), and inside a crash region if
+/// the chain's two ends are, when both have buffers ([`passes_swept`]). Other orders go
+/// to [`passes_unordered`]: kexec-tools' appended low-memory segment is tested against
+/// the chain's ends, descending destinations are a chain too, anything else falls back
+/// to all pairs.
 #[inline]
 fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     let mut sweep = Sweep::new();

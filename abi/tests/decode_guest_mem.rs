@@ -327,6 +327,24 @@ fn flat_and_sparse_memory_decode_the_same_load() {
         let from_flat = decode::load(abi, &mut flat, 0x1000, &host);
         assert_eq!(from_flat.map(|l| l.request()), Ok(req));
         assert_eq!(from_flat, decode::load(abi, &mut sparse, 0x1000, &host));
+        // The segment array split across two touching regions: no one region can lend it
+        // whole, so the decoder copies it piece by piece, then checks: the same load.
+        let split = 0x1000 + 7 * 32;
+        let mut regions = [
+            GuestRegion {
+                base: 0x1000,
+                bytes: &bytes[..split],
+            },
+            GuestRegion {
+                base: 0x1000 + split as u64,
+                bytes: &bytes[split..],
+            },
+        ];
+        let mut split_memory = SparseMemory::new(&mut regions).unwrap();
+        assert_eq!(
+            from_flat,
+            decode::load(abi, &mut split_memory, 0x1000, &host)
+        );
         // The segment array cut short by the end of memory: the same fault.
         let short = &bytes[..0x1000 + 15 * 32];
         let mut flat = FlatMemory::new(0x1000, short).unwrap();
