@@ -4,6 +4,9 @@
 //! messages are checked.
 
 use std::path::{Path, PathBuf};
+mod common;
+use common::failed;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -70,18 +73,6 @@ fn stdout_json(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-/// Asserts exit `code`, nothing on stdout, and returns stderr.
-fn failed(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
 }
 
 fn guest(abi: GuestAbi) -> &'static str {

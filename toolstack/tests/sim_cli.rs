@@ -7,6 +7,9 @@
 //! tests drive the 32-bit build of the command against the same simulated hosts.
 
 use std::path::{Path, PathBuf};
+mod common;
+use common::failed;
+
 use std::process::{Command, Output, Stdio};
 
 use object::read::elf::{FileHeader, ProgramHeader};
@@ -112,18 +115,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
-/// Asserts exit `code`, nothing on stdout, and returns stderr.
-fn failed(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
 }
 
 fn init(dir: &Scratch, name: &str, crash: &str, kernel: &str) -> PathBuf {
