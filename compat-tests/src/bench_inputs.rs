@@ -123,8 +123,8 @@ pub struct GuestPages(pub [u8; MEMORY_SIZE]);
 /// Where every benchmarked decoder's output lies in its page: half a page away from the
 /// guest's objects (each at the start of a page). An output that lies a few bytes above
 /// its input modulo 4 KiB makes the CPU hold the input's loads behind the output's stores
-/// ("4K aliasing"); left to where the heap and stack happen to put things, that cost
-/// 8–10 ns in some runs and not in others, to the copy, the C and the Rust rows alike.
+/// ("4K aliasing"); left to where the heap and stack happen to put things, that cost the
+/// Rust decode 7 to 18 ns in some runs and not in others. Every row is placed alike.
 pub const OUTPUT_OFFSET: usize = 0x800;
 
 /// A decoder's output at [`OUTPUT_OFFSET`] in a page of its own.
