@@ -237,7 +237,7 @@ impl LoadSlot {
     /// An empty slot.
     pub const fn new() -> LoadSlot {
         LoadSlot {
-            load: ValidatedLoad::EMPTY,
+            load: ValidatedLoad::empty(),
         }
     }
 }
@@ -290,7 +290,7 @@ impl ValidatedLoad {
             self.decode_in_place(mem, abi, host, fields, load.segments.addr(abi), count)
         });
         if checked.is_err() {
-            *self = ValidatedLoad::EMPTY;
+            *self = ValidatedLoad::empty();
         }
         checked
     }

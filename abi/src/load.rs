@@ -471,20 +471,12 @@ pub struct ValidatedLoad {
 impl ValidatedLoad {
     /// The load of nothing: a DEFAULT image of no segments for `EM_X86_64`, entered at
     /// 0, which every rule accepts on every host. Storage for
-    /// [`decode::LoadSlot`](crate::decode::LoadSlot).
-    pub(crate) const EMPTY: ValidatedLoad = ValidatedLoad {
-        type_: KexecType::DEFAULT,
-        arch: ElfMachine::EM_X86_64,
-        entry_mode: EntryMode::Long64,
-        entry_maddr: 0,
-        segments: SegmentList::new(),
-    };
-
-    /// [`Self::EMPTY`], built in place rather than copied from a constant: the
-    /// compiler zeroes the segment storage with a few stores instead of copying ~540
-    /// bytes.
+    /// [`decode::LoadSlot`](crate::decode::LoadSlot), and what a failed decode leaves.
+    ///
+    /// A function, not a constant: at run time it is built in place with a few stores,
+    /// where a constant of ~540 bytes is copied from its image in memory.
     #[inline]
-    pub(crate) fn empty() -> ValidatedLoad {
+    pub(crate) const fn empty() -> ValidatedLoad {
         ValidatedLoad {
             type_: KexecType::DEFAULT,
             arch: ElfMachine::EM_X86_64,
@@ -503,7 +495,7 @@ impl ValidatedLoad {
     /// rule against `host`.
     ///
     /// # Errors
-    /// The read's fault, or the first rule broken. `self` is then [`Self::EMPTY`].
+    /// The read's fault, or the first rule broken. `self` is then [`Self::empty`].
     #[inline]
     pub(crate) fn decode_in_place<M: GuestMemory + ?Sized>(
         &mut self,
@@ -537,7 +529,7 @@ impl ValidatedLoad {
                 Ok(())
             }
             Err(e) => {
-                *self = ValidatedLoad::EMPTY;
+                *self = ValidatedLoad::empty();
                 Err(e)
             }
         }

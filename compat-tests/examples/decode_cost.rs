@@ -12,7 +12,7 @@
 //! ascending+low, descending), type (default, crash), what, iterations. What is one of
 //! rust (`decode::load_into` over `FlatMemory`), copying (the same over
 //! `Copying(FlatMemory)`, which copies, then checks), decode (`decode::decode`), c, copy
-//! (the benchmark's floor), or race: time rust, c, copy and copying in turn,
+//! (the benchmark's floor), or race: time rust, c, copy, copying and decode in turn,
 //! `iterations` rounds, and print each one's fastest round in ns per decode (a figure a
 //! busy machine disturbs less than a mean).
 //! The instructions of one decode are the difference between two iteration counts over
@@ -124,9 +124,9 @@ fn copy(bytes: &[u8], n: usize, out: &mut ([u8; 24], [u8; 512])) {
     black_box((load, segments));
 }
 
-/// Times `decode::load_into`, the C reference, the copy and `decode::load_into` over
-/// `Copying(FlatMemory)` in turn, `rounds` times 10,000 decodes each, and prints each
-/// one's fastest round in ns per decode.
+/// Times `decode::load_into`, the C reference, the copy, `decode::load_into` over
+/// `Copying(FlatMemory)` and `decode::decode` (by value) in turn, `rounds` times 10,000
+/// decodes each, and prints each one's fastest round in ns per decode.
 fn race(
     abi: GuestAbi,
     n: usize,
@@ -141,7 +141,7 @@ fn race(
     let mut out = OutputPage::new(RefLoad::new());
     let mut copied = OutputPage::new(([0u8; 24], [0u8; 512]));
     let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
-    let mut best = [f64::MAX; 4];
+    let mut best = [f64::MAX; 5];
     let mut time = |i: usize, f: &mut dyn FnMut()| {
         let t = Instant::now();
         for _ in 0..PER_ROUND {
@@ -160,14 +160,25 @@ fn race(
         time(3, &mut || {
             load_once(abi, &mut copying, host, &mut slot.value);
         });
+        time(4, &mut || {
+            let op = decode(
+                black_box(abi),
+                KexecCmd::LOAD,
+                black_box(LOAD_ADDR),
+                &mut mem,
+                host,
+            );
+            assert!(black_box(&op).is_ok());
+        });
     }
     let ns = best.map(|s| s * 1e9 / f64::from(PER_ROUND));
     println!(
-        "rust {:.1} c {:.1} copy {:.1} copying {:.1} rust/c {:.2} rust/copy {:.2}",
+        "rust {:.1} c {:.1} copy {:.1} copying {:.1} by-value {:.1} rust/c {:.2} rust/copy {:.2}",
         ns[0],
         ns[1],
         ns[2],
         ns[3],
+        ns[4],
         ns[0] / ns[1],
         ns[0] / ns[2]
     );

@@ -8,12 +8,12 @@ use core::ffi::{c_int, c_uint};
 use core::fmt;
 use core::mem::MaybeUninit;
 
-use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::encode::EncodeError;
 use xen_kexec_abi::get_range::RangeQuery;
 use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
-use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
+use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
 use xen_kexec_abi::{
     x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
 };
@@ -177,8 +177,14 @@ pub(crate) fn decode_op<M: GuestMemory + ?Sized>(
     arg: u64,
 ) -> Result<xen_kexec_op_t, Refusal> {
     let host = host_description(host)?;
-    let op = decode(abi, KexecCmd(cmd), arg, mem, &host)?;
-    c_op(&op)
+    let cmd = KexecCmd(cmd);
+    if cmd == KexecCmd::LOAD {
+        // Decoded in a slot on this stack and converted from there: `decode` would return
+        // the ~540-byte load by value, one more copy (the same checks, order and errors).
+        let mut slot = LoadSlot::new();
+        return c_load(load_into(abi, mem, arg, &host, &mut slot)?);
+    }
+    c_op(&decode(abi, cmd, arg, mem, &host)?)
 }
 
 /// The C form of a decoded operation; fields the command does not use are zero.
@@ -196,27 +202,39 @@ fn c_op(op: &Operation) -> Result<xen_kexec_op_t, Refusal> {
             out.range = query.range.0;
             out.nr = query.nr;
         }
-        Operation::Load(load) => {
-            out.r#type = load.kexec_type().0;
-            out.entry_bits = match load.entry_mode() {
-                EntryMode::Protected32 => 32,
-                EntryMode::Long64 => 64,
-                _ => return Err(no_c_form),
-            };
-            out.arch = load.arch().0;
-            out.entry_maddr = load.entry_maddr();
-            for (slot, seg) in out.segments.iter_mut().zip(load.segments()) {
-                *slot = xen_kexec_plain_segment_t {
-                    buf: seg.buf,
-                    buf_size: seg.buf_size,
-                    dest_maddr: seg.dest_maddr,
-                    dest_size: seg.dest_size,
-                };
-            }
-            // At most KEXEC_SEGMENT_MAX (16): the validated load holds no more.
-            out.nr_segments = u32::try_from(load.segments().len()).unwrap_or(u32::MAX);
-        }
+        Operation::Load(load) => return c_load(load),
         _ => return Err(no_c_form),
+    }
+    Ok(out)
+}
+
+/// The C form of a decoded load.
+fn c_load(load: &ValidatedLoad) -> Result<xen_kexec_op_t, Refusal> {
+    let mut out = xen_kexec_op_t {
+        cmd: KexecCmd::LOAD.0,
+        r#type: load.kexec_type().0,
+        arch: load.arch().0,
+        entry_maddr: load.entry_maddr(),
+        // At most KEXEC_SEGMENT_MAX (16): the validated load holds no more.
+        nr_segments: u32::try_from(load.segments().len()).unwrap_or(u32::MAX),
+        ..xen_kexec_op_t::default()
+    };
+    out.entry_bits = match load.entry_mode() {
+        EntryMode::Protected32 => 32,
+        EntryMode::Long64 => 64,
+        _ => {
+            return Err(Refusal::NoCForm {
+                cmd: KexecCmd::LOAD,
+            })
+        }
+    };
+    for (slot, seg) in out.segments.iter_mut().zip(load.segments()) {
+        *slot = xen_kexec_plain_segment_t {
+            buf: seg.buf,
+            buf_size: seg.buf_size,
+            dest_maddr: seg.dest_maddr,
+            dest_size: seg.dest_size,
+        };
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! The engine: Xen's `kexec_op` state machine (`common/kexec.c`, Xen 4.23) over the
 //! [`Host`] hooks, without Xen's bugs.
 
-use xen_kexec_abi::decode::{decode, Operation};
+use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::get_range::RangeQuery;
 use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::load::{Segment, ValidatedLoad};
@@ -322,6 +322,13 @@ impl Kexec {
         M: GuestMemory + ?Sized,
         H: Host + ?Sized,
     {
+        if cmd == KexecCmd::LOAD {
+            // Decoded in a slot on this stack and used there: `decode` would return the
+            // ~540-byte load by value, one more copy (the same checks, order and errors).
+            let mut slot = LoadSlot::new();
+            let load = load_into(abi, mem, arg, &host.description(), &mut slot)?;
+            return self.load(load, mem, host);
+        }
         match decode(abi, cmd, arg, mem, &host.description())? {
             Operation::Exec { type_ } => self.exec(type_, host),
             Operation::GetRange(query) => get_range(&query, mem, host),
