@@ -32,25 +32,19 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use compat_tests::bench_inputs::{
-    guest_pages, host, request, Order, OutputPage, COUNTS, CRASH_BASE, LOAD_ADDR, SEGMENTS_ADDR,
+    decode_once, guest_pages, host, load_once, request, Order, OutputPage, COUNTS, CRASH_BASE,
+    FLOOR_OUT, LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR,
 };
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
 use criterion::{criterion_group, Bencher, Criterion};
-use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
+use xen_kexec_abi::decode::{decode, LoadSlot, Operation};
 use xen_kexec_abi::encode;
 use xen_kexec_abi::guest_mem::{Copying, FlatMemory, GuestMemory, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::HostDescription;
 use xen_kexec_abi::load::SegmentList;
 use xen_kexec_abi::{x86_64, GuestAbi, KexecCmd, KexecRangeKind, KexecType};
 use zerocopy::{FromZeros, IntoBytes};
-
-const LOAD_SIZE: usize = size_of::<x86_64::KexecLoad>();
-const SEGMENT_SIZE: usize = size_of::<x86_64::KexecSegment>();
-
-fn offset(addr: u64) -> usize {
-    usize::try_from(addr - LOAD_ADDR).expect("small")
-}
 
 /// Calls per timed round in [`fastest`].
 const ROUND: u64 = 1_000;
@@ -87,17 +81,6 @@ fn fastest<O>(b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
     });
 }
 
-/// One `decode::load_into` of the load at `LOAD_ADDR` into `slot`: whether it decoded.
-fn load_once<M: GuestMemory>(
-    abi: GuestAbi,
-    mem: &mut M,
-    host: &HostDescription,
-    slot: &mut LoadSlot,
-) -> bool {
-    let load = load_into(black_box(abi), mem, black_box(LOAD_ADDR), host, slot);
-    black_box(load).is_ok()
-}
-
 fn loads(c: &mut Criterion) {
     let host = host();
     for abi in GuestAbi::ALL {
@@ -109,17 +92,9 @@ fn loads(c: &mut Criterion) {
             // of its own (see `OUTPUT_OFFSET`), for every row alike.
             let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
             let bytes = &pages.0[..];
-            let mut out = OutputPage::new(([0u8; LOAD_SIZE], [0u8; 16 * SEGMENT_SIZE]));
+            let mut out = OutputPage::new(FLOOR_OUT);
             group.bench_function("copy", |b| {
-                fastest(b, || {
-                    let (load, segments) = &mut out.value;
-                    let src = black_box(bytes);
-                    load.copy_from_slice(&src[offset(black_box(LOAD_ADDR))..][..LOAD_SIZE]);
-                    segments[..n * SEGMENT_SIZE].copy_from_slice(
-                        &src[offset(black_box(SEGMENTS_ADDR))..][..n * SEGMENT_SIZE],
-                    );
-                    black_box((load, segments));
-                });
+                fastest(b, || compat_tests::copy_floor!(bytes, n, &mut out.value));
             });
             for order in Order::ALL {
                 for (kind_name, kind) in
@@ -139,19 +114,8 @@ fn loads(c: &mut Criterion) {
                     group.bench_function(format!("{id}/rust_copying"), |b| {
                         fastest(b, || load_once(abi, &mut copying, &host, &mut slot.value));
                     });
-                    // The operation stays where `decode` returned it: what is measured is
-                    // the decode, not the harness moving ~540 bytes.
                     group.bench_function(format!("{id}/rust_by_value"), |b| {
-                        fastest(b, || {
-                            let op = decode(
-                                black_box(abi),
-                                KexecCmd::LOAD,
-                                black_box(LOAD_ADDR),
-                                &mut mem,
-                                &host,
-                            );
-                            black_box(&op);
-                        });
+                        fastest(b, || decode_once(abi, &mut mem, &host));
                     });
                     let reference = CReference::new(LOAD_ADDR, bytes, &host);
                     let mut out = OutputPage::new(RefLoad::new());

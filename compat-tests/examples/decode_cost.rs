@@ -22,12 +22,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use compat_tests::bench_inputs::{
-    guest_pages, host, request, Order, OutputPage, LOAD_ADDR, SEGMENTS_ADDR,
+    decode_once, guest_pages, host, load_once, request, Order, OutputPage, FLOOR_OUT, LOAD_ADDR,
 };
 use compat_tests::c_reference::{CReference, RefLoad};
-use xen_kexec_abi::decode::{decode, load_into, LoadSlot};
-use xen_kexec_abi::guest_mem::{Copying, FlatMemory, GuestMemory};
-use xen_kexec_abi::{GuestAbi, KexecCmd, KexecType};
+use xen_kexec_abi::decode::LoadSlot;
+use xen_kexec_abi::guest_mem::{Copying, FlatMemory};
+use xen_kexec_abi::{GuestAbi, KexecType};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,27 +60,20 @@ fn main() {
             let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                load_once(abi, &mut mem, &host, &mut slot.value);
+                assert!(load_once(abi, &mut mem, &host, &mut slot.value));
             }
         }
         "copying" => {
             let mut mem = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                load_once(abi, &mut mem, &host, &mut slot.value);
+                assert!(load_once(abi, &mut mem, &host, &mut slot.value));
             }
         }
         "decode" => {
             let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
             for _ in 0..iterations {
-                let op = decode(
-                    black_box(abi),
-                    KexecCmd::LOAD,
-                    black_box(LOAD_ADDR),
-                    &mut mem,
-                    &host,
-                );
-                assert!(black_box(&op).is_ok());
+                assert!(decode_once(abi, &mut mem, &host));
             }
         }
         "c" => {
@@ -94,34 +87,12 @@ fn main() {
         }
         "race" => race(abi, n, bytes, &host, iterations),
         _ => {
-            let mut out = OutputPage::new(([0u8; 24], [0u8; 512]));
+            let mut out = OutputPage::new(FLOOR_OUT);
             for _ in 0..iterations {
-                copy(bytes, n, &mut out.value);
+                compat_tests::copy_floor!(bytes, n, &mut out.value);
             }
         }
     }
-}
-
-/// One `decode::load_into` of the load at `LOAD_ADDR`, which must be valid.
-fn load_once<M: GuestMemory>(
-    abi: GuestAbi,
-    mem: &mut M,
-    host: &xen_kexec_abi::host::HostDescription,
-    slot: &mut LoadSlot,
-) {
-    let load = load_into(black_box(abi), mem, black_box(LOAD_ADDR), host, slot);
-    assert!(black_box(load).is_ok());
-}
-
-/// The benchmark's floor: the load structure and the `n`-segment array copied from the
-/// guest's bytes into `out`.
-fn copy(bytes: &[u8], n: usize, out: &mut ([u8; 24], [u8; 512])) {
-    let at = |addr: u64| usize::try_from(addr - LOAD_ADDR).expect("small");
-    let (load, segments) = out;
-    let src = black_box(bytes);
-    load.copy_from_slice(&src[at(black_box(LOAD_ADDR))..][..24]);
-    segments[..n * 32].copy_from_slice(&src[at(black_box(SEGMENTS_ADDR))..][..n * 32]);
-    black_box((load, segments));
 }
 
 /// Times `decode::load_into`, the C reference, the copy, `decode::load_into` over
@@ -139,7 +110,7 @@ fn race(
     let mut slot = OutputPage::new(LoadSlot::new());
     let reference = CReference::new(LOAD_ADDR, bytes, host);
     let mut out = OutputPage::new(RefLoad::new());
-    let mut copied = OutputPage::new(([0u8; 24], [0u8; 512]));
+    let mut copied = OutputPage::new(FLOOR_OUT);
     let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
     let mut best = [f64::MAX; 5];
     let mut time = |i: usize, f: &mut dyn FnMut()| {
@@ -150,26 +121,21 @@ fn race(
         best[i] = best[i].min(t.elapsed().as_secs_f64());
     };
     for _ in 0..rounds {
-        time(0, &mut || load_once(abi, &mut mem, host, &mut slot.value));
+        time(0, &mut || {
+            assert!(load_once(abi, &mut mem, host, &mut slot.value));
+        });
         time(1, &mut || {
             let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
             assert_eq!(black_box(ret), 0);
             black_box(&mut out.value);
         });
-        time(2, &mut || copy(bytes, n, &mut copied.value));
+        time(2, &mut || {
+            compat_tests::copy_floor!(bytes, n, &mut copied.value);
+        });
         time(3, &mut || {
-            load_once(abi, &mut copying, host, &mut slot.value);
+            assert!(load_once(abi, &mut copying, host, &mut slot.value));
         });
-        time(4, &mut || {
-            let op = decode(
-                black_box(abi),
-                KexecCmd::LOAD,
-                black_box(LOAD_ADDR),
-                &mut mem,
-                host,
-            );
-            assert!(black_box(&op).is_ok());
-        });
+        time(4, &mut || assert!(decode_once(abi, &mut mem, host)));
     }
     let ns = best.map(|s| s * 1e9 / f64::from(PER_ROUND));
     println!(
