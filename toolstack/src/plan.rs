@@ -41,6 +41,7 @@ const WHAT_MAX: usize = 160;
 
 /// What ends a description cut at [`WHAT_MAX`].
 const MORE: &str = " + more";
+
 /// The page size of x86 segment destinations.
 pub const PAGE: u64 = 4096;
 

@@ -4,9 +4,6 @@
 //! messages are checked.
 
 use std::path::{Path, PathBuf};
-mod common;
-use common::failed;
-
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -14,6 +11,9 @@ use xen_kexec_abi::encode;
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{LoadRequest, Segment};
 use xen_kexec_abi::{ElfMachine, GuestAbi, KexecRangeKind, KexecType};
+
+mod common;
+use common::failed;
 
 const ARG: u64 = 0x10_0000;
 const SEGS: u64 = 0x10_1000;

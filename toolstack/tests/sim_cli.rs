@@ -7,13 +7,13 @@
 //! tests drive the 32-bit build of the command against the same simulated hosts.
 
 use std::path::{Path, PathBuf};
-mod common;
-use common::failed;
-
 use std::process::{Command, Output, Stdio};
 
 use object::read::elf::{FileHeader, ProgramHeader};
 use serde_json::Value;
+
+mod common;
+use common::failed;
 
 const CRASH: &str = "0x20000000:0x4000000";
 const CRASH_START: u64 = 0x2000_0000;
