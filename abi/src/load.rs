@@ -256,35 +256,39 @@ impl SegmentList {
             // Every byte asked for, or none: no segment may go unchecked.
             .filter(|src| src.len() == size_of_val(wanted))
         {
-            // Memory of this crate's own (see `GuestMemory::lend`): each segment copied and
-            // swept in one pass, from registers, each of its bytes read once.
+            // Memory of this crate's own (see `GuestMemory::lend`), which nothing can
+            // change while it is lent: each segment copied as bytes, and swept from
+            // registers loaded from the same bytes, in one pass. (Copied whole and then
+            // swept from the copy, loads wait on the stores they follow; copied field by
+            // field, a segment takes one instruction more.)
+            //
+            // The upper half of a 32-bit guest's handle is not its: zeroed in place, which
+            // leaves `GuestHandle64::addr` of the handle (as the copying path below does).
+            // A store, not a mask on the copied value: the mask measured slower (see the
+            // README's benchmarks).
             let pairs = wanted
                 .iter_mut()
                 .zip(src.chunks_exact(size_of::<Segment>()));
             if abi == GuestAbi::X86_32 {
-                // The upper half of a 32-bit guest's handle is not its: zeroed in place,
-                // which leaves `GuestHandle64::addr` of the handle (as the copying path
-                // below does). A store, not a mask on the copied value: the mask measured
-                // slower (see the README's benchmarks).
                 let upper = if cfg!(target_endian = "little") {
                     4..8
                 } else {
                     0..4
                 };
                 for (seg, bytes) in pairs {
+                    seg.as_mut_bytes().copy_from_slice(bytes);
+                    if let Some(half) = seg.as_mut_bytes().get_mut(upper.clone()) {
+                        half.fill(0);
+                    }
                     if let Ok(value) = Segment::read_from_bytes(bytes) {
                         sweep.add(&value);
-                        *seg = value;
-                        if let Some(half) = seg.as_mut_bytes().get_mut(upper.clone()) {
-                            half.fill(0);
-                        }
                     }
                 }
             } else {
                 for (seg, bytes) in pairs {
+                    seg.as_mut_bytes().copy_from_slice(bytes);
                     if let Ok(value) = Segment::read_from_bytes(bytes) {
                         sweep.add(&value);
-                        *seg = value;
                     }
                 }
             }
@@ -699,35 +703,27 @@ fn passes_swept(
     if check_type(req.type_).is_err() || reserved != 0 || sweep.bad != 0 || misaligned != 0 {
         return None;
     }
-    // A crash image is entered in the host's crash region, which must exist.
-    let crash = if req.type_ == KexecType::CRASH {
-        let region = host.crash_region?;
-        if !region.contains(req.entry_maddr) {
-            return None;
-        }
-        Some(region)
-    } else {
-        None
-    };
     if sweep.unordered != 0 {
-        return passes_unordered(segments, crash, sweep.unordered).then_some(mode);
+        let image = (req.type_, req.entry_maddr);
+        return passes_unordered(segments, host, image, sweep.unordered).then_some(mode);
     }
+    if req.type_ != KexecType::CRASH {
+        return Some(mode);
+    }
+    // A crash image is entered in the host's crash region, which must exist.
+    let region = host.crash_region?;
     // One chain from the first's start to the last's end: disjoint, and inside the
     // crash region if its two ends are (when both have buffers; else look at each).
-    let inside = match (crash, segments.first(), segments.last()) {
-        (Some(region), Some(first), Some(last)) => {
-            if first.has_buffer() & last.has_buffer() {
-                // `covers`, knowing that the chain does not wrap: offsets from the
-                // region's start, so that its end (perhaps 2^64) is never computed.
-                (first.dest_maddr >= region.start())
-                    & (end(last).wrapping_sub(region.start()) <= region.size())
-            } else {
-                all_inside(segments, region)
-            }
+    let inside = match (segments.first(), segments.last()) {
+        (Some(first), Some(last)) if first.has_buffer() & last.has_buffer() => {
+            // `covers`, knowing that the chain does not wrap: offsets from the
+            // region's start, so that its end (perhaps 2^64) is never computed.
+            (first.dest_maddr >= region.start())
+                & (end(last).wrapping_sub(region.start()) <= region.size())
         }
-        _ => true,
+        _ => all_inside(segments, region),
     };
-    inside.then_some(mode)
+    (region.contains(req.entry_maddr) & inside).then_some(mode)
 }
 
 /// The end of a destination that does not wrap (callers have checked).
@@ -738,12 +734,27 @@ const fn end(seg: &Segment) -> u64 {
 
 /// [`passes_all`] for segments that are not in ascending order (`unordered` of them
 /// begin before the previous one's end), none wrapping, all aligned: whether they are
-/// pairwise disjoint and, for a crash image, whether those with buffers lie in its
-/// `crash` region. When only the last segment breaks the order (kexec-tools' low-memory
+/// pairwise disjoint and, when `image` (its type and entry point) is a crash image,
+/// whether it is entered in the `host`'s crash region and those with buffers lie there.
+/// (The crash region is looked up here, off the ascending path.) When only the last segment breaks the order (kexec-tools' low-memory
 /// segment on Xen), the others form one chain, and the last is checked against the
 /// chain's two ends; descending destinations are checked in one linear pass; any other
 /// order falls back to all pairs.
-fn passes_unordered(segments: &[Segment], crash: Option<MachineRange>, unordered: u64) -> bool {
+fn passes_unordered(
+    segments: &[Segment],
+    host: &HostDescription,
+    (type_, entry_maddr): (KexecType, u64),
+    unordered: u64,
+) -> bool {
+    // A crash image is entered in the host's crash region, which must exist.
+    let crash = if type_ == KexecType::CRASH {
+        match host.crash_region {
+            Some(region) if region.contains(entry_maddr) => Some(region),
+            _ => return false,
+        }
+    } else {
+        None
+    };
     let Some((last, init)) = segments.split_last() else {
         return true;
     };
