@@ -22,11 +22,12 @@
 //! crate's own [`FlatMemory`](crate::guest_mem::FlatMemory) and
 //! [`SparseMemory`](crate::guest_mem::SparseMemory), Rust slices nothing can change
 //! while they are borrowed, the array is copied segment by segment and each segment
-//! checked in registers as it is stored: the same checks on the same values, faster.) Nothing is
-//! read that the decision does not need: unknown commands read nothing, a load with too
-//! many or zero segments does not read the segment array. As in Xen, every other rule
-//! is checked after the array is copied, so a load whose array cannot be read is
-//! `EFAULT` whatever else is wrong with it (see [`crate::load`] for the order).
+//! checked in registers loaded from the same bytes: the same checks on the same values,
+//! faster.) Nothing is read that the decision does not need: unknown commands read
+//! nothing, a load with too many or zero segments does not read the segment array. As
+//! in Xen, every other rule is checked after the array is copied, so a load whose array
+//! cannot be read is `EFAULT` whatever else is wrong with it (see [`crate::load`] for the
+//! order).
 //!
 //! **Types of exec, unload and status.** Xen only acts on a known type (its `switch`
 //! falls through to `-EINVAL`); the decoder refuses an unknown one at once with

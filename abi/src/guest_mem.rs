@@ -51,9 +51,9 @@ pub trait GuestMemory {
     /// name the last argument's type): the bytes at `[addr, addr + len)` if this memory
     /// holds them in one Rust slice, which nothing can change while it is lent.
     /// [`FlatMemory`] and [`SparseMemory`] lend; the load decoder then copies a segment
-    /// array and checks it in one pass, each value checked in registers as it is copied
-    /// and read once. Other memories answer `None`, and the decoder copies with
-    /// [`read`](Self::read), then checks the copy.
+    /// array and checks it in one pass, each segment copied as bytes and checked in
+    /// registers loaded from the same lent bytes. Other memories answer `None`, and the
+    /// decoder copies with [`read`](Self::read), then checks the copy.
     #[doc(hidden)]
     fn lend(&self, addr: u64, len: usize, _: Sealed) -> Option<&[u8]> {
         let _ = (addr, len);
