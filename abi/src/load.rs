@@ -672,7 +672,8 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 /// alignment, the top bit for a possible wrap). Destinations that ascend form one chain
 /// `start[0] <= end[0] <= start[1] <= ... <= end[n-1]`: pairwise disjoint (the overlap
 /// rule in linear time for the order kexec-tools sends), and inside a crash region if
-/// the chain's two ends are, when both have buffers ([`passes_swept`]). Other orders go
+/// the region covers the chain, buffers or not; only if it does not is each segment with
+/// a buffer looked at ([`passes_swept`]). Other orders go
 /// to [`passes_unordered`]: kexec-tools' appended low-memory segment is tested against
 /// the chain's ends, descending destinations are a chain too, anything else falls back
 /// to all pairs.
@@ -712,16 +713,18 @@ fn passes_swept(
     }
     // A crash image is entered in the host's crash region, which must exist.
     let region = host.crash_region?;
-    // One chain from the first's start to the last's end: disjoint, and inside the
-    // crash region if its two ends are (when both have buffers; else look at each).
+    // One chain from the first's start to the last's end: disjoint, and if the region
+    // covers it, every segment lies inside, buffer or not (no handle is read); if not,
+    // look at each segment with a buffer.
     let inside = match (segments.first(), segments.last()) {
-        (Some(first), Some(last)) if first.has_buffer() & last.has_buffer() => {
+        (Some(first), Some(last)) => {
             // `covers`, knowing that the chain does not wrap: offsets from the
             // region's start, so that its end (perhaps 2^64) is never computed.
-            (first.dest_maddr >= region.start())
-                & (end(last).wrapping_sub(region.start()) <= region.size())
+            ((first.dest_maddr >= region.start())
+                & (end(last).wrapping_sub(region.start()) <= region.size()))
+                || all_inside(segments, region)
         }
-        _ => all_inside(segments, region),
+        _ => true,
     };
     (region.contains(req.entry_maddr) & inside).then_some(mode)
 }
@@ -780,12 +783,14 @@ fn passes_unordered(
     disjoint
         && match crash {
             None => true,
-            Some(region) if init_ascends && init_first.has_buffer() && init_high.has_buffer() => {
-                region.covers(init_start, init_end)
+            // A chain the region covers lies inside it, buffers or not; else each
+            // segment with a buffer is looked at.
+            Some(region) if init_ascends => {
+                (region.covers(init_start, init_end) || all_inside(init, region))
                     && all_inside(core::slice::from_ref(last), region)
             }
-            Some(region) if descends && init_first.has_buffer() && last.has_buffer() => {
-                region.covers(last.dest_maddr, end(init_first))
+            Some(region) if descends => {
+                region.covers(last.dest_maddr, end(init_first)) || all_inside(segments, region)
             }
             Some(region) => all_inside(segments, region),
         }
