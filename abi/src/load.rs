@@ -258,14 +258,14 @@ impl SegmentList {
         {
             // Memory of this crate's own (see `GuestMemory::lend`), which nothing can
             // change while it is lent: each segment copied as bytes, and swept from
-            // registers loaded from the same bytes, in one pass. (Copied whole and then
-            // swept from the copy, loads wait on the stores they follow; copied field by
-            // field, a segment takes one instruction more.)
+            // registers loaded from the same bytes, in one pass. (The same instruction
+            // count as storing the four words it loads, and measured faster: see the
+            // README's benchmarks.)
             //
             // The upper half of a 32-bit guest's handle is not its: zeroed in place, which
             // leaves `GuestHandle64::addr` of the handle (as the copying path below does).
-            // A store, not a mask on the copied value: the mask measured slower (see the
-            // README's benchmarks).
+            // A store, not a mask on the copied value: the mask measured slower. Two loops,
+            // not one that tests the width: the compiler then calls `memset` per segment.
             let pairs = wanted
                 .iter_mut()
                 .zip(src.chunks_exact(size_of::<Segment>()));
@@ -673,10 +673,9 @@ fn first_broken(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Result<
 /// `start[0] <= end[0] <= start[1] <= ... <= end[n-1]`: pairwise disjoint (the overlap
 /// rule in linear time for the order kexec-tools sends), and inside a crash region if
 /// the region covers the chain, buffers or not; only if it does not is each segment with
-/// a buffer looked at ([`passes_swept`]). Other orders go
-/// to [`passes_unordered`]: kexec-tools' appended low-memory segment is tested against
-/// the chain's ends, descending destinations are a chain too, anything else falls back
-/// to all pairs.
+/// a buffer looked at ([`passes_swept`]). Other orders go to [`passes_unordered`]:
+/// kexec-tools' appended low-memory segment is tested against the chain's ends,
+/// descending destinations are a chain too, anything else falls back to all pairs.
 #[inline]
 fn passes_all(req: Rules<'_>, host: &HostDescription, reserved: u8) -> Option<EntryMode> {
     let mut sweep = Sweep::new();
@@ -738,11 +737,11 @@ const fn end(seg: &Segment) -> u64 {
 /// [`passes_all`] for segments that are not in ascending order (`unordered` of them
 /// begin before the previous one's end), none wrapping, all aligned: whether they are
 /// pairwise disjoint and, when `image` (its type and entry point) is a crash image,
-/// whether it is entered in the `host`'s crash region and those with buffers lie there.
-/// (The crash region is looked up here, off the ascending path.) When only the last segment breaks the order (kexec-tools' low-memory
-/// segment on Xen), the others form one chain, and the last is checked against the
-/// chain's two ends; descending destinations are checked in one linear pass; any other
-/// order falls back to all pairs.
+/// whether it is entered in the `host`'s crash region and those with buffers lie there
+/// (the region is looked up here, off the ascending path). When only the last segment
+/// breaks the order (kexec-tools' low-memory segment on Xen), the others form one chain,
+/// and the last is checked against the chain's two ends; descending destinations are
+/// checked in one linear pass; any other order falls back to all pairs.
 fn passes_unordered(
     segments: &[Segment],
     host: &HostDescription,
