@@ -715,15 +715,16 @@ fn passes_swept(
     // One chain from the first's start to the last's end: disjoint, and if the region
     // covers it, every segment lies inside, buffer or not (no handle is read); if not,
     // look at each segment with a buffer.
-    let inside = match (segments.first(), segments.last()) {
-        (Some(first), Some(last)) => {
+    let inside = match segments.first() {
+        Some(first) => {
             // `covers`, knowing that the chain does not wrap: offsets from the
-            // region's start, so that its end (perhaps 2^64) is never computed.
+            // region's start, so that its end (perhaps 2^64) is never computed. The
+            // chain's end is the last segment's, which the sweep holds.
             ((first.dest_maddr >= region.start())
-                & (end(last).wrapping_sub(region.start()) <= region.size()))
+                & (sweep.prev_end.wrapping_sub(region.start()) <= region.size()))
                 || all_inside(segments, region)
         }
-        _ => true,
+        None => true,
     };
     (region.contains(req.entry_maddr) & inside).then_some(mode)
 }
