@@ -3,8 +3,9 @@
 //! C decode of the same bytes written from Xen's rules.
 //!
 //! Group `load/WIDTH/N` (N = 1, 4, 15, 16 segments), on one flat guest memory of whole
-//! pages, every output at the same place in a page of its own (`OUTPUT_OFFSET`: so that
-//! no row pays for, or is spared, 4K aliasing by the luck of the heap):
+//! pages, every output at the same place in a page of its own (`OUTPUT_OFFSET`) and the
+//! host and the memory's description at another (`INPUT_OFFSET`): so that no row pays
+//! for, or is spared, 4K aliasing by the luck of the heap and stack:
 //! - `copy`: a plain copy (`copy_from_slice`) of the bytes any decoder must copy, the
 //!   24-byte load structure and the N-segment array, from the flat buffer into buffers of
 //!   the caller's: the floor;
@@ -32,8 +33,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use compat_tests::bench_inputs::{
-    decode_once, guest_pages, host, load_once, request, Order, OutputPage, COUNTS, CRASH_BASE,
-    FLOOR_OUT, LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR,
+    decode_once, guest_pages, host, load_once, request, InputPage, Order, OutputPage, COUNTS,
+    CRASH_BASE, FLOOR_OUT, LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR,
 };
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
@@ -82,7 +83,10 @@ fn fastest<O>(b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
 }
 
 fn loads(c: &mut Criterion) {
-    let host = host();
+    // The decoders' inputs and outputs each at a page offset of its own (`INPUT_OFFSET`,
+    // `OUTPUT_OFFSET`), for every row alike.
+    let host = InputPage::new(host());
+    let host = &host.value;
     for abi in GuestAbi::ALL {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("load/{}/{n}", abi.name()));
@@ -102,22 +106,27 @@ fn loads(c: &mut Criterion) {
                 {
                     let pages = guest_pages(&request(kind, n, order), abi);
                     let bytes = &pages.0[..];
-                    let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+                    let mut mem = InputPage::new(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
+                    let mem = &mut mem.value;
                     let id = format!("{}/{kind_name}", order.name());
                     let mut slot = OutputPage::new(LoadSlot::new());
                     group.bench_function(format!("{id}/rust"), |b| {
-                        fastest(b, || load_once(abi, &mut mem, &host, &mut slot.value));
+                        fastest(b, || load_once(abi, mem, host, &mut slot.value));
                     });
                     // The same decode over memory the decoder can only copy from (as a
                     // hypervisor's `copy_from_guest`): it copies the array, then checks.
-                    let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
+                    let mut copying =
+                        InputPage::new(Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat")));
                     group.bench_function(format!("{id}/rust_copying"), |b| {
-                        fastest(b, || load_once(abi, &mut copying, &host, &mut slot.value));
+                        fastest(b, || {
+                            load_once(abi, &mut copying.value, host, &mut slot.value)
+                        });
                     });
                     group.bench_function(format!("{id}/rust_by_value"), |b| {
-                        fastest(b, || decode_once(abi, &mut mem, &host));
+                        fastest(b, || decode_once(abi, mem, host));
                     });
-                    let reference = CReference::new(LOAD_ADDR, bytes, &host);
+                    let reference = InputPage::new(CReference::new(LOAD_ADDR, bytes, host));
+                    let reference = &reference.value;
                     let mut out = OutputPage::new(RefLoad::new());
                     group.bench_function(format!("{id}/c"), |b| {
                         fastest(b, || {
@@ -138,7 +147,8 @@ fn loads(c: &mut Criterion) {
 
 /// The same reads and decode over `SparseMemory`: its own, labelled rows.
 fn sparse(c: &mut Criterion) {
-    let host = host();
+    let host = InputPage::new(host());
+    let host = &host.value;
     for abi in GuestAbi::ALL {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("sparse/{}/{n}", abi.name()));
@@ -147,7 +157,8 @@ fn sparse(c: &mut Criterion) {
                 base: LOAD_ADDR,
                 bytes: &pages.0[..],
             }];
-            let mut mem = SparseMemory::new(&mut regions).expect("one region");
+            let mut mem = InputPage::new(SparseMemory::new(&mut regions).expect("one region"));
+            let mem = &mut mem.value;
             let mut out = OutputPage::new((
                 [0u8; LOAD_SIZE],
                 [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY],
@@ -163,7 +174,7 @@ fn sparse(c: &mut Criterion) {
             });
             let mut slot = OutputPage::new(LoadSlot::new());
             group.bench_function("ascending/default/rust", |b| {
-                fastest(b, || load_once(abi, &mut mem, &host, &mut slot.value));
+                fastest(b, || load_once(abi, mem, host, &mut slot.value));
             });
             group.finish();
         }

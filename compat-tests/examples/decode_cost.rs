@@ -22,7 +22,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use compat_tests::bench_inputs::{
-    decode_once, guest_pages, host, load_once, request, Order, OutputPage, FLOOR_OUT, LOAD_ADDR,
+    decode_once, guest_pages, host, load_once, request, InputPage, Order, OutputPage, FLOOR_OUT,
+    LOAD_ADDR,
 };
 use compat_tests::c_reference::{CReference, RefLoad};
 use xen_kexec_abi::decode::LoadSlot;
@@ -51,41 +52,45 @@ fn main() {
         KexecType::DEFAULT
     };
     let iterations: u64 = iterations.parse().expect("a number");
-    let host = host();
-    // Placed as the benchmark places them (see `OUTPUT_OFFSET`).
+    // Placed as the benchmark places them (see `OUTPUT_OFFSET` and `INPUT_OFFSET`).
+    let host = InputPage::new(host());
+    let host = &host.value;
     let pages = guest_pages(&request(kind, n, order), abi);
     let bytes = &pages.0[..];
     match what.as_str() {
         "rust" => {
-            let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+            let mut mem = InputPage::new(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                assert!(load_once(abi, &mut mem, &host, &mut slot.value));
+                assert!(load_once(abi, &mut mem.value, host, &mut slot.value));
             }
         }
         "copying" => {
-            let mut mem = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
+            let mut mem = InputPage::new(Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat")));
             let mut slot = OutputPage::new(LoadSlot::new());
             for _ in 0..iterations {
-                assert!(load_once(abi, &mut mem, &host, &mut slot.value));
+                assert!(load_once(abi, &mut mem.value, host, &mut slot.value));
             }
         }
         "decode" => {
-            let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+            let mut mem = InputPage::new(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
             for _ in 0..iterations {
-                assert!(decode_once(abi, &mut mem, &host));
+                assert!(decode_once(abi, &mut mem.value, host));
             }
         }
         "c" => {
-            let reference = CReference::new(LOAD_ADDR, bytes, &host);
+            let reference = InputPage::new(CReference::new(LOAD_ADDR, bytes, host));
             let mut out = OutputPage::new(RefLoad::new());
             for _ in 0..iterations {
-                let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
+                let ret =
+                    reference
+                        .value
+                        .load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
                 assert_eq!(black_box(ret), 0);
                 black_box(&mut out.value);
             }
         }
-        "race" => race(abi, n, bytes, &host, iterations),
+        "race" => race(abi, n, bytes, host, iterations),
         _ => {
             let mut out = OutputPage::new(FLOOR_OUT);
             for _ in 0..iterations {
@@ -106,12 +111,12 @@ fn race(
     rounds: u64,
 ) {
     const PER_ROUND: u32 = 10_000;
-    let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+    let mut mem = InputPage::new(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
     let mut slot = OutputPage::new(LoadSlot::new());
-    let reference = CReference::new(LOAD_ADDR, bytes, host);
+    let reference = InputPage::new(CReference::new(LOAD_ADDR, bytes, host));
     let mut out = OutputPage::new(RefLoad::new());
     let mut copied = OutputPage::new(FLOOR_OUT);
-    let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
+    let mut copying = InputPage::new(Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat")));
     let mut best = [f64::MAX; 5];
     let mut time = |i: usize, f: &mut dyn FnMut()| {
         let t = Instant::now();
@@ -122,10 +127,12 @@ fn race(
     };
     for _ in 0..rounds {
         time(0, &mut || {
-            assert!(load_once(abi, &mut mem, host, &mut slot.value));
+            assert!(load_once(abi, &mut mem.value, host, &mut slot.value));
         });
         time(1, &mut || {
-            let ret = reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
+            let ret = reference
+                .value
+                .load(black_box(abi), black_box(LOAD_ADDR), &mut out.value);
             assert_eq!(black_box(ret), 0);
             black_box(&mut out.value);
         });
@@ -133,9 +140,9 @@ fn race(
             compat_tests::copy_floor!(bytes, n, &mut copied.value);
         });
         time(3, &mut || {
-            assert!(load_once(abi, &mut copying, host, &mut slot.value));
+            assert!(load_once(abi, &mut copying.value, host, &mut slot.value));
         });
-        time(4, &mut || assert!(decode_once(abi, &mut mem, host)));
+        time(4, &mut || assert!(decode_once(abi, &mut mem.value, host)));
     }
     let ns = best.map(|s| s * 1e9 / f64::from(PER_ROUND));
     println!(
