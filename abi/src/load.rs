@@ -810,7 +810,8 @@ struct Sweep {
     bad: u64,
     /// How many destinations begin before the previous one's end.
     unordered: u64,
-    /// The previous destination's end (0 before the first).
+    /// The previous destination's end (0 before the first): after the sweep, the last
+    /// segment's end, which [`passes_swept`] takes as the end of an ascending chain.
     prev_end: u64,
 }
 

@@ -156,11 +156,12 @@ fn sparse(c: &mut Criterion) {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("sparse/{}/{n}", abi.name()));
             let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
-            let mut regions = [GuestRegion {
+            let mut regions = InputPage::new([GuestRegion {
                 base: LOAD_ADDR,
                 bytes: &pages.0[..],
-            }];
-            let mut mem = InputPage::new(SparseMemory::new(&mut regions).expect("one region"));
+            }]);
+            let mut mem =
+                InputPage::new(SparseMemory::new(&mut regions.value).expect("one region"));
             let mem = &mut mem.value;
             let mut out = OutputPage::new((
                 [0u8; LOAD_SIZE],
