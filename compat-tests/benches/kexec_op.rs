@@ -222,7 +222,7 @@ fn builder(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs: 171 benchmarks, each a few hundred nanoseconds at most, so a
+/// Short runs: 219 benchmarks, each a few hundred nanoseconds at most, so a
 /// second each is plenty for a stable median and the whole run stays in minutes.
 fn config() -> Criterion {
     Criterion::default()
