@@ -119,14 +119,15 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-        Some(Command::Generate) => repo::from_current_dir().and_then(|root| generate(&root)),
+        Some(Command::Generate) => repo::from_current_dir()
+            .and_then(|root| generate(&root))
+            .map(|lines| print_lines(&lines)),
         Some(Command::Check) => repo::from_current_dir()
             .and_then(|root| check(&root, &layout::ALL))
             .map(|lines| print_lines(&lines)),
-        None => repo::from_current_dir().and_then(|root| {
-            generate(&root)?;
-            check(&root, &layout::ALL).map(|lines| print_lines(&lines))
-        }),
+        None => repo::from_current_dir()
+            .and_then(|root| generate_and_check(&root))
+            .map(|lines| print_lines(&lines)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,31 +144,60 @@ fn print_lines(lines: &[String]) {
     }
 }
 
-/// `headgen generate`: writes every generated file that changed.
-fn generate(root: &Path) -> Result<(), Error> {
+/// `headgen generate`: writes every generated file that changed; one line per file.
+fn generate(root: &Path) -> Result<Vec<String>, Error> {
     let outputs = outputs::all(root, &layout::ALL)?;
-    for (path, what) in outputs::write(root, &outputs)? {
-        let what = match what {
-            outputs::Written::UpToDate => "up to date",
-            outputs::Written::Updated => "written",
-            outputs::Written::Removed => "removed",
-        };
-        println!("{}: {what}", path.display());
-    }
-    Ok(())
+    Ok(outputs::write(root, &outputs)?
+        .into_iter()
+        .map(|(path, what)| {
+            let what = match what {
+                outputs::Written::UpToDate => "up to date",
+                outputs::Written::Updated => "written",
+                outputs::Written::Removed => "removed",
+            };
+            format!("{}: {what}", path.display())
+        })
+        .collect())
+}
+
+/// Bare `headgen`: `generate`, then `check`. Each file is named once, by `generate`
+/// (which has just made it fresh); the check adds only the C compilers' lines.
+fn generate_and_check(root: &Path) -> Result<Vec<String>, Error> {
+    let mut lines = generate(root)?;
+    lines.extend(checked(root, &layout::ALL, Freshness::Quiet)?);
+    Ok(lines)
+}
+
+/// Whether a check names each fresh file in its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Freshness {
+    /// `path: up to date` for each fresh file.
+    Said,
+    /// Fresh files go unnamed (a stale one still fails).
+    Quiet,
 }
 
 /// `headgen check`: the freshness of every committed generated file, then the C checks
 /// of the generated header against `model`. Returns the report, or every failure.
 fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error> {
+    checked(root, model, Freshness::Said)
+}
+
+/// [`check`], naming the fresh files or not.
+fn checked(
+    root: &Path,
+    model: &[&'static StructDef],
+    freshness: Freshness,
+) -> Result<Vec<String>, Error> {
     let outputs = outputs::all(root, model)?;
     let mut failures = outputs::stale(root, &outputs)?;
     let mut lines: Vec<String> = outputs
         .iter()
         .filter(|o| {
-            !failures
-                .iter()
-                .any(|f| matches!(f, Error::Stale { path, .. } if *path == o.path))
+            freshness == Freshness::Said
+                && !failures
+                    .iter()
+                    .any(|f| matches!(f, Error::Stale { path, .. } if *path == o.path))
         })
         .map(|o| format!("{}: up to date", o.path.display()))
         .collect();
@@ -351,6 +381,8 @@ mod module_graph {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     /// Plain `cargo test` runs `headgen check`: a stale committed file or a header that
@@ -439,6 +471,33 @@ mod tests {
         let lines = check(tree.path(), &layout::ALL).expect("fresh after generate");
         assert!(
             lines.iter().any(|l| l == "docs/layout.md: up to date"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn bare_headgen_names_each_output_once() {
+        let tree = scratch_tree();
+        std::fs::write(tree.path().join(outputs::LAYOUT_MD), "hand-written\n").expect("write");
+        let lines = generate_and_check(tree.path()).expect("generates and checks");
+        let mut seen = BTreeSet::new();
+        for line in &lines {
+            assert!(seen.insert(line), "{line:?} printed twice: {lines:?}");
+        }
+        assert!(
+            lines.iter().any(|l| l == "docs/layout.md: written"),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "include/public/kexec.h: up to date"),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.ends_with("checked: x86_32, x86_64, arm32, arm64")),
             "{lines:?}"
         );
     }
