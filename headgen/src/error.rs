@@ -56,6 +56,8 @@ pub(crate) enum Error {
     },
     /// cbindgen could not render the ffi crate's header (`include/xen-kexec.h`).
     Cbindgen(String),
+    /// The purgatory could not be built, or its committed ELF file is stale.
+    Purgatory(String),
     /// Several checks failed; each is reported.
     Many(Vec<Error>),
 }
@@ -107,6 +109,7 @@ impl fmt::Display for Error {
                 f,
                 "cbindgen could not render include/xen-kexec.h from ffi/src: {message}"
             ),
+            Error::Purgatory(message) => f.write_str(message),
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {
                     if i > 0 {

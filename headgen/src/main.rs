@@ -24,6 +24,7 @@ mod error;
 mod ffi_header;
 mod kexec_h;
 mod outputs;
+mod purgatory;
 mod repo;
 mod report;
 
@@ -57,6 +58,13 @@ enum Command {
     /// Fail with a diff if a committed generated file is stale, then compile the header
     /// for x86_32, x86_64, arm32 and arm64 and assert the layout model's numbers.
     Check,
+    /// Build the purgatory (purgatory/, for x86_64-unknown-none) reproducibly and write
+    /// toolstack/purgatory/xen-kexec-purgatory.elf, which the toolstack embeds.
+    Purgatory {
+        /// Write nothing: fail unless a fresh build gives the committed file's bytes.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the layout model: every structure's fields with offsets and sizes, holes and
     /// padding, and the x86_32 and x86_64 layouts side by side.
     Layout(LayoutArgs),
@@ -125,6 +133,17 @@ fn main() -> ExitCode {
         Some(Command::Check) => repo::from_current_dir()
             .and_then(|root| check(&root, &layout::ALL))
             .map(|lines| print_lines(&lines)),
+        Some(Command::Purgatory { check }) => repo::from_current_dir()
+            .and_then(|root| {
+                let target = root.join("target/purgatory");
+                if check {
+                    purgatory::check(&root, &target)
+                        .map(|n| format!("{}: up to date ({n} bytes)", purgatory::PATH))
+                } else {
+                    purgatory::write(&root, &target)
+                }
+            })
+            .map(|line| println!("{line}")),
         None => repo::from_current_dir()
             .and_then(|root| generate_and_check(&root))
             .map(|lines| print_lines(&lines)),

@@ -23,6 +23,7 @@ pub mod input;
 pub mod num;
 pub mod plan;
 pub mod privcmd;
+pub mod purgatory;
 pub mod sim;
 pub mod transport;
 
