@@ -361,7 +361,7 @@ fn handle<T: ?Sized>(
 /// Segment and load are *checked* structures: their bytes are the same in both guest
 /// layouts (proven in [`crate::compat`]), so the 64-bit types encode both, and only the
 /// handles' values depend on the width.
-fn encode_load(
+pub(crate) fn encode_load(
     req: &LoadRequest,
     abi: GuestAbi,
     segments_addr: u64,
