@@ -138,4 +138,15 @@ impl GuestAbi {
     pub const fn name(self) -> &'static str {
         self.arch().name()
     }
+
+    /// The guest ABI a [`name`](Self::name) names, if one does.
+    ///
+    /// ```
+    /// use xen_kexec_abi::GuestAbi;
+    /// assert_eq!(GuestAbi::from_name("x86_32"), Some(GuestAbi::X86_32));
+    /// assert_eq!(GuestAbi::from_name("X86_32"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<GuestAbi> {
+        GuestAbi::ALL.into_iter().find(|abi| abi.name() == name)
+    }
 }

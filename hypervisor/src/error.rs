@@ -92,6 +92,15 @@ impl Error {
         }
     }
 
+    /// The index of the segment this refusal is about, if one: the `abi` crate's
+    /// ([`xen_kexec_abi::Error::segment`]); the engine's own refusals are about none.
+    pub const fn segment(&self) -> Option<u8> {
+        match self {
+            Error::Abi(e) => e.segment(),
+            _ => None,
+        }
+    }
+
     /// What `kexec_op` returns for this refusal: the errno negated.
     pub const fn to_hypercall_ret(&self) -> i64 {
         self.errno().to_hypercall_ret()

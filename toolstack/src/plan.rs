@@ -243,7 +243,7 @@ impl LoadPlan {
             return Err(Box::new(Refusal {
                 cmd: KexecCmd::LOAD,
                 errno: Errno::EINVAL,
-                rule: Some("XenSegmentLimit".into()),
+                rule: Some("XenSegmentLimit"),
                 segment: u32::try_from(n - 1).ok(),
                 reason: format!(
                     "the image needs {n} segments and Xen refuses more than {XEN_SEGMENT_LIMIT} \

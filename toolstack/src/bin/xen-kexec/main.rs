@@ -369,7 +369,7 @@ fn run_on<T: CliTransport>(
             })
             .map_err(|e| Failure::Usage(e.to_string()))?;
             let summary = if args.dry_run {
-                client.check_plan(&plan)?
+                client.check_plan(&plan)?.summary()
             } else {
                 let s = client.load(&plan);
                 // A failed load may have changed the hypervisor's state too (a CRASH
@@ -562,7 +562,7 @@ fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
         Failure::Refused(Refusal {
             cmd: xen_kexec_abi::KexecCmd::KEXEC,
             errno: xen_kexec_abi::Errno::ENOENT,
-            rule: Some("NoImage".into()),
+            rule: Some(error.rule()),
             segment: None,
             reason: format!("no {type_:?} image is loaded"),
             local: true,
