@@ -412,6 +412,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 #[cfg(all(test, feature = "serde"))]
+#[allow(clippy::expect_used, clippy::panic)] // a test's expectations
 pub(crate) mod tests {
     extern crate std;
 

@@ -161,6 +161,7 @@ impl core::error::Error for Error {
 }
 
 #[cfg(all(test, feature = "serde"))]
+#[allow(clippy::expect_used, clippy::panic)] // a test's expectations
 mod tests {
     extern crate std;
 

@@ -119,8 +119,8 @@ impl Refusal {
 }
 
 /// A local refusal of a load for `error`: the one way the load path refuses by a rule.
-fn load_refused<E: RuleError>(error: E) -> ClientError {
-    ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &error, true))
+fn load_refused<E: RuleError>(error: &E) -> ClientError {
+    ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, error, true))
 }
 
 impl fmt::Display for Refusal {
@@ -402,8 +402,11 @@ impl<T: Transport> Client<T> {
         };
         plan.check_segment_limit()
             .map_err(|r| ClientError::Refused(*r))?;
-        let request = plan.request(|_| PLANNED_BUF).map_err(load_refused)?;
-        let load = validate(&request, &HostDescription::x86(crash_region)).map_err(load_refused)?;
+        let request = plan
+            .request(|_| PLANNED_BUF)
+            .map_err(|e| load_refused(&e))?;
+        let load = validate(&request, &HostDescription::x86(crash_region))
+            .map_err(|e| load_refused(&e))?;
         Ok(CheckedLoad { load, crash_region })
     }
 
@@ -415,7 +418,7 @@ impl<T: Transport> Client<T> {
     /// transport's failure.
     pub fn load(&mut self, plan: &LoadPlan) -> Result<LoadSummary, ClientError> {
         let checked = self.check_plan(plan)?;
-        self.send(plan, checked)
+        self.send(plan, &checked)
     }
 
     /// Sends the checked load of `plan`: each source read into its own hypercall buffer,
@@ -428,7 +431,7 @@ impl<T: Transport> Client<T> {
     pub fn send(
         &mut self,
         plan: &LoadPlan,
-        checked: CheckedLoad,
+        checked: &CheckedLoad,
     ) -> Result<LoadSummary, ClientError> {
         let mut sources = self.read_sources(plan)?;
         let filled = checked
@@ -439,7 +442,7 @@ impl<T: Transport> Client<T> {
                     .and_then(Option::as_ref)
                     .map_or(0, HypercallBuffer::guest_addr)
             })
-            .map_err(load_refused)?;
+            .map_err(|e| load_refused(&e))?;
         let (mut args, load_addr) = self.encode_args(&filled)?;
         let mut buffers: Vec<&mut T::Buffer> = sources.iter_mut().flatten().collect();
         buffers.push(&mut args);
@@ -485,7 +488,7 @@ impl<T: Transport> Client<T> {
             .transport
             .alloc(load_off + size_of::<x86_64::KexecLoad>())?;
         let base = args.guest_addr();
-        let encoded = load.encode(self.abi, base).map_err(load_refused)?;
+        let encoded = load.encode(self.abi, base).map_err(|e| load_refused(&e))?;
         let bytes = args.as_mut_bytes();
         bytes[..array_len].copy_from_slice(encoded.segment_bytes());
         bytes[load_off..].copy_from_slice(encoded.load_bytes());

@@ -50,6 +50,8 @@ mod abi_by_name {
     use serde::{Deserialize, Deserializer, Serializer};
     use xen_kexec_abi::GuestAbi;
 
+    // serde's `with` passes the field by reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub(super) fn serialize<S: Serializer>(abi: &GuestAbi, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(abi.name())
     }
@@ -238,7 +240,7 @@ impl Transport for SimTransport {
         // hypervisor reads, whatever layout the client chose.
         self.sim
             .kexec_op(self.kernel, cmd, arg, &mut mem)
-            .map(|outcome| outcome.ret())
+            .map(xen_kexec_hypervisor::Outcome::ret)
             .map_err(|e| CallError::Refused(refused(&e)))
     }
 }

@@ -36,8 +36,6 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
         .ok_or(format!("{at}: schema node is not an object"))?;
     for (key, arg) in s {
         match key.as_str() {
-            "$schema" | "title" => {}
-            "$defs" => {}
             "$ref" => {
                 let name = arg
                     .as_str()
@@ -48,27 +46,10 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
                     .ok_or(format!("{at}: no $defs/{name}"))?;
                 check(root, target, v, at)?;
             }
-            "type" => {
-                let types: Vec<&str> = match arg {
-                    Value::String(t) => vec![t.as_str()],
-                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-                    _ => return Err(format!("{at}: bad type")),
-                };
-                let ok = types.iter().any(|t| match *t {
-                    "object" => v.is_object(),
-                    "array" => v.is_array(),
-                    "string" => v.is_string(),
-                    "integer" => v.is_i64() || v.is_u64(),
-                    "boolean" => v.is_boolean(),
-                    "null" => v.is_null(),
-                    _ => false,
-                });
-                if !ok {
-                    return Err(format!("{at}: {v} is not of type {arg}"));
-                }
+            "type" if !has_type(arg, v) => {
+                return Err(format!("{at}: {v} is not of type {arg}"));
             }
             "const" if arg != v => return Err(format!("{at}: {v} is not {arg}")),
-            "const" => {}
             "enum" => {
                 if !arg.as_array().is_some_and(|a| a.contains(v)) {
                     return Err(format!("{at}: {v} is not one of {arg}"));
@@ -99,19 +80,7 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
                     }
                 }
             }
-            "additionalProperties" => {
-                assert_eq!(arg, &Value::Bool(false), "only additionalProperties: false");
-                let known = &s["properties"];
-                if let Some(extra) = v
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, _)| k)
-                    .find(|k| known.get(k.as_str()).is_none())
-                {
-                    return Err(format!("{at}: {extra} is not in the schema"));
-                }
-            }
+            "additionalProperties" => no_other_properties(s, arg, v, at)?,
             "items" => {
                 for (i, item) in v.as_array().into_iter().flatten().enumerate() {
                     check(root, arg, item, &format!("{at}[{i}]"))?;
@@ -124,19 +93,55 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
                     .flatten()
                     .filter(|sub| check(root, sub, v, at).is_ok())
                     .count();
-                let ok = if key == "oneOf" {
-                    passing == 1
-                } else {
-                    passing >= 1
-                };
-                if !ok {
+                if passing == 0 || (key == "oneOf" && passing > 1) {
                     return Err(format!("{at}: {passing} of {key} match {v}"));
                 }
             }
+            // Annotations, and type or const that hold.
+            "$schema" | "title" | "$defs" | "type" | "const" => {}
             other => return Err(format!("{at}: keyword {other} is not supported here")),
         }
     }
     Ok(())
+}
+
+/// Whether `v` has one of the JSON types `arg` names.
+fn has_type(arg: &Value, v: &Value) -> bool {
+    let types: Vec<&str> = match arg {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    types.iter().any(|t| match *t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        _ => false,
+    })
+}
+
+/// `additionalProperties: false`: every field of `v` is in the node's `properties`.
+fn no_other_properties(
+    node: &serde_json::Map<String, Value>,
+    arg: &Value,
+    v: &Value,
+    at: &str,
+) -> Result<(), String> {
+    assert_eq!(arg, &Value::Bool(false), "only additionalProperties: false");
+    let known = &node["properties"];
+    match v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| known.get(k.as_str()).is_none())
+    {
+        Some(extra) => Err(format!("{at}: {extra} is not in the schema")),
+        None => Ok(()),
+    }
 }
 
 /// Runs `xen-kexec --json ARGS`, asserting exit `code`; returns the one JSON line.

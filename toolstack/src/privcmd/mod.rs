@@ -322,7 +322,7 @@ mod tests {
         );
         match t.kexec_op(KexecCmd::STATUS, arg, &mut [&mut buf]) {
             Err(CallError::Transport(TransportError::NotPrivcmd { path })) => {
-                assert_eq!(path, fake)
+                assert_eq!(path, fake);
             }
             other => panic!("{other:?}"),
         }
