@@ -71,6 +71,17 @@ pub enum EncodeError {
 }
 
 impl EncodeError {
+    /// The name of the rule broken: the hypervisor rule's ([`Error::rule`]) for
+    /// [`EncodeError::Refused`], else the variant's name, which is its serde tag
+    /// (`"HandleTooWide"`, `"Fault"`).
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            EncodeError::Refused(e) => e.rule(),
+            EncodeError::HandleTooWide { .. } => "HandleTooWide",
+            EncodeError::Fault(_) => "Fault",
+        }
+    }
+
     /// The errno a caller would report: the rule's for [`EncodeError::Refused`],
     /// `ERANGE` for a handle that does not fit, `EFAULT` for a fault.
     pub const fn errno(&self) -> Errno {
@@ -350,7 +361,7 @@ fn handle<T: ?Sized>(
 /// Segment and load are *checked* structures: their bytes are the same in both guest
 /// layouts (proven in [`crate::compat`]), so the 64-bit types encode both, and only the
 /// handles' values depend on the width.
-fn encode_load(
+pub(crate) fn encode_load(
     req: &LoadRequest,
     abi: GuestAbi,
     segments_addr: u64,
@@ -380,4 +391,35 @@ fn encode_load(
         segments,
         segments_len: list.len(),
     })
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::{EncodeError, HandleField};
+    use crate::error::tests::{serde_tag, ALL};
+    use crate::{Access, GuestFault};
+
+    #[test]
+    fn every_encode_error_rule_is_its_serde_tag_or_the_refused_rules() {
+        let fault = GuestFault::new(0x1000, 8, Access::Write);
+        for e in [
+            EncodeError::HandleTooWide {
+                handle: HandleField::Buf(3),
+                value: 1 << 32,
+            },
+            EncodeError::Fault(fault),
+        ] {
+            // Exhaustive: a new variant fails to compile here until it is listed.
+            match e {
+                EncodeError::Refused(_)
+                | EncodeError::HandleTooWide { .. }
+                | EncodeError::Fault(_) => {}
+            }
+            assert_eq!(e.rule(), serde_tag(&e));
+        }
+        // A refusal names the hypervisor's rule, as the hypervisor would.
+        for e in ALL {
+            assert_eq!(EncodeError::Refused(e).rule(), serde_tag(&e));
+        }
+    }
 }

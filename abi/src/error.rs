@@ -102,6 +102,12 @@ impl GuestFault {
     pub const fn errno(&self) -> Errno {
         Errno::EFAULT
     }
+
+    /// Always `"GuestFault"`: the name of the rule, as [`Error::rule`] gives it for
+    /// [`Error::GuestFault`].
+    pub const fn rule(&self) -> &'static str {
+        "GuestFault"
+    }
 }
 
 impl fmt::Display for GuestFault {
@@ -261,6 +267,35 @@ impl Error {
         }
     }
 
+    /// The name of the rule broken: the variant's name, which is also its serde tag
+    /// (`{"SegmentsOverlap": {...}}`), so reports that name the rule and the serialized
+    /// error agree.
+    ///
+    /// ```
+    /// use xen_kexec_abi::Error;
+    /// assert_eq!(Error::SegmentsOverlap { first: 1, second: 4 }.rule(), "SegmentsOverlap");
+    /// assert_eq!(Error::NoCrashRegion.rule(), "NoCrashRegion");
+    /// ```
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            Error::RangeTooWide { .. } => "RangeTooWide",
+            Error::UnsupportedArch { .. } => "UnsupportedArch",
+            Error::UnknownType { .. } => "UnknownType",
+            Error::GuestFault(_) => "GuestFault",
+            Error::UnsupportedCmd { .. } => "UnsupportedCmd",
+            Error::UnknownRangeKind { .. } => "UnknownRangeKind",
+            Error::ReservedNotZero { .. } => "ReservedNotZero",
+            Error::TooManySegments { .. } => "TooManySegments",
+            Error::SegmentWraps { .. } => "SegmentWraps",
+            Error::SegmentMisaligned { .. } => "SegmentMisaligned",
+            Error::BufferExceedsDest { .. } => "BufferExceedsDest",
+            Error::SegmentsOverlap { .. } => "SegmentsOverlap",
+            Error::NoCrashRegion => "NoCrashRegion",
+            Error::CrashSegmentOutside { .. } => "CrashSegmentOutside",
+            Error::CrashEntryOutside { .. } => "CrashEntryOutside",
+        }
+    }
+
     /// The index of the segment this error is about, if it is about one segment (for
     /// [`Error::SegmentsOverlap`], the later of the two).
     ///
@@ -375,3 +410,104 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(all(test, feature = "serde"))]
+#[allow(clippy::expect_used, clippy::panic)] // a test's expectations
+pub(crate) mod tests {
+    extern crate std;
+
+    use std::string::String;
+
+    use super::*;
+
+    /// One value of every variant; `index` fails to compile when a variant is added
+    /// without a line here.
+    pub(crate) const ALL: [Error; 15] = [
+        Error::RangeTooWide {
+            field: RangeField::Size,
+            value: 1 << 32,
+        },
+        Error::UnsupportedArch {
+            arch: ElfMachine(40),
+        },
+        Error::UnknownType { value: 2 },
+        Error::GuestFault(GuestFault {
+            addr: 0,
+            len: 1,
+            access: Access::Read,
+        }),
+        Error::UnsupportedCmd { cmd: KexecCmd(9) },
+        Error::UnknownRangeKind {
+            range: KexecRangeKind(9),
+        },
+        Error::ReservedNotZero { value: 1 },
+        Error::TooManySegments { nr: 17 },
+        Error::SegmentWraps {
+            segment: 0,
+            dest_maddr: u64::MAX,
+            dest_size: 0x1000,
+        },
+        Error::SegmentMisaligned {
+            segment: 0,
+            bound: DestBound::End,
+            addr: 1,
+        },
+        Error::BufferExceedsDest {
+            segment: 0,
+            buf_size: 2,
+            dest_size: 1,
+        },
+        Error::SegmentsOverlap {
+            first: 0,
+            second: 1,
+        },
+        Error::NoCrashRegion,
+        Error::CrashSegmentOutside {
+            segment: 0,
+            dest_maddr: 0,
+            dest_size: 0x1000,
+        },
+        Error::CrashEntryOutside { entry: 0 },
+    ];
+
+    const fn index(e: &Error) -> usize {
+        match e {
+            Error::RangeTooWide { .. } => 0,
+            Error::UnsupportedArch { .. } => 1,
+            Error::UnknownType { .. } => 2,
+            Error::GuestFault(_) => 3,
+            Error::UnsupportedCmd { .. } => 4,
+            Error::UnknownRangeKind { .. } => 5,
+            Error::ReservedNotZero { .. } => 6,
+            Error::TooManySegments { .. } => 7,
+            Error::SegmentWraps { .. } => 8,
+            Error::SegmentMisaligned { .. } => 9,
+            Error::BufferExceedsDest { .. } => 10,
+            Error::SegmentsOverlap { .. } => 11,
+            Error::NoCrashRegion => 12,
+            Error::CrashSegmentOutside { .. } => 13,
+            Error::CrashEntryOutside { .. } => 14,
+        }
+    }
+
+    /// The tag serde gives a value: its string, or the one key of its map.
+    pub(crate) fn serde_tag<T: serde::Serialize>(value: &T) -> String {
+        match serde_json::to_value(value).expect("serializes") {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                map.keys().next().cloned().expect("one key")
+            }
+            other => panic!("not an externally tagged enum: {other}"),
+        }
+    }
+
+    #[test]
+    fn every_error_rule_is_its_serde_tag() {
+        for (i, e) in ALL.iter().enumerate() {
+            assert_eq!(index(e), i, "ALL lists each variant once, in order");
+            assert_eq!(e.rule(), serde_tag(e), "{e:?}");
+        }
+        let fault = GuestFault::new(0, 1, Access::Write);
+        assert_eq!(fault.rule(), Error::from(fault).rule());
+    }
+}

@@ -328,6 +328,7 @@ impl<B: RegionBytes> GuestRegion<B> {
 
 /// Why a set of regions cannot form a [`SparseMemory`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RegionError {
     /// Region `index` runs past the top of the 64-bit address space.
     Wraps {
@@ -341,6 +342,17 @@ pub enum RegionError {
         /// The index of the later region.
         second: usize,
     },
+}
+
+impl RegionError {
+    /// The name of the rule broken: the variant's name, which is its serde tag
+    /// (`"Wraps"`, `"Overlap"`).
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            RegionError::Wraps { .. } => "Wraps",
+            RegionError::Overlap { .. } => "Overlap",
+        }
+    }
 }
 
 impl fmt::Display for RegionError {
@@ -541,5 +553,27 @@ impl<B: RegionBytes> GuestMemory for SparseMemory<'_, B> {
             at += p.len;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod rule_tests {
+    use super::RegionError;
+
+    #[test]
+    fn every_region_error_rule_is_its_serde_tag() {
+        for e in [
+            RegionError::Wraps { index: 0 },
+            RegionError::Overlap {
+                first: 0,
+                second: 1,
+            },
+        ] {
+            // Exhaustive: a new variant fails to compile here until it is listed.
+            match e {
+                RegionError::Wraps { .. } | RegionError::Overlap { .. } => {}
+            }
+            assert_eq!(e.rule(), crate::error::tests::serde_tag(&e));
+        }
     }
 }

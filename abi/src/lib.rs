@@ -23,7 +23,8 @@
 //!   from [`guest_mem`] at the caller's width, validated by the rules of [`load`] (in
 //!   Xen's order) against a [`host`] description; [`get_range`] writes the answer back.
 //! - [`encode`]: the toolstack side: the same rules, and the argument bytes for either
-//!   width, with its own [`encode::EncodeError`]. Neither side allocates.
+//!   width, with its own [`encode::EncodeError`]; [`load_fill`] fills a validated load's
+//!   source buffers in without running the rules again. Neither side allocates.
 //! - [`zerocopy`] is re-exported: its traits (`FromBytes`, `IntoBytes`) read and write
 //!   the structures.
 //!
@@ -73,6 +74,7 @@ mod handle;
 pub mod host;
 pub mod layout;
 pub mod load;
+pub mod load_fill;
 pub mod open_enum;
 pub mod serde_format;
 pub mod x86_32;
@@ -135,5 +137,16 @@ impl GuestAbi {
     /// The name used on command lines and in reports (`x86_32`, `x86_64`).
     pub const fn name(self) -> &'static str {
         self.arch().name()
+    }
+
+    /// The guest ABI a [`name`](Self::name) names, if one does.
+    ///
+    /// ```
+    /// use xen_kexec_abi::GuestAbi;
+    /// assert_eq!(GuestAbi::from_name("x86_32"), Some(GuestAbi::X86_32));
+    /// assert_eq!(GuestAbi::from_name("X86_32"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<GuestAbi> {
+        GuestAbi::ALL.into_iter().find(|abi| abi.name() == name)
     }
 }

@@ -332,12 +332,12 @@ impl Kexec {
         match decode(abi, cmd, arg, mem, &host.description())? {
             Operation::Exec { type_ } => self.exec(type_, host),
             Operation::GetRange(query) => get_range(&query, mem, host),
-            Operation::Load(load) => self.load(&load, mem, host),
             Operation::Unload { type_ } => self.unload(type_, host),
             Operation::Status { type_ } => Ok(Outcome::Status {
                 loaded: self.is_loaded(type_),
             }),
-            // A command a newer decoder knows and this engine does not.
+            // `Operation::Load` cannot come here: LOAD was decoded in place above. Else a
+            // command a newer decoder knows and this engine does not.
             _ => Err(xen_kexec_abi::Error::UnsupportedCmd { cmd }.into()),
         }
     }

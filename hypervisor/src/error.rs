@@ -71,6 +71,36 @@ impl Error {
         }
     }
 
+    /// The name of the rule broken: the `abi` crate's ([`xen_kexec_abi::Error::rule`])
+    /// for [`Error::Abi`], else the variant's name, spelled as the `abi` crate spells its
+    /// rules (`"NoImage"`; the serde tag is its snake case, `"no_image"`).
+    ///
+    /// ```
+    /// use xen_kexec_abi::KexecType;
+    /// use xen_kexec_hypervisor::Error;
+    /// assert_eq!(Error::NoImage { type_: KexecType::CRASH }.rule(), "NoImage");
+    /// assert_eq!(Error::Abi(xen_kexec_abi::Error::NoCrashRegion).rule(), "NoCrashRegion");
+    /// ```
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            Error::Abi(e) => e.rule(),
+            Error::NoImage { .. } => "NoImage",
+            Error::ExecInProgress { .. } => "ExecInProgress",
+            Error::CpuOutOfRange { .. } => "CpuOutOfRange",
+            Error::RangeUnavailable { .. } => "RangeUnavailable",
+            Error::Host(_) => "Host",
+        }
+    }
+
+    /// The index of the segment this refusal is about, if one: the `abi` crate's
+    /// ([`xen_kexec_abi::Error::segment`]); the engine's own refusals are about none.
+    pub const fn segment(&self) -> Option<u8> {
+        match self {
+            Error::Abi(e) => e.segment(),
+            _ => None,
+        }
+    }
+
     /// What `kexec_op` returns for this refusal: the errno negated.
     pub const fn to_hypercall_ret(&self) -> i64 {
         self.errno().to_hypercall_ret()
@@ -126,6 +156,87 @@ impl core::error::Error for Error {
             Error::Abi(e) => Some(e),
             Error::Host(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+#[allow(clippy::expect_used, clippy::panic)] // a test's expectations
+mod tests {
+    extern crate std;
+
+    use std::string::String;
+
+    use xen_kexec_abi::{Errno, KexecRangeKind, KexecType};
+
+    use super::Error;
+    use crate::host::HostError;
+
+    /// The tag serde gives a value: its string, or the one key of its map.
+    fn serde_tag<T: serde::Serialize>(value: &T) -> (String, serde_json::Value) {
+        match serde_json::to_value(value).expect("serializes") {
+            serde_json::Value::String(s) => (s, serde_json::Value::Null),
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                map.into_iter().next().expect("one key")
+            }
+            other => panic!("not an externally tagged enum: {other}"),
+        }
+    }
+
+    /// `no_image` → `NoImage`.
+    fn camel(snake: &str) -> String {
+        snake
+            .split('_')
+            .flat_map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(c)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_engine_rule_is_its_serde_tag_in_the_abi_crates_spelling() {
+        let all = [
+            Error::Abi(xen_kexec_abi::Error::NoCrashRegion),
+            Error::NoImage {
+                type_: KexecType::CRASH,
+            },
+            Error::ExecInProgress {
+                type_: KexecType::DEFAULT,
+            },
+            Error::CpuOutOfRange { nr: -1, cpus: 4 },
+            Error::RangeUnavailable {
+                range: KexecRangeKind::MA_XENHEAP,
+            },
+            Error::Host(HostError {
+                errno: Errno::ENOMEM,
+            }),
+        ];
+        for e in all {
+            // Exhaustive: a new variant fails to compile here until it is listed.
+            match e {
+                Error::Abi(_)
+                | Error::NoImage { .. }
+                | Error::ExecInProgress { .. }
+                | Error::CpuOutOfRange { .. }
+                | Error::RangeUnavailable { .. }
+                | Error::Host(_) => {}
+            }
+            let (tag, inner) = serde_tag(&e);
+            match e {
+                // The abi crate's refusal names its own rule, as its serde tag.
+                Error::Abi(abi) => {
+                    assert_eq!(tag, "abi");
+                    let inner: xen_kexec_abi::Error =
+                        serde_json::from_value(inner).expect("abi error");
+                    assert_eq!(e.rule(), abi.rule());
+                    assert_eq!(inner.rule(), e.rule());
+                }
+                _ => assert_eq!(e.rule(), camel(&tag), "{e:?}"),
+            }
         }
     }
 }

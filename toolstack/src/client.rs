@@ -11,9 +11,9 @@
 use std::fmt;
 
 use xen_kexec_abi::encode::{self, EncodeError};
-use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
-use xen_kexec_abi::load::LoadRequest;
+use xen_kexec_abi::load::{LoadRequest, ValidatedLoad};
+use xen_kexec_abi::load_fill::{FillError, FilledLoad};
 use xen_kexec_abi::{
     x86_32, x86_64, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
     OpenEnum,
@@ -21,8 +21,7 @@ use xen_kexec_abi::{
 use zerocopy::FromBytes;
 
 use crate::plan::{LoadPlan, PlanError};
-pub use crate::transport::RefusalDetail;
-use crate::transport::{HypercallBuffer, Transport, TransportError};
+use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
 
 /// Why a request was refused: by the hypervisor (its errno), or by this toolstack before
 /// the hypercall, for a reason the hypervisor would refuse it too (with the precise rule).
@@ -32,8 +31,9 @@ pub struct Refusal {
     pub cmd: KexecCmd,
     /// The errno: the hypervisor's, or the one it would return.
     pub errno: Errno,
-    /// The rule broken, when known: an [`Error`] variant's name, or a toolstack rule.
-    pub rule: Option<String>,
+    /// The rule broken, when known: an error's [`rule`](Error::rule), or a toolstack
+    /// rule (`XenSegmentLimit`).
+    pub rule: Option<&'static str>,
     /// The segment the refusal is about, if one.
     pub segment: Option<u32>,
     /// What was wrong, in words.
@@ -42,52 +42,85 @@ pub struct Refusal {
     pub local: bool,
 }
 
+/// An error that names the rule it breaks: the errors of the abi crate and of the
+/// engine all do ([`Error::rule`], [`EncodeError::rule`], [`FillError::rule`]).
+pub trait RuleError: fmt::Display {
+    /// The errno the hypervisor returns for it.
+    fn errno(&self) -> Errno;
+    /// The rule's name.
+    fn rule(&self) -> &'static str;
+    /// The segment it is about, if one.
+    fn segment(&self) -> Option<u8>;
+}
+
+macro_rules! rule_error {
+    ($($t:ty),*) => {$(
+        impl RuleError for $t {
+            fn errno(&self) -> Errno {
+                <$t>::errno(self)
+            }
+            fn rule(&self) -> &'static str {
+                <$t>::rule(self)
+            }
+            fn segment(&self) -> Option<u8> {
+                <$t>::segment(self)
+            }
+        }
+    )*};
+}
+
+rule_error!(Error, EncodeError, FillError, xen_kexec_hypervisor::Error);
+
 impl Refusal {
-    /// A refusal with the precise reason of an abi [`Error`].
-    pub fn from_error(cmd: KexecCmd, error: &Error, local: bool) -> Refusal {
+    /// The refusal of `cmd` for `error`, naming its rule and segment; `local` when this
+    /// toolstack refused before making the hypercall.
+    pub fn from_error<E: RuleError + ?Sized>(cmd: KexecCmd, error: &E, local: bool) -> Refusal {
         Refusal {
             cmd,
             errno: error.errno(),
-            rule: error_rule(error),
+            rule: Some(error.rule()),
             segment: error.segment().map(u32::from),
             reason: error.to_string(),
             local,
         }
     }
 
-    /// A local refusal of a load that cannot be encoded.
-    pub fn from_encode(error: &EncodeError) -> Refusal {
-        match error {
-            EncodeError::Refused(e) => Refusal::from_error(KexecCmd::LOAD, e, true),
-            other => Refusal {
-                cmd: KexecCmd::LOAD,
-                errno: other.errno(),
-                rule: serde_json::to_value(other)
-                    .ok()
-                    .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned())),
-                segment: other.segment().map(u32::from),
-                reason: other.to_string(),
-                local: true,
-            },
+    /// The hypervisor's refusal of `cmd`, with what the transport knows of it.
+    pub fn from_refused(cmd: KexecCmd, refused: Refused) -> Refusal {
+        Refusal {
+            cmd,
+            errno: refused.errno,
+            rule: refused.rule,
+            segment: refused.segment,
+            reason: refused
+                .reason
+                .unwrap_or_else(|| errno_reason(cmd, refused.errno)),
+            local: false,
         }
     }
 
     /// The hypervisor's refusal of `cmd` with `errno` and nothing more.
     pub fn from_errno(cmd: KexecCmd, errno: Errno) -> Refusal {
-        Refusal {
+        Refusal::from_refused(
             cmd,
-            errno,
-            rule: None,
-            segment: None,
-            reason: errno_reason(cmd, errno),
-            local: false,
-        }
+            Refused {
+                errno,
+                rule: None,
+                segment: None,
+                reason: None,
+            },
+        )
     }
 
     /// The errno's name without Xen's `XEN_` prefix (`EINVAL`), or its number.
     pub fn errno_name(&self) -> String {
         errno_name(self.errno)
     }
+}
+
+/// A local refusal of a load for `error`: the one way the load path refuses by a rule.
+fn load_refused<E: RuleError>(error: &E) -> ClientError {
+    ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, error, true))
 }
 
 impl fmt::Display for Refusal {
@@ -109,15 +142,6 @@ pub fn errno_name(errno: Errno) -> String {
         || format!("errno {}", errno.0),
         |n| n.strip_prefix("XEN_").unwrap_or(n).to_owned(),
     )
-}
-
-/// The name of an [`Error`]'s variant (its serde tag): the rule it breaks.
-pub fn error_rule(error: &Error) -> Option<String> {
-    match serde_json::to_value(error).ok()? {
-        serde_json::Value::String(name) => Some(name),
-        serde_json::Value::Object(map) => map.keys().next().cloned(),
-        _ => None,
-    }
 }
 
 /// What Xen means by `errno` for `cmd`, where the facts say; else a plain statement.
@@ -173,6 +197,16 @@ impl From<TransportError> for ClientError {
     }
 }
 
+impl ClientError {
+    /// The error of a call of `cmd` that gave no value.
+    fn of_call(cmd: KexecCmd, e: CallError) -> ClientError {
+        match e {
+            CallError::Refused(r) => ClientError::Refused(Refusal::from_refused(cmd, r)),
+            CallError::Transport(t) => ClientError::Transport(t),
+        }
+    }
+}
+
 /// A machine range as the hypervisor reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RangeAnswer {
@@ -201,7 +235,8 @@ impl RangeAnswer {
 /// What a load sent (or, for a dry run, would send).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadSummary {
-    /// The request, with the source buffers' guest addresses (zero for a dry run).
+    /// The request: with the source buffers' guest addresses as sent, or for a dry run
+    /// as checked, each source buffer at a stand-in address that is not null.
     pub request: LoadRequest,
     /// How the image will be entered.
     pub entry_mode: EntryMode,
@@ -209,9 +244,37 @@ pub struct LoadSummary {
     pub crash_region: Option<MachineRange>,
 }
 
+/// A plan that passed the hypervisor's rules, its source buffers at stand-in addresses:
+/// made only by [`Client::check_plan`], the toolstack's one run of the rules, and sent
+/// by [`Client::send`], which fills the buffers in without running them again
+/// ([`ValidatedLoad::with_buffers`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedLoad {
+    load: ValidatedLoad,
+    crash_region: Option<MachineRange>,
+}
+
+impl CheckedLoad {
+    /// What a dry run reports.
+    pub fn summary(&self) -> LoadSummary {
+        LoadSummary {
+            request: self.load.request(),
+            entry_mode: self.load.entry_mode(),
+            crash_region: self.crash_region,
+        }
+    }
+}
+
 /// A stand-in guest address for a source buffer while a plan is checked before any
 /// buffer exists: the rules only ask whether `buf` is null.
 const PLANNED_BUF: u64 = 0x1000;
+
+/// Runs the load rules: the toolstack's only call of [`LoadRequest::validate`].
+fn validate(request: &LoadRequest, host: &HostDescription) -> Result<ValidatedLoad, Error> {
+    #[cfg(test)]
+    tests::VALIDATIONS.with(|n| n.set(n.get() + 1));
+    request.validate(host)
+}
 
 /// The typed `kexec_op` client.
 #[derive(Debug)]
@@ -259,26 +322,11 @@ impl<T: Transport> Client<T> {
         let mut buf = self.transport.alloc(arg.len())?;
         buf.as_mut_bytes()[..arg.len()].copy_from_slice(arg);
         let addr = buf.guest_addr();
-        let ret = self.transport.kexec_op(cmd, addr, &mut [&mut buf])?;
+        let ret = self
+            .transport
+            .kexec_op(cmd, addr, &mut [&mut buf])
+            .map_err(|e| ClientError::of_call(cmd, e))?;
         Ok((buf, ret))
-    }
-
-    /// The hypervisor's refusal for a negative return value, with the transport's
-    /// precise reason when it has one.
-    fn check(&self, cmd: KexecCmd, ret: i64) -> Result<i64, ClientError> {
-        if ret >= 0 {
-            return Ok(ret);
-        }
-        let errno = Errno(i32::try_from(-ret).unwrap_or(i32::MAX));
-        let mut refusal = Refusal::from_errno(cmd, errno);
-        if let Some(detail) = self.transport.refusal_detail() {
-            if detail.errno == errno {
-                refusal.rule = Some(detail.rule);
-                refusal.segment = detail.segment;
-                refusal.reason = detail.reason;
-            }
-        }
-        Err(ClientError::Refused(refusal))
     }
 
     /// `KEXEC_CMD_kexec_status`: whether the hypervisor reports an image of `type_`
@@ -288,7 +336,7 @@ impl<T: Transport> Client<T> {
     /// The hypervisor's refusal, or the transport's failure.
     pub fn status(&mut self, type_: KexecType) -> Result<bool, ClientError> {
         let (_, ret) = self.call_small(KexecCmd::STATUS, encode::status(type_).as_bytes())?;
-        Ok(self.check(KexecCmd::STATUS, ret)? != 0)
+        Ok(ret != 0)
     }
 
     /// `KEXEC_CMD_kexec_get_range`.
@@ -303,8 +351,7 @@ impl<T: Transport> Client<T> {
         nr: i32,
     ) -> Result<RangeAnswer, ClientError> {
         let arg = encode::get_range(self.abi, range, nr);
-        let (buf, ret) = self.call_small(KexecCmd::GET_RANGE, arg.as_bytes())?;
-        self.check(KexecCmd::GET_RANGE, ret)?;
+        let (buf, _) = self.call_small(KexecCmd::GET_RANGE, arg.as_bytes())?;
         let bytes = buf.as_bytes();
         let (start, size) = match self.abi {
             GuestAbi::X86_64 => x86_64::KexecRange::read_from_prefix(bytes)
@@ -327,8 +374,8 @@ impl<T: Transport> Client<T> {
     /// # Errors
     /// The hypervisor's refusal, or the transport's failure.
     pub fn unload(&mut self, type_: KexecType) -> Result<(), ClientError> {
-        let (_, ret) = self.call_small(KexecCmd::UNLOAD, encode::unload(type_).as_bytes())?;
-        self.check(KexecCmd::UNLOAD, ret).map(drop)
+        self.call_small(KexecCmd::UNLOAD, encode::unload(type_).as_bytes())
+            .map(drop)
     }
 
     /// `KEXEC_CMD_kexec`: enter the loaded image of `type_`. On a real hypervisor a
@@ -338,16 +385,16 @@ impl<T: Transport> Client<T> {
     /// The hypervisor's refusal (`ENOENT` when no image of that type is loaded), or the
     /// transport's failure.
     pub fn exec(&mut self, type_: KexecType) -> Result<(), ClientError> {
-        let (_, ret) = self.call_small(KexecCmd::KEXEC, encode::exec(type_).as_bytes())?;
-        self.check(KexecCmd::KEXEC, ret).map(drop)
+        self.call_small(KexecCmd::KEXEC, encode::exec(type_).as_bytes())
+            .map(drop)
     }
 
     /// Checks `plan` as the hypervisor will (for CRASH, against the crash region it
-    /// reports) without reading any source byte.
+    /// reports) without reading any source byte: the one run of the load rules.
     ///
     /// # Errors
     /// A local [`Refusal`] naming the rule and segment, or the failure of get_range.
-    pub fn check_plan(&mut self, plan: &LoadPlan) -> Result<LoadSummary, ClientError> {
+    pub fn check_plan(&mut self, plan: &LoadPlan) -> Result<CheckedLoad, ClientError> {
         let crash_region = if plan.type_ == KexecType::CRASH {
             self.get_range(KexecRangeKind::MA_CRASH, 0)?.machine_range()
         } else {
@@ -357,32 +404,61 @@ impl<T: Transport> Client<T> {
             .map_err(|r| ClientError::Refused(*r))?;
         let request = plan
             .request(|_| PLANNED_BUF)
-            .map_err(|e| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true)))?;
-        let validated = request
-            .validate(&HostDescription::x86(crash_region))
-            .map_err(|e| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true)))?;
-        Ok(LoadSummary {
-            request: plan
-                .request(|_| 0)
-                .map_err(|e| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true)))?,
-            entry_mode: validated.entry_mode(),
-            crash_region,
-        })
+            .map_err(|e| load_refused(&e))?;
+        let load = validate(&request, &HostDescription::x86(crash_region))
+            .map_err(|e| load_refused(&e))?;
+        Ok(CheckedLoad { load, crash_region })
     }
 
-    /// `KEXEC_CMD_kexec_load` of `plan`: checked first ([`check_plan`](Self::check_plan)),
-    /// then each source read into its own hypercall buffer, the request encoded in this
-    /// client's layout, and sent.
+    /// `KEXEC_CMD_kexec_load` of `plan`: [`check_plan`](Self::check_plan), then
+    /// [`send`](Self::send).
     ///
     /// # Errors
     /// A local or hypervisor [`Refusal`], an input file that cannot be read, or the
     /// transport's failure.
     pub fn load(&mut self, plan: &LoadPlan) -> Result<LoadSummary, ClientError> {
         let checked = self.check_plan(plan)?;
-        let refused =
-            |e: Error| ClientError::Refused(Refusal::from_error(KexecCmd::LOAD, &e, true));
-        // One buffer per source, filled from the input files.
-        let mut sources: Vec<Option<T::Buffer>> = Vec::with_capacity(plan.segments.len());
+        self.send(plan, &checked)
+    }
+
+    /// Sends the checked load of `plan`: each source read into its own hypercall buffer,
+    /// the buffers' addresses filled in (keeping the validation), the request encoded in
+    /// this client's layout straight into one more buffer, and `kexec_op` made.
+    ///
+    /// # Errors
+    /// A local refusal (a handle a 32-bit layout cannot hold), the hypervisor's refusal,
+    /// an input file that cannot be read, or the transport's failure.
+    pub fn send(
+        &mut self,
+        plan: &LoadPlan,
+        checked: &CheckedLoad,
+    ) -> Result<LoadSummary, ClientError> {
+        let mut sources = self.read_sources(plan)?;
+        let filled = checked
+            .load
+            .with_buffers(|i| {
+                sources
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map_or(0, HypercallBuffer::guest_addr)
+            })
+            .map_err(|e| load_refused(&e))?;
+        let (mut args, load_addr) = self.encode_args(&filled)?;
+        let mut buffers: Vec<&mut T::Buffer> = sources.iter_mut().flatten().collect();
+        buffers.push(&mut args);
+        self.transport
+            .kexec_op(KexecCmd::LOAD, load_addr, &mut buffers)
+            .map_err(|e| ClientError::of_call(KexecCmd::LOAD, e))?;
+        Ok(LoadSummary {
+            request: filled.request(),
+            entry_mode: filled.entry_mode(),
+            crash_region: checked.crash_region,
+        })
+    }
+
+    /// One hypercall buffer per buffered segment of `plan`, filled from its input files.
+    fn read_sources(&mut self, plan: &LoadPlan) -> Result<Vec<Option<T::Buffer>>, ClientError> {
+        let mut sources = Vec::with_capacity(plan.segments.len());
         for (index, seg) in plan.segments.iter().enumerate() {
             if !seg.buffered {
                 sources.push(None);
@@ -400,53 +476,23 @@ impl<T: Transport> Client<T> {
                 .map_err(ClientError::Input)?;
             sources.push(Some(buf));
         }
-        let request = plan
-            .request(|i| {
-                sources
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .map_or(0, HypercallBuffer::guest_addr)
-            })
-            .map_err(refused)?;
-        let validated = request
-            .validate(&HostDescription::x86(checked.crash_region))
-            .map_err(refused)?;
-        // The segment array, then the load structure (8-byte aligned), in one buffer.
-        let array_len = request.segments.len() * size_of::<x86_64::KexecSegment>();
+        Ok(sources)
+    }
+
+    /// The encoded load in a buffer of its own: the segment array, then the load
+    /// structure (8-byte aligned). Returns the buffer and the load structure's address.
+    fn encode_args(&mut self, load: &FilledLoad) -> Result<(T::Buffer, u64), ClientError> {
+        let array_len = load.request().segments.len() * size_of::<x86_64::KexecSegment>();
         let load_off = array_len.next_multiple_of(8);
         let mut args = self
             .transport
             .alloc(load_off + size_of::<x86_64::KexecLoad>())?;
         let base = args.guest_addr();
-        let encoded = validated
-            .encode(self.abi, base)
-            .map_err(|e| ClientError::Refused(Refusal::from_encode(&e)))?;
-        {
-            let mut regions = [GuestRegion {
-                base,
-                bytes: args.as_mut_bytes(),
-            }];
-            let mut mem = SparseMemory::new(&mut regions).map_err(|e| {
-                ClientError::Transport(TransportError::Memory {
-                    what: format!("hypercall buffer at {base:#x}"),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })?;
-            encoded
-                .write_to(&mut mem, base + load_off as u64)
-                .map_err(|e| ClientError::Refused(Refusal::from_encode(&e.into())))?;
-        }
-        let mut buffers: Vec<&mut T::Buffer> = sources.iter_mut().flatten().collect();
-        buffers.push(&mut args);
-        let ret = self
-            .transport
-            .kexec_op(KexecCmd::LOAD, base + load_off as u64, &mut buffers)?;
-        self.check(KexecCmd::LOAD, ret)?;
-        Ok(LoadSummary {
-            request,
-            entry_mode: validated.entry_mode(),
-            crash_region: checked.crash_region,
-        })
+        let encoded = load.encode(self.abi, base).map_err(|e| load_refused(&e))?;
+        let bytes = args.as_mut_bytes();
+        bytes[..array_len].copy_from_slice(encoded.segment_bytes());
+        bytes[load_off..].copy_from_slice(encoded.load_bytes());
+        Ok((args, base + load_off as u64))
     }
 }
 
@@ -455,4 +501,117 @@ fn short_answer() -> ClientError {
         what: "reading the get_range answer".into(),
         source: std::io::Error::other("the argument buffer is shorter than xen_kexec_range_t"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use xen_kexec_hypervisor::sim::SimConfig;
+
+    use super::*;
+    use crate::plan::{self, PlanOptions};
+    use crate::sim::SimTransport;
+
+    thread_local! {
+        /// How many times this thread ran the load rules in the toolstack.
+        pub(super) static VALIDATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// A 64-bit ELF executable of one `PT_LOAD`: 0x100 file bytes at physical
+    /// `paddr`, entered there.
+    fn elf64(paddr: u64) -> Vec<u8> {
+        let mut e = vec![0u8; 0x200];
+        e[..4].copy_from_slice(b"\x7fELF");
+        e[4] = 2; // ELFCLASS64
+        e[5] = 1; // little-endian
+        e[6] = 1; // EV_CURRENT
+        let put = |e: &mut Vec<u8>, at: usize, bytes: &[u8]| {
+            e[at..at + bytes.len()].copy_from_slice(bytes);
+        };
+        put(&mut e, 16, &2u16.to_le_bytes()); // ET_EXEC
+        put(&mut e, 18, &62u16.to_le_bytes()); // EM_X86_64
+        put(&mut e, 20, &1u32.to_le_bytes());
+        put(&mut e, 24, &paddr.to_le_bytes()); // e_entry
+        put(&mut e, 32, &64u64.to_le_bytes()); // e_phoff
+        put(&mut e, 52, &64u16.to_le_bytes()); // e_ehsize
+        put(&mut e, 54, &56u16.to_le_bytes()); // e_phentsize
+        put(&mut e, 56, &1u16.to_le_bytes()); // e_phnum
+        let ph = 64;
+        put(&mut e, ph, &1u32.to_le_bytes()); // PT_LOAD
+        put(&mut e, ph + 4, &5u32.to_le_bytes()); // R+X
+        put(&mut e, ph + 8, &0x100u64.to_le_bytes()); // p_offset
+        put(&mut e, ph + 16, &paddr.to_le_bytes()); // p_vaddr
+        put(&mut e, ph + 24, &paddr.to_le_bytes()); // p_paddr
+        put(&mut e, ph + 32, &0x100u64.to_le_bytes()); // p_filesz
+        put(&mut e, ph + 40, &0x100u64.to_le_bytes()); // p_memsz
+        put(&mut e, ph + 48, &0x1000u64.to_le_bytes()); // p_align
+        e[0x100..0x108].copy_from_slice(&[0xf4; 8]); // hlt
+        e
+    }
+
+    /// A load through the client runs the toolstack's rules exactly once (the
+    /// simulated hypervisor's own check is the other side, and does not count), and
+    /// what it sent is what the hypervisor loaded.
+    #[test]
+    fn a_load_runs_the_rules_once_in_the_toolstack() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let elf = dir.path().join("k.elf");
+        std::fs::write(&elf, elf64(0x20_0000)).expect("write ELF");
+        let plan = plan::plan(&PlanOptions {
+            type_: KexecType::CRASH,
+            elf,
+            blobs: Vec::new(),
+            entry: None,
+            map_low_1m: true,
+            allow_16_segments: false,
+        })
+        .expect("plan");
+        for abi in GuestAbi::ALL {
+            let config = SimConfig {
+                crash_region: Some(xen_kexec_hypervisor::sim::SimRange {
+                    start: 0x20_0000,
+                    size: 0x40_0000,
+                }),
+                ..SimConfig::default()
+            };
+            let sim = SimTransport::create(&dir.path().join("sim"), config, abi).expect("sim");
+            let mut client = Client::new(sim, None).expect("client");
+            VALIDATIONS.with(|n| n.set(0));
+            let summary = client.load(&plan).expect("loads");
+            assert_eq!(VALIDATIONS.with(Cell::get), 1, "{abi:?}");
+            let segs = summary.request.segments.as_slice();
+            assert_eq!((segs[0].buf, segs.len()), (0, 2), "low 1 MiB: no buffer");
+            assert_ne!(segs[1].buf, PLANNED_BUF, "the real buffer was sent");
+            assert!(client.status(KexecType::CRASH).expect("status"));
+
+            // A dry run checks once too, and sends nothing.
+            VALIDATIONS.with(|n| n.set(0));
+            client.check_plan(&plan).expect("checks");
+            assert_eq!(VALIDATIONS.with(Cell::get), 1);
+        }
+    }
+
+    /// A refusal by the simulated hypervisor names its rule: the transport passes it
+    /// with the errno, nothing is recovered from text.
+    #[test]
+    fn hypervisor_refusals_carry_their_rule() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sim = SimTransport::create(
+            &dir.path().join("sim"),
+            SimConfig::default(),
+            GuestAbi::X86_64,
+        )
+        .expect("sim");
+        let mut client = Client::new(sim, None).expect("client");
+        match client.exec(KexecType::DEFAULT) {
+            Err(ClientError::Refused(r)) => {
+                assert_eq!(r.errno, Errno::ENOENT);
+                assert_eq!(r.rule, Some("NoImage"));
+                assert!(!r.local);
+                assert_eq!(r.reason, "no KEXEC_TYPE_DEFAULT image is loaded");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -27,8 +27,8 @@ pub mod purgatory;
 pub mod sim;
 pub mod transport;
 
-pub use client::{Client, ClientError, LoadSummary, RangeAnswer, Refusal};
-pub use transport::{HypercallBuffer, Transport, TransportError};
+pub use client::{CheckedLoad, Client, ClientError, LoadSummary, RangeAnswer, Refusal, RuleError};
+pub use transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
 
 // The README's example is compiled and run as a doctest, so what crates.io shows works.
 #[cfg(doctest)]

@@ -243,7 +243,7 @@ impl LoadPlan {
             return Err(Box::new(Refusal {
                 cmd: KexecCmd::LOAD,
                 errno: Errno::EINVAL,
-                rule: Some("XenSegmentLimit".into()),
+                rule: Some("XenSegmentLimit"),
                 segment: u32::try_from(n - 1).ok(),
                 reason: format!(
                     "the image needs {n} segments and Xen refuses more than {XEN_SEGMENT_LIMIT} \
@@ -415,63 +415,12 @@ fn entry_maddr(facts: &ElfFacts) -> Option<u64> {
 /// [`PlanError`], naming the file, region or value.
 pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
     let mut files = vec![InputFile::open(&opts.elf)?];
-    let mut pieces = Vec::new();
     // Blobs first: their regions are known from their sizes alone, so a wrapping one is
     // refused before even the ELF headers are read.
-    for blob in &opts.blobs {
-        let input = InputFile::open(&blob.path)?;
-        let what = format!("blob {}@{:#x}", blob.path.display(), blob.addr);
-        pieces.push(Piece {
-            what,
-            file: files.len(),
-            file_offset: 0,
-            paddr: blob.addr,
-            filesz: input.len(),
-            memsz: input.len(),
-        });
-        files.push(input);
-    }
-    for p in &pieces {
-        page_span(p)?;
-    }
+    let mut pieces = blob_pieces(&opts.blobs, &mut files)?;
     let elf = &files[0];
     let facts = read_elf(elf)?;
-    let name = elf.path().display().to_string();
-    for &[i, offset, _, paddr, filesz, memsz] in &facts.loads {
-        let what = format!("PT_LOAD {i} of {name}");
-        if filesz > memsz {
-            return Err(PlanError::Elf {
-                path: elf.path().to_owned(),
-                message: format!("{what}: p_filesz {filesz:#x} exceeds p_memsz {memsz:#x}"),
-            });
-        }
-        if offset.checked_add(filesz).is_none_or(|end| end > elf.len()) {
-            return Err(PlanError::Elf {
-                path: elf.path().to_owned(),
-                message: format!(
-                    "{what}: file bytes {offset:#x} + {filesz:#x} run past the end of the file ({:#x} bytes)",
-                    elf.len()
-                ),
-            });
-        }
-        if memsz == 0 {
-            continue;
-        }
-        pieces.push(Piece {
-            what,
-            file: 0,
-            file_offset: offset,
-            paddr,
-            filesz,
-            memsz,
-        });
-    }
-    if facts.loads.iter().all(|l| l[5] == 0) {
-        return Err(PlanError::Elf {
-            path: elf.path().to_owned(),
-            message: "no PT_LOAD with memory: nothing to load".into(),
-        });
-    }
+    pieces.extend(elf_pieces(elf, &facts)?);
     let entry = match opts.entry {
         Some(entry) => entry,
         None => entry_maddr(&facts).ok_or_else(|| PlanError::Elf {
@@ -491,22 +440,7 @@ pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
         });
     }
     if opts.map_low_1m {
-        let start = segments
-            .iter()
-            .filter(|s| s.dest_maddr < LOW_1M)
-            .map(|s| s.dest_maddr + s.dest_size)
-            .max()
-            .unwrap_or(0);
-        if start < LOW_1M {
-            segments.push(PlannedSegment {
-                dest_maddr: start,
-                dest_size: LOW_1M - start,
-                what: "low 1 MiB (mapped, no buffer)".into(),
-                buffered: false,
-                pieces: Vec::new(),
-            });
-            segments.sort_by_key(|s| s.dest_maddr);
-        }
+        map_low_1m(&mut segments);
     }
     Ok(LoadPlan {
         type_: opts.type_,
@@ -516,6 +450,89 @@ pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
         allow_16_segments: opts.allow_16_segments,
         files,
     })
+}
+
+/// One piece per blob, its file opened and appended to `files`; each region checked.
+fn blob_pieces(blobs: &[BlobArg], files: &mut Vec<InputFile>) -> Result<Vec<Piece>, PlanError> {
+    let mut pieces = Vec::with_capacity(blobs.len());
+    for blob in blobs {
+        let input = InputFile::open(&blob.path)?;
+        let what = format!("blob {}@{:#x}", blob.path.display(), blob.addr);
+        pieces.push(Piece {
+            what,
+            file: files.len(),
+            file_offset: 0,
+            paddr: blob.addr,
+            filesz: input.len(),
+            memsz: input.len(),
+        });
+        files.push(input);
+    }
+    for p in &pieces {
+        page_span(p)?;
+    }
+    Ok(pieces)
+}
+
+/// One piece per `PT_LOAD` with memory of the ELF file (file 0), each checked against
+/// its header and the file's size.
+fn elf_pieces(elf: &InputFile, facts: &ElfFacts) -> Result<Vec<Piece>, PlanError> {
+    let name = elf.path().display().to_string();
+    let bad = |message: String| PlanError::Elf {
+        path: elf.path().to_owned(),
+        message,
+    };
+    let mut pieces = Vec::new();
+    for &[i, offset, _, paddr, filesz, memsz] in &facts.loads {
+        let what = format!("PT_LOAD {i} of {name}");
+        if filesz > memsz {
+            return Err(bad(format!(
+                "{what}: p_filesz {filesz:#x} exceeds p_memsz {memsz:#x}"
+            )));
+        }
+        if offset.checked_add(filesz).is_none_or(|end| end > elf.len()) {
+            return Err(bad(format!(
+                "{what}: file bytes {offset:#x} + {filesz:#x} run past the end of the file ({:#x} bytes)",
+                elf.len()
+            )));
+        }
+        if memsz == 0 {
+            continue;
+        }
+        pieces.push(Piece {
+            what,
+            file: 0,
+            file_offset: offset,
+            paddr,
+            filesz,
+            memsz,
+        });
+    }
+    if pieces.is_empty() {
+        return Err(bad("no PT_LOAD with memory: nothing to load".into()));
+    }
+    Ok(pieces)
+}
+
+/// Adds kexec-tools' segment without a buffer that maps low memory: from the end of the
+/// highest segment below 1 MiB (or from 0) up to 1 MiB, if any is left.
+fn map_low_1m(segments: &mut Vec<PlannedSegment>) {
+    let start = segments
+        .iter()
+        .filter(|s| s.dest_maddr < LOW_1M)
+        .map(|s| s.dest_maddr + s.dest_size)
+        .max()
+        .unwrap_or(0);
+    if start < LOW_1M {
+        segments.push(PlannedSegment {
+            dest_maddr: start,
+            dest_size: LOW_1M - start,
+            what: "low 1 MiB (mapped, no buffer)".into(),
+            buffered: false,
+            pieces: Vec::new(),
+        });
+        segments.sort_by_key(|s| s.dest_maddr);
+    }
 }
 
 /// A piece's page-rounded destination `[start, end)`.

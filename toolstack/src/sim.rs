@@ -23,8 +23,7 @@ use xen_kexec_abi::{GuestAbi, KexecCmd};
 use xen_kexec_hypervisor::sim::{Entered, Sim, SimConfig};
 use xen_kexec_hypervisor::Error as EngineError;
 
-use crate::client::error_rule;
-use crate::transport::{HypercallBuffer, RefusalDetail, Transport, TransportError};
+use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
 
 /// The `format` of a state file this version reads and writes.
 pub const FORMAT: &str = "xen-kexec-sim 1";
@@ -38,34 +37,29 @@ const GUEST_END: u64 = 0xffff_f000;
 #[derive(Serialize, Deserialize)]
 struct SimFile {
     format: String,
-    /// The simulated dom0 kernel's width: the layout its hypercalls have.
-    kernel: KernelWidth,
+    /// The simulated dom0 kernel's width: the layout its hypercalls have, by its
+    /// command-line name (`"x86_64"`).
+    #[serde(with = "abi_by_name")]
+    kernel: GuestAbi,
     sim: Sim,
 }
 
-/// A kernel width as the state file spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum KernelWidth {
-    X86_32,
-    X86_64,
-}
+/// A [`GuestAbi`] in the state file: its name (`x86_32`, `x86_64`), as on command lines.
+mod abi_by_name {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use xen_kexec_abi::GuestAbi;
 
-impl From<KernelWidth> for GuestAbi {
-    fn from(k: KernelWidth) -> GuestAbi {
-        match k {
-            KernelWidth::X86_32 => GuestAbi::X86_32,
-            KernelWidth::X86_64 => GuestAbi::X86_64,
-        }
+    // serde's `with` passes the field by reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub(super) fn serialize<S: Serializer>(abi: &GuestAbi, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(abi.name())
     }
-}
 
-impl From<GuestAbi> for KernelWidth {
-    fn from(a: GuestAbi) -> KernelWidth {
-        match a {
-            GuestAbi::X86_32 => KernelWidth::X86_32,
-            GuestAbi::X86_64 => KernelWidth::X86_64,
-        }
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<GuestAbi, D::Error> {
+        let name = String::deserialize(d)?;
+        GuestAbi::from_name(&name)
+            .ok_or_else(|| D::Error::unknown_variant(&name, &["x86_32", "x86_64"]))
     }
 }
 
@@ -97,7 +91,6 @@ pub struct SimTransport {
     kernel: GuestAbi,
     sim: Sim,
     next_addr: u64,
-    last_error: Option<EngineError>,
 }
 
 fn sim_error(message: String) -> TransportError {
@@ -125,7 +118,6 @@ impl SimTransport {
             kernel,
             sim,
             next_addr: GUEST_BASE,
-            last_error: None,
         }
     }
 
@@ -154,7 +146,7 @@ impl SimTransport {
                 state.format
             )));
         }
-        Ok(SimTransport::with(path, state.sim, state.kernel.into()))
+        Ok(SimTransport::with(path, state.sim, state.kernel))
     }
 
     /// Writes the state back to its file (through a temporary file renamed over it).
@@ -171,7 +163,7 @@ impl SimTransport {
         };
         let state = SimFile {
             format: FORMAT.to_owned(),
-            kernel: self.kernel.into(),
+            kernel: self.kernel,
             sim: self.sim.clone(),
         };
         let file = File::create(&tmp).map_err(|e| failed(&e))?;
@@ -234,7 +226,7 @@ impl Transport for SimTransport {
         cmd: KexecCmd,
         arg: u64,
         buffers: &mut [&mut SimBuffer],
-    ) -> Result<i64, TransportError> {
+    ) -> Result<i64, CallError> {
         let mut regions: Vec<GuestRegion<&mut [u8]>> = buffers
             .iter_mut()
             .map(|b| GuestRegion {
@@ -246,37 +238,19 @@ impl Transport for SimTransport {
             .map_err(|e| sim_error(format!("simulated dom0 memory: {e}")))?;
         // The simulated kernel makes the hypercall: its width is the layout the
         // hypervisor reads, whatever layout the client chose.
-        match self.sim.kexec_op(self.kernel, cmd, arg, &mut mem) {
-            Ok(outcome) => {
-                self.last_error = None;
-                Ok(outcome.ret())
-            }
-            Err(e) => {
-                self.last_error = Some(e);
-                Ok(e.to_hypercall_ret())
-            }
-        }
+        self.sim
+            .kexec_op(self.kernel, cmd, arg, &mut mem)
+            .map(xen_kexec_hypervisor::Outcome::ret)
+            .map_err(|e| CallError::Refused(refused(&e)))
     }
+}
 
-    fn refusal_detail(&self) -> Option<RefusalDetail> {
-        let e = self.last_error?;
-        let (rule, segment) = match e {
-            EngineError::Abi(abi) => (error_rule(&abi)?, abi.segment().map(u32::from)),
-            other => {
-                // The engine's own rules, by their variant name.
-                let debug = format!("{other:?}");
-                let name: String = debug
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect();
-                (name, None)
-            }
-        };
-        Some(RefusalDetail {
-            errno: e.errno(),
-            rule,
-            segment,
-            reason: e.to_string(),
-        })
+/// The engine's refusal, with its rule, segment and reason.
+fn refused(e: &EngineError) -> Refused {
+    Refused {
+        errno: e.errno(),
+        rule: Some(e.rule()),
+        segment: e.segment().map(u32::from),
+        reason: Some(e.to_string()),
     }
 }

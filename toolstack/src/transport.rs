@@ -12,7 +12,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use xen_kexec_abi::{GuestAbi, KexecCmd};
+use xen_kexec_abi::{Errno, GuestAbi, KexecCmd};
 
 /// Memory the hypervisor may read and write during a hypercall, at a known guest
 /// address. Zeroed when allocated.
@@ -45,36 +45,60 @@ pub trait Transport {
     fn alloc(&mut self, len: usize) -> Result<Self::Buffer, TransportError>;
 
     /// Makes `kexec_op(cmd, arg)`, `arg` being a guest address inside one of `buffers`
-    /// (which hold every object the call refers to). Returns the hypercall's value:
-    /// `>= 0` for success, `-errno` for a refusal.
+    /// (which hold every object the call refers to). Returns the hypercall's value
+    /// (`>= 0`) or its refusal, with all the transport knows of it.
     ///
     /// # Errors
-    /// A [`TransportError`] when the call could not be made at all.
+    /// [`CallError::Refused`] when the hypervisor refused; [`CallError::Transport`]
+    /// when the call could not be made at all.
     fn kexec_op(
         &mut self,
         cmd: KexecCmd,
         arg: u64,
         buffers: &mut [&mut Self::Buffer],
-    ) -> Result<i64, TransportError>;
+    ) -> Result<i64, CallError>;
+}
 
-    /// The precise reason for the last refusal, when the transport knows more than
-    /// the errno (the simulated hypervisor does; privcmd does not).
-    fn refusal_detail(&self) -> Option<RefusalDetail> {
-        None
+/// A hypervisor's refusal of a hypercall: its errno and, when the transport knows them
+/// (the simulated hypervisor does; privcmd passes only the errno), the rule broken, the
+/// segment and the reason in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The errno the hypercall returned.
+    pub errno: Errno,
+    /// The rule broken, when known.
+    pub rule: Option<&'static str>,
+    /// The segment it is about, when known and about one.
+    pub segment: Option<u32>,
+    /// What was wrong, in words, when known.
+    pub reason: Option<String>,
+}
+
+impl Refused {
+    /// A refusal known only by its errno, from a hypercall's negative return value.
+    pub fn from_ret(ret: i64) -> Refused {
+        Refused {
+            errno: Errno(i32::try_from(ret.unsigned_abs()).unwrap_or(i32::MAX)),
+            rule: None,
+            segment: None,
+            reason: None,
+        }
     }
 }
 
-/// What a transport knows about a refusal beyond its errno.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefusalDetail {
-    /// The errno it goes with.
-    pub errno: xen_kexec_abi::Errno,
-    /// The rule broken.
-    pub rule: String,
-    /// The segment it is about, if one.
-    pub segment: Option<u32>,
-    /// What was wrong, in words.
-    pub reason: String,
+/// Why [`Transport::kexec_op`] gave no value.
+#[derive(Debug)]
+pub enum CallError {
+    /// The hypervisor refused the call.
+    Refused(Refused),
+    /// The call could not be made.
+    Transport(TransportError),
+}
+
+impl From<TransportError> for CallError {
+    fn from(e: TransportError) -> Self {
+        CallError::Transport(e)
+    }
 }
 
 /// Why a hypercall could not be made: there is no hypervisor interface to make it with

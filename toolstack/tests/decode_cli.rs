@@ -60,6 +60,15 @@ fn decode(args: &[&str]) -> Output {
         .expect("run xen-kexec decode")
 }
 
+/// `xen-kexec --json decode ARGS...`
+fn decode_json(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args(["--json", "decode"])
+        .args(args)
+        .output()
+        .expect("run xen-kexec --json decode")
+}
+
 fn stdout_json(out: &Output) -> Value {
     assert_eq!(
         out.status.code(),
@@ -118,17 +127,25 @@ fn load_of_sixteen_segments_decodes_to_the_same_json_from_either_width() {
             CRASH_REGION,
         ];
         args.extend(mem.iter().map(String::as_str));
-        let json = stdout_json(&decode(&args));
-        let l = &json["load"];
-        assert_eq!(l["type"], 1);
-        assert_eq!(l["arch"], 3);
+        let json = stdout_json(&decode_json(&args));
+        assert_eq!(json["schema"], 1);
+        assert_eq!(json["guest"], guest(abi));
+        assert_eq!(json["cmd"], "KEXEC_CMD_kexec_load");
+        let l = &json["operation"];
+        assert_eq!(l["type"], "KEXEC_TYPE_CRASH");
+        assert_eq!(l["type_value"], 1);
+        assert_eq!(l["arch"], "EM_386");
+        assert_eq!(l["arch_value"], 3);
         assert_eq!(l["entry_mode"], "Protected32");
-        assert_eq!(l["entry_maddr"], CRASH_START + 0x200);
+        assert_eq!(l["entry_maddr"], format!("{:#x}", CRASH_START + 0x200));
         let segs = l["segments"].as_array().expect("segments");
         assert_eq!(segs.len(), 16);
-        assert_eq!(segs[15]["dest_maddr"], CRASH_START + 15 * PAGE);
-        assert_eq!(segs[15]["buf"], 0x0800_0000 + 15 * PAGE);
-        outputs.push(json);
+        assert_eq!(
+            segs[15]["dest_maddr"],
+            format!("{:#x}", CRASH_START + 15 * PAGE)
+        );
+        assert_eq!(segs[15]["buf"], format!("{:#x}", 0x0800_0000 + 15 * PAGE));
+        outputs.push(l.clone());
     }
     assert_eq!(outputs[0], outputs[1], "same request, same decoded load");
 }
@@ -140,23 +157,26 @@ fn small_commands_decode_to_json() {
         (
             "0",
             encode::exec(KexecType::CRASH),
-            serde_json::json!({ "exec": { "type": 1 } }),
+            "KEXEC_CMD_kexec",
+            serde_json::json!({ "type": "KEXEC_TYPE_CRASH", "type_value": 1 }),
         ),
         (
             "5",
             encode::unload(KexecType::DEFAULT),
-            serde_json::json!({ "unload": { "type": 0 } }),
+            "KEXEC_CMD_kexec_unload",
+            serde_json::json!({ "type": "KEXEC_TYPE_DEFAULT", "type_value": 0 }),
         ),
         (
             "0x6",
             encode::status(KexecType::CRASH),
-            serde_json::json!({ "status": { "type": 1 } }),
+            "KEXEC_CMD_kexec_status",
+            serde_json::json!({ "type": "KEXEC_TYPE_CRASH", "type_value": 1 }),
         ),
     ];
-    for (cmd, bytes, want) in cases {
+    for (cmd, bytes, cmd_name, want) in cases {
         for abi in GuestAbi::ALL {
             let mem = dir.mem("arg.bin", ARG, bytes.as_bytes());
-            let out = decode(&[
+            let out = decode_json(&[
                 "--guest",
                 guest(abi),
                 "--cmd",
@@ -166,7 +186,9 @@ fn small_commands_decode_to_json() {
                 "--mem",
                 &mem,
             ]);
-            assert_eq!(stdout_json(&out), want, "cmd {cmd} {abi:?}");
+            let json = stdout_json(&out);
+            assert_eq!(json["cmd"], cmd_name, "cmd {cmd} {abi:?}");
+            assert_eq!(json["operation"], want, "cmd {cmd} {abi:?}");
         }
     }
 }
@@ -177,7 +199,7 @@ fn get_range_decodes_in_each_width() {
     for abi in GuestAbi::ALL {
         let bytes = encode::get_range(abi, KexecRangeKind::MA_CPU, 3);
         let mem = dir.mem("range.bin", ARG, bytes.as_bytes());
-        let json = stdout_json(&decode(&[
+        let json = stdout_json(&decode_json(&[
             "--guest",
             guest(abi),
             "--cmd",
@@ -187,10 +209,11 @@ fn get_range_decodes_in_each_width() {
             "--mem",
             &mem,
         ]));
-        let q = &json["get_range"];
-        assert_eq!(q["range"], 2);
+        let q = &json["operation"];
+        assert_eq!(q["range"], "KEXEC_RANGE_MA_CPU");
+        assert_eq!(q["range_value"], 2);
         assert_eq!(q["nr"], 3);
-        assert_eq!(q["arg"], ARG);
+        assert_eq!(q["arg"], format!("{ARG:#x}"));
     }
 }
 
@@ -247,7 +270,7 @@ fn crash_entry_one_past_the_region_is_refused_naming_the_entry() {
         mem.iter().map(String::as_str).collect(),
     ]
     .concat();
-    stdout_json(&decode(&accept));
+    stdout_json(&decode_json(&accept));
     // ...and refused when the region ends at the entry.
     args.push("0x40000000:0xffff");
     args.extend(mem.iter().map(String::as_str));
@@ -362,13 +385,51 @@ fn hex_and_decimal_numbers_are_the_same() {
     let dir = Scratch::new();
     let hex = dir.mem("s.bin", ARG, encode::status(KexecType::DEFAULT).as_bytes());
     let dec = format!("1048576={}", Path::new(&dir.path("s.bin")).display());
-    let a = decode(&[
+    let a = decode_json(&[
         "--guest", "x86_32", "--cmd", "0x6", "--arg", "0x100000", "--mem", &hex,
     ]);
-    let b = decode(&[
+    let b = decode_json(&[
         "--guest", "x86_32", "--cmd", "6", "--arg", "1048576", "--mem", &dec,
     ]);
     assert_eq!(stdout_json(&a), stdout_json(&b));
+}
+
+/// Without `--json`, decode prints words, and a 64-bit value in hex in full, as the JSON
+/// form does (`"0x…"` strings, never numbers a double cannot hold).
+#[test]
+fn decode_prints_words_and_64_bit_values_in_hex_in_both_forms() {
+    let mut req = LoadRequest::new(
+        KexecType::DEFAULT,
+        ElfMachine::EM_X86_64,
+        0xffff_ffff_ffff_f001,
+    );
+    req.push_segment(Segment {
+        buf: 0x0800_0000,
+        buf_size: 0x10,
+        dest_maddr: 0x10_0000,
+        dest_size: PAGE,
+    })
+    .expect("fits");
+    let enc = req
+        .validate(&crash_host(CRASH_SIZE))
+        .expect("valid")
+        .encode(GuestAbi::X86_64, SEGS)
+        .expect("encodes");
+    let dir = Scratch::new();
+    let mem = dir.load(&enc);
+    let mut args = vec!["--guest", "x86_64", "--cmd", "4", "--arg", "0x100000"];
+    args.extend(mem.iter().map(String::as_str));
+    let out = decode(&args);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(
+        text,
+        "KEXEC_CMD_kexec_load from an x86_64 guest: KEXEC_TYPE_DEFAULT image for EM_X86_64, \
+         entry 0xfffffffffffff001 (64-bit long mode), 1 segments\n  \
+         segment 0: buf 0x8000000 buf_size 0x10 dest 0x100000 size 0x1000\n"
+    );
+    let json = stdout_json(&decode_json(&args));
+    assert_eq!(json["operation"]["entry_maddr"], "0xfffffffffffff001");
 }
 
 /// `--json` gives the toolstack's form: addresses as "0x…" strings, enum values by their

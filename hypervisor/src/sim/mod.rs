@@ -193,6 +193,20 @@ pub enum SimError {
     },
 }
 
+impl SimError {
+    /// The name of the rule broken: the variant's name (`"NoImage"`, the same name as
+    /// [`Error::NoImage`]'s rule).
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            SimError::PageSize { .. } => "PageSize",
+            SimError::RangeWraps { .. } => "RangeWraps",
+            SimError::NoImage { .. } => "NoImage",
+            SimError::AddressWraps { .. } => "AddressWraps",
+            SimError::Inconsistent { .. } => "Inconsistent",
+        }
+    }
+}
+
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

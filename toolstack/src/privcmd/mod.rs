@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use xen_kexec_abi::consts::__HYPERVISOR_kexec_op;
 use xen_kexec_abi::{x86_64, GuestAbi, KexecCmd};
 
-use crate::transport::{HypercallBuffer, Transport, TransportError};
+use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
 
 pub use sys::{MappingKind, PrivcmdHypercall, IOCTL_PRIVCMD_HYPERCALL};
 
@@ -208,38 +208,40 @@ impl Transport for PrivcmdTransport {
         cmd: KexecCmd,
         arg: u64,
         buffers: &mut [&mut PrivcmdBuffer],
-    ) -> Result<i64, TransportError> {
+    ) -> Result<i64, CallError> {
         // The hypervisor writes only at `arg` (the get_range answer): it must be memory
         // this call holds exclusively (the safety argument of `sys`).
         if !buffers.iter().any(|b| b.holds(arg, LARGEST_WRITTEN)) {
-            return Err(TransportError::Ioctl {
+            return Err(CallError::Transport(TransportError::Ioctl {
                 source: io::Error::other(format!(
                     "argument {arg:#x} is not inside a hypercall buffer of this call"
                 )),
-            });
+            }));
         }
         let mut call = PrivcmdHypercall {
             op: u64::from(__HYPERVISOR_kexec_op),
             arg: [u64::from(cmd.0), arg, 0, 0, 0],
         };
         match sys::hypercall(self.privcmd.as_fd(), &mut call) {
+            // A negative value is a refusal, however the kernel passed it on.
+            Ok(value) if value < 0 => Err(CallError::Refused(Refused::from_ret(value.into()))),
             Ok(value) => Ok(i64::from(value)),
-            Err(e) => match e.raw_os_error() {
+            Err(e) => Err(match e.raw_os_error() {
                 // privcmd returns the hypercall's -errno as the ioctl's failure. Xen's
                 // errno values are Linux's for every value kexec_op returns.
                 Some(errno) if errno != rustix::io::Errno::NOTTY.raw_os_error() => {
-                    Ok(-i64::from(errno))
+                    CallError::Refused(Refused::from_ret(-i64::from(errno)))
                 }
                 _ if e.raw_os_error() == Some(rustix::io::Errno::NOTTY.raw_os_error()) => {
-                    Err(match check_process_width(&self.machine) {
+                    CallError::Transport(match check_process_width(&self.machine) {
                         Err(native) => native,
                         Ok(()) => TransportError::NotPrivcmd {
                             path: self.privcmd_path.clone(),
                         },
                     })
                 }
-                _ => Err(TransportError::Ioctl { source: e }),
-            },
+                _ => CallError::Transport(TransportError::Ioctl { source: e }),
+            }),
         }
     }
 }
@@ -315,11 +317,13 @@ mod tests {
         // An argument outside the call's buffers is never passed to the kernel.
         let outside = t.kexec_op(KexecCmd::STATUS, arg + 4096 - 8, &mut [&mut buf]);
         assert!(
-            matches!(&outside, Err(TransportError::Ioctl { source }) if source.to_string().contains("not inside")),
+            matches!(&outside, Err(CallError::Transport(TransportError::Ioctl { source })) if source.to_string().contains("not inside")),
             "{outside:?}"
         );
         match t.kexec_op(KexecCmd::STATUS, arg, &mut [&mut buf]) {
-            Err(TransportError::NotPrivcmd { path }) => assert_eq!(path, fake),
+            Err(CallError::Transport(TransportError::NotPrivcmd { path })) => {
+                assert_eq!(path, fake);
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -12,8 +12,8 @@
 //! sizes before any file is read, and every file is size-checked. The call is decoded
 //! exactly as the hypervisor side of the `xen-kexec-abi` crate decodes it (x86 host,
 //! 4 KiB pages, the given crash region or none), and:
-//! - exit 0: the decoded operation as JSON on stdout (the abi crate's serde form; with
-//!   `--json`, the toolstack's form: see the README);
+//! - exit 0: the decoded operation on stdout, in words (with `--json`, the object of
+//!   `docs/cli.md`: addresses as `"0x…"` strings, values by name and number);
 //! - exit 1: the refusal, `ENAME (value): reason`, on stderr (with `--json`, the
 //!   refusal object on stdout);
 //! - exit 2: the command line itself is wrong, with a message naming the value or file.
@@ -21,8 +21,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::ValueEnum;
-use serde_json::{json, Map, Value};
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
@@ -32,14 +30,15 @@ use xen_kexec_toolstack::num::{parse_range, parse_u32, parse_u64};
 use xen_kexec_toolstack::plan::MAX_LOAD_BYTES;
 use xen_kexec_toolstack::Refusal;
 
-use crate::output::{hex, mode_name, put_arch, put_cmd, put_range, put_type, Failure};
+use crate::output::Failure;
+use crate::report::DecodeReport;
 
 /// Arguments of `xen-kexec decode`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DecodeArgs {
     /// The width of the guest that made the call: its argument layouts.
-    #[arg(long, value_enum)]
-    guest: GuestArg,
+    #[arg(long, value_parser = crate::guest_abi())]
+    guest: GuestAbi,
     /// The command: kexec_op's first argument (decimal or 0x hex).
     #[arg(long, value_name = "N", value_parser = parse_u32)]
     cmd: u32,
@@ -54,26 +53,6 @@ pub(crate) struct DecodeArgs {
     /// has none, and every crash-image load is refused.
     #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
     crash_region: Option<MachineRange>,
-}
-
-/// `--guest` of decode: a width, never `auto` (a captured call has one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum GuestArg {
-    /// A 32-bit x86 guest (compat layouts).
-    #[value(name = "x86_32")]
-    X86_32,
-    /// A 64-bit x86 guest.
-    #[value(name = "x86_64")]
-    X86_64,
-}
-
-impl From<GuestArg> for GuestAbi {
-    fn from(g: GuestArg) -> GuestAbi {
-        match g {
-            GuestArg::X86_32 => GuestAbi::X86_32,
-            GuestArg::X86_64 => GuestAbi::X86_64,
-        }
-    }
 }
 
 /// One `--mem ADDR=FILE`, as given.
@@ -169,61 +148,21 @@ fn decode_args(args: &DecodeArgs) -> Result<Operation, Failure> {
         .map_err(|e| Failure::Usage(format!("--mem regions: {e}")))?;
     let host = HostDescription::x86(args.crash_region);
     let cmd = KexecCmd(args.cmd);
-    decode(args.guest.into(), cmd, args.arg, &mut mem, &host)
+    decode(args.guest, cmd, args.arg, &mut mem, &host)
         .map_err(|e| Failure::Refused(Refusal::from_error(cmd, &e, false)))
 }
 
-/// The toolstack's JSON form of a decoded operation.
-fn operation_json(args: &DecodeArgs, op: &Operation) -> Value {
-    let mut o = Map::new();
-    match op {
-        Operation::Exec { type_ } | Operation::Unload { type_ } | Operation::Status { type_ } => {
-            put_type(&mut o, *type_);
-        }
-        Operation::GetRange(q) => {
-            put_range(&mut o, q.range);
-            o.insert("nr".into(), q.nr.into());
-            o.insert("arg".into(), hex(q.arg));
-        }
-        Operation::Load(load) => {
-            put_type(&mut o, load.kexec_type());
-            put_arch(&mut o, load.arch());
-            o.insert("entry_maddr".into(), hex(load.entry_maddr()));
-            o.insert("entry_mode".into(), mode_name(load.entry_mode()).into());
-            let segs: Vec<Value> = load
-                .segments()
-                .iter()
-                .map(|s| {
-                    json!({
-                        "buf": hex(s.buf),
-                        "buf_size": hex(s.buf_size),
-                        "dest_maddr": hex(s.dest_maddr),
-                        "dest_size": hex(s.dest_size),
-                    })
-                })
-                .collect();
-            o.insert("segments".into(), segs.into());
-        }
-        _ => {}
-    }
-    let mut top = Map::new();
-    top.insert("command".into(), "decode".into());
-    top.insert("guest".into(), GuestAbi::from(args.guest).name().into());
-    put_cmd(&mut top, op.cmd());
-    top.insert("operation".into(), o.into());
-    top.into()
-}
-
-/// Runs `xen-kexec decode`: the text to print on stdout.
+/// Runs `xen-kexec decode`: the report to print on stdout (text, or with `--json` the
+/// object of `docs/cli.md`).
 pub(crate) fn run(args: &DecodeArgs, json: bool) -> Result<String, Failure> {
     let op = decode_args(args)?;
-    if json {
-        Ok(format!("{}\n", operation_json(args, &op)))
-    } else {
-        serde_json::to_string_pretty(&op)
-            .map(|s| s + "\n")
-            .map_err(|e| Failure::Usage(format!("cannot render the operation as JSON: {e}")))
-    }
+    let report = DecodeReport::new(args.guest, &op).ok_or_else(|| {
+        Failure::Usage(format!(
+            "command {:?} decoded to an operation this xen-kexec cannot show",
+            op.cmd()
+        ))
+    })?;
+    crate::render(&report, json)
 }
 
 #[cfg(test)]

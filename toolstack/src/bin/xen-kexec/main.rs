@@ -18,17 +18,20 @@
 //!
 //! Exit status: 0 success; 1 the hypervisor refused (`ENAME (value): reason` on stderr,
 //! or a JSON error object on stdout with `--json`); 2 bad command-line input or file;
-//! 3 no hypervisor interface. The README documents the output and the JSON schema.
+//! 3 no hypervisor interface. `docs/cli.md` documents the output and the JSON schema
+//! (the types of [`report`]).
 
 mod decode;
 mod output;
+mod report;
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 use xen_kexec_abi::host::MachineRange;
 use xen_kexec_abi::{GuestAbi, KexecRangeKind, KexecType};
 use xen_kexec_hypervisor::sim::{SimConfig, SimError, SimRange};
@@ -36,11 +39,12 @@ use xen_kexec_toolstack::num::{parse_i32, parse_range, parse_u32, parse_u64};
 use xen_kexec_toolstack::plan::{self, BlobArg, PlanOptions, MAX_LOAD_BYTES};
 use xen_kexec_toolstack::privcmd::PrivcmdTransport;
 use xen_kexec_toolstack::sim::SimTransport;
-use xen_kexec_toolstack::{Client, LoadSummary, Refusal, Transport, TransportError};
+use xen_kexec_toolstack::{Client, Refusal, Transport, TransportError};
 
-use output::{
-    hex, mode_name, mode_words, put_arch, put_range, put_type, report_failure, write_stdout,
-    Failure,
+use output::{report_failure, write_stdout, Failure};
+use report::{
+    ExecReport, GetRangeReport, Head, Hex, LoadReport, Mode, RangeJson, SimInitReport,
+    StatusReport, UnloadReport, SCHEMA,
 };
 
 /// Command line of xen-kexec.
@@ -52,8 +56,8 @@ struct Cli {
     #[arg(long, value_name = "privcmd|sim:PATH", default_value = "privcmd", value_parser = parse_backend)]
     backend: Backend,
     /// The argument layout: the dom0 kernel's (auto), or forced.
-    #[arg(long, value_enum, default_value_t = GuestChoice::Auto)]
-    guest: GuestChoice,
+    #[arg(long, value_parser = auto_guest(), default_value = "auto")]
+    guest: AutoGuest,
     /// Print one JSON object per command on stdout (refusals too).
     #[arg(long)]
     json: bool,
@@ -76,36 +80,29 @@ fn parse_backend(text: &str) -> Result<Backend, String> {
     }
 }
 
-/// `--guest`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum GuestChoice {
-    /// The dom0 kernel's width.
-    Auto,
-    /// 32-bit layouts.
-    #[value(name = "x86_32")]
-    X86_32,
-    /// 64-bit layouts.
-    #[value(name = "x86_64")]
-    X86_64,
+/// `--guest`: a width, or `None` for `auto` (the dom0 kernel's). An alias, so that clap
+/// takes the value from the parser below rather than making the option optional.
+type AutoGuest = Option<GuestAbi>;
+
+/// The names `--guest` and `--kernel` take for a [`GuestAbi`]: its own (`x86_32`,
+/// `x86_64`), with clap's list of possible values in messages and help.
+fn guest_abi() -> impl TypedValueParser<Value = GuestAbi> {
+    PossibleValuesParser::new(GuestAbi::ALL.map(GuestAbi::name)).try_map(|name| {
+        GuestAbi::from_name(&name).ok_or_else(|| format!("`{name}` is not a guest width"))
+    })
 }
 
-impl GuestChoice {
-    fn forced(self) -> Option<GuestAbi> {
-        match self {
-            GuestChoice::Auto => None,
-            GuestChoice::X86_32 => Some(GuestAbi::X86_32),
-            GuestChoice::X86_64 => Some(GuestAbi::X86_64),
-        }
-    }
-}
-
-/// `--kernel` of `sim init`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum KernelArg {
-    #[value(name = "x86_32")]
-    X86_32,
-    #[value(name = "x86_64")]
-    X86_64,
+/// `--guest auto|x86_32|x86_64`.
+fn auto_guest() -> impl TypedValueParser<Value = AutoGuest> {
+    let names = ["auto"]
+        .into_iter()
+        .chain(GuestAbi::ALL.map(GuestAbi::name));
+    PossibleValuesParser::new(names).try_map(|name| match name.as_str() {
+        "auto" => Ok(None),
+        _ => GuestAbi::from_name(&name)
+            .map(Some)
+            .ok_or_else(|| format!("`{name}` is not a guest width")),
+    })
 }
 
 /// `--type`.
@@ -120,13 +117,6 @@ impl TypeArg {
         match self {
             TypeArg::Default => KexecType::DEFAULT,
             TypeArg::Crash => KexecType::CRASH,
-        }
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            TypeArg::Default => "default",
-            TypeArg::Crash => "crash",
         }
     }
 }
@@ -185,7 +175,8 @@ enum Command {
         #[arg(long = "type", value_enum)]
         type_: TypeArg,
     },
-    /// Decode a captured kexec_op hypercall from guest memory images (JSON on stdout).
+    /// Decode a captured kexec_op hypercall from guest memory images (in words, or JSON
+    /// with --json).
     Decode(decode::DecodeArgs),
     /// The simulated hypervisor's state file.
     #[command(subcommand)]
@@ -253,8 +244,8 @@ enum SimCommand {
         #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
         cpu_notes: Option<MachineRange>,
         /// The simulated dom0 kernel's width.
-        #[arg(long, value_enum, default_value_t = KernelArg::X86_64)]
-        kernel: KernelArg,
+        #[arg(long, value_parser = guest_abi(), default_value = "x86_64")]
+        kernel: GuestAbi,
     },
     /// Raw bytes to stdout: what the loaded image of the type finds at machine
     /// addresses [ADDR, ADDR + N) when entered.
@@ -284,10 +275,14 @@ impl Command {
     }
 }
 
-/// What a command prints: text lines, or the JSON object.
-struct Report {
-    text: String,
-    json: Value,
+/// A command's report as it is printed: its JSON object with `--json`, else its text.
+fn render<R: Serialize + fmt::Display>(report: &R, json: bool) -> Result<String, Failure> {
+    if json {
+        serde_json::to_string(report)
+            .map_err(|e| Failure::Usage(format!("cannot render the report as JSON: {e}")))
+    } else {
+        Ok(report.to_string())
+    }
 }
 
 /// A transport as the command line uses it: what it says after an exec, and keeping
@@ -320,158 +315,111 @@ impl CliTransport for SimTransport {
     }
 }
 
-fn base_json(command: &str, abi: GuestAbi) -> Map<String, Value> {
-    let mut o = Map::new();
-    o.insert("command".into(), command.into());
-    o.insert("guest".into(), abi.name().into());
-    o
-}
-
-/// Runs a hypervisor command on `transport`.
+/// Runs a hypervisor command on `transport`: the report to print.
 fn run_on<T: CliTransport>(
     transport: T,
-    guest: GuestChoice,
+    guest: AutoGuest,
     command: &Command,
-) -> Result<Report, Failure> {
-    let mut client = Client::new(transport, guest.forced())?;
-    let abi = client.abi();
-    let name = command.name();
-    let mut o = base_json(name, abi);
-    let report = match command {
+    json: bool,
+) -> Result<String, Failure> {
+    let mut client = Client::new(transport, guest)?;
+    let head = Head::new(command.name(), client.abi());
+    match command {
         Command::Status { type_ } => {
-            let loaded = client.status(type_.kexec_type())?;
-            put_type(&mut o, type_.kexec_type());
-            o.insert("loaded".into(), loaded.into());
-            Report {
-                text: if loaded { "loaded" } else { "not loaded" }.into(),
-                json: o.into(),
-            }
+            let type_ = type_.kexec_type();
+            let loaded = client.status(type_)?;
+            render(
+                &StatusReport {
+                    head,
+                    type_: type_.into(),
+                    loaded,
+                },
+                json,
+            )
         }
         Command::GetRange { range, cpu } => {
             let r = client.get_range(range.kind(), cpu.unwrap_or(0))?;
-            put_range(&mut o, r.range);
-            o.insert("nr".into(), r.nr.into());
-            o.insert("start".into(), hex(r.start));
-            o.insert("size".into(), hex(r.size));
-            Report {
-                text: format!("start {:#x} size {:#x}", r.start, r.size),
-                json: o.into(),
-            }
+            render(&GetRangeReport::new(head, &r), json)
         }
-        Command::Load(args) => {
-            let plan = plan::plan(&PlanOptions {
-                type_: args.type_.kexec_type(),
-                elf: args.elf.clone(),
-                blobs: args.blobs.clone(),
-                entry: args.entry,
-                map_low_1m: args.map_low_1m,
-                allow_16_segments: args.allow_16_segments,
-            })
-            .map_err(|e| Failure::Usage(e.to_string()))?;
-            let summary = if args.dry_run {
-                client.check_plan(&plan)?
-            } else {
-                let s = client.load(&plan);
-                // A failed load may have changed the hypervisor's state too (a CRASH
-                // load unloads the old image first).
-                client.transport_mut().commit()?;
-                s?
-            };
-            load_report(o, args, &plan, &summary)
-        }
-        Command::Unload { type_ } => {
-            let r = client.unload(type_.kexec_type());
-            client.transport_mut().commit()?;
-            r?;
-            put_type(&mut o, type_.kexec_type());
-            Report {
-                text: format!("unloaded {} image", type_.word()),
-                json: o.into(),
-            }
-        }
-        Command::Exec { type_ } => {
-            let r = client.exec(type_.kexec_type());
-            client.transport_mut().commit()?;
-            r?;
-            put_type(&mut o, type_.kexec_type());
-            match client.transport().entered() {
-                Some((entry, mode)) => {
-                    o.insert("entry_maddr".into(), hex(entry));
-                    o.insert("entry_mode".into(), mode_name(mode).into());
-                    Report {
-                        text: format!(
-                            "entered {} image at {entry:#x} ({})",
-                            type_.word(),
-                            mode_words(mode)
-                        ),
-                        json: o.into(),
-                    }
-                }
-                None => Report {
-                    text: format!("exec of the {} image returned", type_.word()),
-                    json: o.into(),
-                },
-            }
-        }
-        Command::Decode(_) | Command::Sim(_) => unreachable!("not a hypervisor command"),
-    };
-    Ok(report)
+        Command::Load(args) => render(&load(&mut client, head, args)?, json),
+        Command::Unload { type_ } => render(&unload(&mut client, head, type_.kexec_type())?, json),
+        Command::Exec { type_ } => render(&exec(&mut client, head, type_.kexec_type())?, json),
+        Command::Decode(_) | Command::Sim(_) => Err(Failure::Usage(format!(
+            "`{}` is not a hypervisor command",
+            command.name()
+        ))),
+    }
 }
 
-fn load_report(
-    mut o: Map<String, Value>,
+/// `load`: plans the image, checks it (a dry run stops there) or loads it.
+fn load<T: CliTransport>(
+    client: &mut Client<T>,
+    head: Head,
     args: &LoadArgs,
-    plan: &plan::LoadPlan,
-    summary: &LoadSummary,
-) -> Report {
-    let req = &summary.request;
-    o.insert("dry_run".into(), args.dry_run.into());
-    put_type(&mut o, req.type_);
-    put_arch(&mut o, req.arch);
-    o.insert("entry_maddr".into(), hex(req.entry_maddr));
-    o.insert("entry_mode".into(), mode_name(summary.entry_mode).into());
-    o.insert(
-        "crash_region".into(),
-        summary.crash_region.map_or(
-            Value::Null,
-            |r| json!({ "start": hex(r.start()), "size": hex(r.size()) }),
-        ),
-    );
-    let mut text = format!(
-        "{} {} image: {} segments, entry {:#x} ({})",
-        if args.dry_run { "would load" } else { "loaded" },
-        args.type_.word(),
-        plan.segments.len(),
-        req.entry_maddr,
-        mode_words(summary.entry_mode)
-    );
-    let mut segs = Vec::new();
-    for (i, seg) in plan.segments.iter().enumerate() {
-        let _ = write!(
-            text,
-            "\n  segment {i}: dest {:#x} size {:#x} buf_size {:#x}{}  {}",
-            seg.dest_maddr,
-            seg.dest_size,
-            seg.buf_size(),
-            if seg.buffered { "" } else { " (no buffer)" },
-            seg.what
-        );
-        segs.push(json!({
-            "dest_maddr": hex(seg.dest_maddr),
-            "dest_size": hex(seg.dest_size),
-            "buf_size": hex(seg.buf_size()),
-            "buffered": seg.buffered,
-            "source": seg.what,
-        }));
-    }
-    o.insert("segments".into(), segs.into());
-    Report {
-        text,
-        json: o.into(),
-    }
+) -> Result<LoadReport, Failure> {
+    let plan = plan::plan(&PlanOptions {
+        type_: args.type_.kexec_type(),
+        elf: args.elf.clone(),
+        blobs: args.blobs.clone(),
+        entry: args.entry,
+        map_low_1m: args.map_low_1m,
+        allow_16_segments: args.allow_16_segments,
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let summary = if args.dry_run {
+        client.check_plan(&plan)?.summary()
+    } else {
+        let s = client.load(&plan);
+        // A failed load may have changed the hypervisor's state too (a CRASH load
+        // unloads the old image first).
+        client.transport_mut().commit()?;
+        s?
+    };
+    Ok(LoadReport::new(
+        head,
+        args.dry_run,
+        &plan.segments,
+        &summary,
+    ))
 }
 
-fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failure> {
+/// `unload`.
+fn unload<T: CliTransport>(
+    client: &mut Client<T>,
+    head: Head,
+    type_: KexecType,
+) -> Result<UnloadReport, Failure> {
+    let r = client.unload(type_);
+    client.transport_mut().commit()?;
+    r?;
+    Ok(UnloadReport {
+        head,
+        type_: type_.into(),
+        kexec_type: type_,
+    })
+}
+
+/// `exec`: with the entry the simulated host made.
+fn exec<T: CliTransport>(
+    client: &mut Client<T>,
+    head: Head,
+    type_: KexecType,
+) -> Result<ExecReport, Failure> {
+    let r = client.exec(type_);
+    client.transport_mut().commit()?;
+    r?;
+    let entered = client.transport().entered();
+    Ok(ExecReport {
+        head,
+        type_: type_.into(),
+        entry_maddr: entered.map(|(entry, _)| Hex(entry)),
+        entry_mode: entered.map(|(_, mode)| Mode(mode)),
+        kexec_type: type_,
+    })
+}
+
+/// The `sim` commands: the report to print (`sim dump` writes raw bytes itself).
+fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failure> {
     match command {
         SimCommand::Init {
             path,
@@ -491,69 +439,58 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<Report>, Failu
                 cpu_notes: cpu_notes.map(SimRange::from).or(defaults.cpu_notes),
                 ..defaults
             };
-            let kernel = match kernel {
-                KernelArg::X86_32 => GuestAbi::X86_32,
-                KernelArg::X86_64 => GuestAbi::X86_64,
+            SimTransport::create(path, config, *kernel)?.save()?;
+            let report = SimInitReport {
+                schema: SCHEMA,
+                command: "sim init",
+                path: path.display().to_string(),
+                kernel: kernel.name(),
+                crash_region: (*crash_region).into(),
+                xen: config.xen.into(),
+                cpus: config.cpus,
+                cpu_notes: config.cpu_notes.map(RangeJson::from),
+                vmcoreinfo: config.vmcoreinfo.map(RangeJson::from),
             };
-            let sim = SimTransport::create(path, config, kernel)?;
-            sim.save()?;
-            let range = |r: SimRange| json!({ "start": hex(r.start), "size": hex(r.size) });
-            Ok(Some(Report {
-                text: format!(
-                    "simulated host {}: crash region {:#x}:{:#x}, {} CPUs, {} dom0 kernel",
-                    path.display(),
-                    crash_region.start(),
-                    crash_region.size(),
-                    config.cpus,
-                    kernel.name()
-                ),
-                json: json!({
-                    "command": "sim init",
-                    "path": path.display().to_string(),
-                    "kernel": kernel.name(),
-                    "crash_region": range(SimRange::from(*crash_region)),
-                    "xen": range(config.xen),
-                    "cpus": config.cpus,
-                    "cpu_notes": config.cpu_notes.map(range),
-                    "vmcoreinfo": config.vmcoreinfo.map(range),
-                }),
-            }))
+            render(&report, json).map(Some)
         }
+        // Raw bytes, whatever --json says.
         SimCommand::Dump {
             path,
             type_,
             maddr,
             len,
-        } => {
-            let _ = json; // raw bytes, whatever --json says
-            if *len > MAX_LOAD_BYTES {
-                return Err(Failure::Usage(format!(
-                    "--len {len:#x} is more than the {} MiB a dump gives",
-                    MAX_LOAD_BYTES >> 20
-                )));
-            }
-            if *len > 0 && maddr.checked_add(*len - 1).is_none() {
-                return Err(Failure::Usage(format!(
-                    "--maddr {maddr:#x} --len {len:#x} runs past the top of the address space"
-                )));
-            }
-            let sim = SimTransport::open(path)?;
-            let mut chunk = vec![0u8; 1 << 16];
-            let mut at = *maddr;
-            let mut left = *len;
-            while left > 0 {
-                let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
-                let buf = &mut chunk[..n];
-                sim.sim()
-                    .image_bytes(type_.kexec_type(), at, buf)
-                    .map_err(|e| sim_dump_failure(type_.kexec_type(), &e))?;
-                write_stdout(buf)?;
-                at = at.wrapping_add(n as u64);
-                left -= n as u64;
-            }
-            Ok(None)
-        }
+        } => sim_dump(path, type_.kexec_type(), *maddr, *len).map(|()| None),
     }
+}
+
+/// `sim dump`: the image's bytes at `[maddr, maddr + len)` to stdout, a chunk at a time.
+fn sim_dump(path: &Path, type_: KexecType, maddr: u64, len: u64) -> Result<(), Failure> {
+    if len > MAX_LOAD_BYTES {
+        return Err(Failure::Usage(format!(
+            "--len {len:#x} is more than the {} MiB a dump gives",
+            MAX_LOAD_BYTES >> 20
+        )));
+    }
+    if len > 0 && maddr.checked_add(len - 1).is_none() {
+        return Err(Failure::Usage(format!(
+            "--maddr {maddr:#x} --len {len:#x} runs past the top of the address space"
+        )));
+    }
+    let sim = SimTransport::open(path)?;
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut at = maddr;
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+        let buf = &mut chunk[..n];
+        sim.sim()
+            .image_bytes(type_, at, buf)
+            .map_err(|e| sim_dump_failure(type_, &e))?;
+        write_stdout(buf)?;
+        at = at.wrapping_add(n as u64);
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// `sim dump` of a type with no image: the same refusal exec gives (ENOENT).
@@ -562,7 +499,7 @@ fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
         Failure::Refused(Refusal {
             cmd: xen_kexec_abi::KexecCmd::KEXEC,
             errno: xen_kexec_abi::Errno::ENOENT,
-            rule: Some("NoImage".into()),
+            rule: Some(error.rule()),
             segment: None,
             reason: format!("no {type_:?} image is loaded"),
             local: true,
@@ -572,17 +509,17 @@ fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
     }
 }
 
-fn run(cli: &Cli) -> Result<Option<Report>, Failure> {
+fn run(cli: &Cli) -> Result<Option<String>, Failure> {
     match &cli.command {
-        Command::Decode(args) => {
-            let text = decode::run(args, cli.json)?;
-            write_stdout(text.as_bytes())?;
-            Ok(None)
-        }
+        Command::Decode(args) => decode::run(args, cli.json).map(Some),
         Command::Sim(sim) => sim_command(sim, cli.json),
         command => match &cli.backend {
-            Backend::Privcmd => run_on(PrivcmdTransport::open()?, cli.guest, command).map(Some),
-            Backend::Sim(path) => run_on(SimTransport::open(path)?, cli.guest, command).map(Some),
+            Backend::Privcmd => {
+                run_on(PrivcmdTransport::open()?, cli.guest, command, cli.json).map(Some)
+            }
+            Backend::Sim(path) => {
+                run_on(SimTransport::open(path)?, cli.guest, command, cli.json).map(Some)
+            }
         },
     }
 }
@@ -591,17 +528,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let name = cli.command.name();
     match run(&cli) {
-        Ok(Some(report)) => {
-            let text = if cli.json {
-                format!("{}\n", report.json)
-            } else {
-                format!("{}\n", report.text)
-            };
-            match write_stdout(text.as_bytes()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(f) => report_failure(name, cli.json, &f),
-            }
-        }
+        Ok(Some(report)) => match write_stdout(format!("{report}\n").as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => report_failure(name, cli.json, &f),
+        },
         Ok(None) => ExitCode::SUCCESS,
         Err(failure) => report_failure(name, cli.json, &failure),
     }
