@@ -20,6 +20,8 @@
 
 pub mod client;
 pub mod input;
+pub mod linux;
+pub mod memmap;
 pub mod num;
 pub mod plan;
 pub mod privcmd;
