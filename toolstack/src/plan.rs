@@ -195,6 +195,63 @@ impl PlannedSegment {
     }
 }
 
+/// Where a plan's bytes come from: an input file, read when the load is sent, or bytes
+/// the planner made (a Linux image's zero page, the purgatory).
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// A file, read with positioned reads.
+    File(InputFile),
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+}
+
+impl Source {
+    /// Fills `dst` from `offset`.
+    pub(crate) fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<(), PlanError> {
+        match self {
+            Source::File(file) => Ok(file.read_at(offset, dst)?),
+            Source::Bytes(bytes) => {
+                let src = usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| bytes.get(o..o.checked_add(dst.len())?))
+                    .ok_or(PlanError::TooLarge {
+                        what: "a planned buffer".into(),
+                        size: offset.saturating_add(dst.len() as u64),
+                    })?;
+                dst.copy_from_slice(src);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl PlannedSegment {
+    /// A segment at `dest_maddr` of `dest_size` bytes whose buffer is `len` bytes of
+    /// source `source` from `offset`, or one with no buffer (`from` is `None`).
+    pub(crate) fn new(
+        dest_maddr: u64,
+        dest_size: u64,
+        what: String,
+        from: Option<(usize, u64, u64)>,
+    ) -> PlannedSegment {
+        PlannedSegment {
+            dest_maddr,
+            dest_size,
+            what,
+            buffered: from.is_some(),
+            pieces: from
+                .map(|(file, file_offset, len)| Placed {
+                    file,
+                    file_offset,
+                    buf_offset: 0,
+                    len,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 /// A load, planned: segments and where their bytes come from. Nothing is read yet.
 #[derive(Debug)]
 pub struct LoadPlan {
@@ -208,10 +265,28 @@ pub struct LoadPlan {
     pub segments: Vec<PlannedSegment>,
     /// Whether 16 segments are allowed.
     pub allow_16_segments: bool,
-    files: Vec<InputFile>,
+    sources: Vec<Source>,
 }
 
 impl LoadPlan {
+    /// A plan of `segments` (by destination) over `sources`, made by another planner.
+    pub(crate) fn new(
+        type_: KexecType,
+        arch: ElfMachine,
+        entry_maddr: u64,
+        segments: Vec<PlannedSegment>,
+        sources: Vec<Source>,
+    ) -> LoadPlan {
+        LoadPlan {
+            type_,
+            arch,
+            entry_maddr,
+            segments,
+            allow_16_segments: false,
+            sources,
+        }
+    }
+
     /// The load request, `buf_of(i)` giving the guest address of segment `i`'s buffer
     /// (used for buffered segments only).
     ///
@@ -274,8 +349,8 @@ impl LoadPlan {
             let Some(dst) = buf.get_mut(start..start.saturating_add(len)) else {
                 continue;
             };
-            if let Some(file) = self.files.get(p.file) {
-                file.read_at(p.file_offset, dst)?;
+            if let Some(source) = self.sources.get(p.file) {
+                source.read_at(p.file_offset, dst)?;
             }
         }
         Ok(())
@@ -448,7 +523,7 @@ pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
         entry_maddr: entry,
         segments,
         allow_16_segments: opts.allow_16_segments,
-        files,
+        sources: files.into_iter().map(Source::File).collect(),
     })
 }
 
