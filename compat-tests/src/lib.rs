@@ -7,6 +7,7 @@ pub mod bench_inputs;
 pub mod bench_table;
 pub mod c_reference;
 pub mod cc;
+pub mod cost_gate;
 pub mod cvalue;
 pub mod fixtures;
 pub mod fuzzseed;
