@@ -11,5 +11,6 @@ pub mod cost_gate;
 pub mod cvalue;
 pub mod fixtures;
 pub mod fuzzseed;
+pub mod generated;
 pub mod manifest;
 pub mod multifault;

@@ -56,6 +56,10 @@ pub(crate) enum Error {
     },
     /// cbindgen could not render the ffi crate's header (`include/xen-kexec.h`).
     Cbindgen(String),
+    /// compat-tests' generators could not render the case catalogue's multi-fault
+    /// section, the fixtures or the fuzz seeds (a manifest problem, a value that does not
+    /// fit, or the C compiler's complaint).
+    Derived(String),
     /// Several checks failed; each is reported.
     Many(Vec<Error>),
 }
@@ -106,6 +110,11 @@ impl fmt::Display for Error {
             Error::Cbindgen(message) => write!(
                 f,
                 "cbindgen could not render include/xen-kexec.h from ffi/src: {message}"
+            ),
+            Error::Derived(message) => write!(
+                f,
+                "could not render the fixtures, the multi-fault cases or the fuzz seeds: \
+                 {message}"
             ),
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {
