@@ -4,7 +4,7 @@
 //! section of the case catalogue, the fixtures' golden images, and the fuzz seeds.
 //!
 //! Each is rendered from its model: the multi-fault section from
-//! [`multifault`](crate::multifault)'s table, the images from the specs and the header the
+//! [`multifault`]'s table, the images from the specs and the header the
 //! caller has just rendered, the seeds from those images. Nothing here reads a generated
 //! file back from the checkout: where the hand-written manifest includes the generated
 //! section, the caller's rendered text stands in for it.
