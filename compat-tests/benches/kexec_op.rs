@@ -2,11 +2,8 @@
 //! What decoding a `kexec_op` load costs, against a plain copy of the same bytes and a
 //! C decode of the same bytes written from Xen's rules.
 //!
-//! Group `load/WIDTH/N` (N = 1, 4, 15, 16 segments), on one flat guest memory of whole
-//! pages, every output at the same place in a page of its own (`OUTPUT_OFFSET`) and the
-//! host and the memory's description at another (`INPUT_OFFSET`), and every timed loop
-//! on a stack moved to a third (`STACK_WINDOW`): so that no row pays for, or is spared,
-//! 4K aliasing by the luck of the heap and stack:
+//! Group `load/WIDTH/N` (N = 1, 4, 15, 16 segments), on one flat guest memory, with
+//! inputs and outputs wherever the heap and stack put them, as for any user:
 //! - `copy`: a plain copy (`copy_from_slice`) of the bytes any decoder must copy, the
 //!   24-byte load structure and the N-segment array, from the flat buffer into buffers of
 //!   the caller's: the floor;
@@ -27,15 +24,18 @@
 //! measures the same two reads and the ascending default decode over `SparseMemory`, as
 //! labelled rows of their own. Then a 32-bit get_range round trip and the builder.
 //!
-//! `cargo bench -p compat-tests` ends with the table of Rust, C and copy side by side
-//! (the README's, also printed by `cargo run -p compat-tests --bin bench-table`).
+//! `cargo bench -p compat-tests --bench kexec_op` ends with the tables of Rust, C and copy
+//! side by side (those of `docs/benchmarks.md`), each figure a median with the spread of
+//! criterion's samples, and the machine, date and compilers they were measured with.
+//! These are information, not a gate: the gate counts instructions
+//! (`compat_tests::cost_gate`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use compat_tests::bench_inputs::{
-    decode_once, guest_pages, host, load_once, on_stack_in, request, InputPage, Order, OutputPage,
-    COUNTS, CRASH_BASE, FLOOR_OUT, LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR, STACK_WINDOW,
+    copy_floor, decode_once, guest_memory, host, load_once, request, Order, COUNTS, CRASH_BASE,
+    FLOOR_OUT, LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR,
 };
 use compat_tests::bench_table;
 use compat_tests::c_reference::{CReference, RefLoad};
@@ -59,86 +59,73 @@ const ROUND: u64 = 1_000;
 /// under test. Every row (copy, C, Rust) is measured the same way.
 fn fastest<O>(b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
     b.iter_custom(|iters| {
-        on_stack_in(STACK_WINDOW, || {
-            // The fastest time per call in nanoseconds, kept exact as (time, calls).
-            let mut best: Option<(u128, u64)> = None;
-            let mut done = 0;
-            while done < iters {
-                let calls = ROUND.min(iters - done);
-                let start = Instant::now();
-                for _ in 0..calls {
-                    black_box(routine());
-                }
-                let ns = start.elapsed().as_nanos();
-                // ns / calls < best_ns / best_calls, without dividing.
-                if best.is_none_or(|(b_ns, b_calls)| {
-                    ns * u128::from(b_calls) < b_ns * u128::from(calls)
-                }) {
-                    best = Some((ns, calls));
-                }
-                done += calls;
+        // The fastest time per call in nanoseconds, kept exact as (time, calls).
+        let mut best: Option<(u128, u64)> = None;
+        let mut done = 0;
+        while done < iters {
+            let calls = ROUND.min(iters - done);
+            let start = Instant::now();
+            for _ in 0..calls {
+                black_box(routine());
             }
-            let (ns, calls) = best.unwrap_or((0, 1));
-            let total = ns * u128::from(iters) / u128::from(calls);
-            Duration::from_nanos(u64::try_from(total).unwrap_or(u64::MAX))
-        })
+            let ns = start.elapsed().as_nanos();
+            // ns / calls < best_ns / best_calls, without dividing.
+            if best
+                .is_none_or(|(b_ns, b_calls)| ns * u128::from(b_calls) < b_ns * u128::from(calls))
+            {
+                best = Some((ns, calls));
+            }
+            done += calls;
+        }
+        let (ns, calls) = best.unwrap_or((0, 1));
+        let total = ns * u128::from(iters) / u128::from(calls);
+        Duration::from_nanos(u64::try_from(total).unwrap_or(u64::MAX))
     });
 }
 
 fn loads(c: &mut Criterion) {
-    // The decoders' inputs and outputs each at a page offset of its own (`INPUT_OFFSET`,
-    // `OUTPUT_OFFSET`), for every row alike.
-    let host = InputPage::new(host());
-    let host = &host.value;
+    let host = host();
+    let host = &host;
     for abi in GuestAbi::ALL {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("load/{}/{n}", abi.name()));
             // The floor: the same bytes, copied from the flat buffer into the caller's
             // buffers (kept across iterations: the copy, not the zeroing, is the floor).
-            // Guest memory on whole pages and every output at the same place in a page
-            // of its own (see `OUTPUT_OFFSET`), for every row alike.
-            let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
-            let bytes = &pages.0[..];
-            let mut out = OutputPage::new(FLOOR_OUT);
+            let bytes = guest_memory(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
+            let bytes = &bytes[..];
+            let mut out = Box::new(FLOOR_OUT);
             group.bench_function("copy", |b| {
-                fastest(b, || compat_tests::copy_floor!(bytes, n, &mut out.value));
+                fastest(b, || copy_floor(bytes, n, &mut out));
             });
             for order in Order::ALL {
                 for (kind_name, kind) in
                     [("default", KexecType::DEFAULT), ("crash", KexecType::CRASH)]
                 {
-                    let pages = guest_pages(&request(kind, n, order), abi);
-                    let bytes = &pages.0[..];
-                    let mut mem = InputPage::new(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
-                    let mem = &mut mem.value;
+                    let bytes = guest_memory(&request(kind, n, order), abi);
+                    let bytes = &bytes[..];
+                    let mut mem = FlatMemory::new(LOAD_ADDR, bytes).expect("flat");
+                    let mem = &mut mem;
                     let id = format!("{}/{kind_name}", order.name());
-                    let mut slot = OutputPage::new(LoadSlot::new());
+                    let mut slot = Box::new(LoadSlot::new());
                     group.bench_function(format!("{id}/rust"), |b| {
-                        fastest(b, || load_once(abi, mem, host, &mut slot.value));
+                        fastest(b, || load_once(abi, mem, host, &mut slot));
                     });
                     // The same decode over memory the decoder can only copy from (as a
                     // hypervisor's `copy_from_guest`): it copies the array, then checks.
-                    let mut copying =
-                        InputPage::new(Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat")));
+                    let mut copying = Copying(FlatMemory::new(LOAD_ADDR, bytes).expect("flat"));
                     group.bench_function(format!("{id}/rust_copying"), |b| {
-                        fastest(b, || {
-                            load_once(abi, &mut copying.value, host, &mut slot.value)
-                        });
+                        fastest(b, || load_once(abi, &mut copying, host, &mut slot));
                     });
                     group.bench_function(format!("{id}/rust_by_value"), |b| {
                         fastest(b, || decode_once(abi, mem, host));
                     });
-                    let reference = InputPage::new(CReference::new(LOAD_ADDR, bytes, host));
-                    let reference = &reference.value;
-                    let mut out = OutputPage::new(RefLoad::new());
+                    let reference = CReference::new(LOAD_ADDR, bytes, host);
+                    let mut out = Box::new(RefLoad::new());
                     group.bench_function(format!("{id}/c"), |b| {
                         fastest(b, || {
-                            let ret = reference.load(
-                                black_box(abi),
-                                black_box(LOAD_ADDR),
-                                &mut out.value,
-                            );
-                            black_box((ret, &mut out.value));
+                            let ret =
+                                reference.load(black_box(abi), black_box(LOAD_ADDR), &mut out);
+                            black_box((ret, &mut out));
                         });
                     });
                 }
@@ -150,35 +137,34 @@ fn loads(c: &mut Criterion) {
 
 /// The same reads and decode over `SparseMemory`: its own, labelled rows.
 fn sparse(c: &mut Criterion) {
-    let host = InputPage::new(host());
-    let host = &host.value;
+    let host = host();
+    let host = &host;
     for abi in GuestAbi::ALL {
         for n in COUNTS {
             let mut group = c.benchmark_group(format!("sparse/{}/{n}", abi.name()));
-            let pages = guest_pages(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
-            let mut regions = InputPage::new([GuestRegion {
+            let bytes = guest_memory(&request(KexecType::DEFAULT, n, Order::Ascending), abi);
+            let mut regions = [GuestRegion {
                 base: LOAD_ADDR,
-                bytes: &pages.0[..],
-            }]);
-            let mut mem =
-                InputPage::new(SparseMemory::new(&mut regions.value).expect("one region"));
-            let mem = &mut mem.value;
-            let mut out = OutputPage::new((
+                bytes: &bytes[..],
+            }];
+            let mut mem = SparseMemory::new(&mut regions).expect("one region");
+            let mem = &mut mem;
+            let mut out = Box::new((
                 [0u8; LOAD_SIZE],
                 [x86_64::KexecSegment::new_zeroed(); SegmentList::CAPACITY],
             ));
             group.bench_function("copy", |b| {
                 fastest(b, || {
-                    let (load, segments) = &mut out.value;
+                    let (load, segments) = &mut *out;
                     mem.read(black_box(LOAD_ADDR), load).expect("mapped");
                     mem.read(black_box(SEGMENTS_ADDR), segments[..n].as_mut_bytes())
                         .expect("mapped");
                     black_box((load, segments));
                 });
             });
-            let mut slot = OutputPage::new(LoadSlot::new());
+            let mut slot = Box::new(LoadSlot::new());
             group.bench_function("ascending/default/rust", |b| {
-                fastest(b, || load_once(abi, mem, host, &mut slot.value));
+                fastest(b, || load_once(abi, mem, host, &mut slot));
             });
             group.finish();
         }
@@ -242,7 +228,12 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     // The table of Rust, C and copy side by side, from criterion's stored results.
     match bench_table::criterion_dir().and_then(|dir| bench_table::medians(&dir)) {
-        Ok(m) if !m.is_empty() => print!("\n{}", bench_table::tables(&m)),
+        Ok(m) if !m.is_empty() => print!(
+            "\nMedians of criterion's samples (each a sample's fastest round of {ROUND} calls), \
+             with criterion's interval in brackets. Machine: {}.\n\n{}",
+            bench_table::machine(),
+            bench_table::tables(&m)
+        ),
         Ok(_) => {}
         Err(e) => eprintln!("kexec_op: no table: {e}"),
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! The load requests the benchmark decodes and the C reference test checks: shaped like
-//! the ones kexec-tools sends, in every segment order the benchmark measures.
+//! the ones kexec-tools sends, in every segment order the benchmark measures. Inputs and
+//! outputs lie wherever the heap and stack put them, as they do for a user of the crate:
+//! the timed code is the code as users run it.
 
 use std::hint::black_box;
 
@@ -119,118 +121,12 @@ pub fn guest_memory(req: &LoadRequest, abi: GuestAbi) -> Vec<u8> {
     bytes
 }
 
-/// Guest memory on whole pages, as a guest's is: [`MEMORY_SIZE`] bytes, page aligned, so
-/// that the load structure and the segment array each begin a page.
-#[repr(C, align(4096))]
-pub struct GuestPages(pub [u8; MEMORY_SIZE]);
-
-/// Where every benchmarked decoder's output lies in its page: half a page away from the
-/// guest's objects (each at the start of a page). An output that lies a few bytes above
-/// its input modulo 4 KiB makes the CPU hold the input's loads behind the output's stores
-/// ("4K aliasing"); left to where the heap and stack happen to put things, that cost the
-/// Rust decode 7 to 18 ns in some runs and not in others. Every row is placed alike.
-pub const OUTPUT_OFFSET: usize = 0x800;
-
-/// Where the decoders' other inputs lie in their pages: the host description and the
-/// guest memory's description (a `FlatMemory`, the C reference's). Apart, modulo 4 KiB,
-/// from the guest's objects (offsets 0 to 0x200) and from the outputs (`OUTPUT_OFFSET`
-/// to 0xa20), for the same reason: a decoder reads the host after it has stored the
-/// segments. On the benchmark's stack the host had lain at page offset 0x9b0, where the
-/// slot's 13th segment is stored, and the 16-segment x86_32 CRASH decode, which reads
-/// the host's crash region last, measured 23.0 ns against 22.2 to 22.5 with the host at
-/// 0x400 or 0xc00.
-pub const INPUT_OFFSET: usize = 0xc00;
-
-/// Where the stack of every timed loop lies: the page offset of a local in the frame
-/// that calls the loop (see [`on_stack_in`]). The decoder's frame, a few hundred bytes
-/// further down, then falls between the guest's objects (0 to 0x200) and the outputs
-/// ([`OUTPUT_OFFSET`]) modulo 4 KiB.
-///
-/// Left where criterion's call depth put it, the decoder's frame lay at page offset
-/// 0x0d8, over the guest's segment array: the loop's loads of the array waited behind
-/// the frame's stores (4K aliasing), 1.1 ns of the 16-segment x86_32 CRASH decode (22.0
-/// against 20.9 ns). With the window at each of 0x000, 0x200, ... 0xe00 in turn, six of
-/// the eight measured that decode at 20.7 to 21.0 ns; the two that put the frame over
-/// the guest's objects or the end of the outputs, 21.7 and 22.0; the C reference measured
-/// the same in every window (85.4 to 85.6 ns DEFAULT, 97.5 to 98.0 CRASH), the copy 7.39
-/// to 7.45 in seven and 7.70 at 0x800. Every row runs on this stack.
-pub const STACK_WINDOW: core::ops::Range<usize> = 0x600..0x800;
-
-/// Runs `f` from a frame whose local lies at a page offset in `window`, reached by moving
-/// the stack down one small frame at a time (a 64-byte local and what the call saves):
-/// the stack's page offset is otherwise wherever the harness's depth puts it.
-///
-/// # Panics
-/// If `window` is not within a page, or no step lands in it (a window narrower than a
-/// step); then after at most 256 steps, well within any thread's stack.
-pub fn on_stack_in<R>(window: core::ops::Range<usize>, f: impl FnOnce() -> R) -> R {
-    assert!(
-        window.start < window.end && window.end <= 0x1000,
-        "on_stack_in: {window:#x?} is not a non-empty range of page offsets"
-    );
-    let mut f = Some(f);
-    let mut out = None;
-    descend(&window, 256, &mut || out = f.take().map(|f| f()));
-    out.expect("ran once")
-}
-
-/// One step of [`on_stack_in`]: runs `f` here if this frame's local lies in `window`,
-/// or one frame further down, at most `steps` more.
-#[inline(never)]
-fn descend(window: &core::ops::Range<usize>, steps: u32, f: &mut dyn FnMut()) {
-    let pad = [0u8; 64];
-    let here = black_box(&pad).as_ptr() as usize % 0x1000;
-    if window.contains(&here) {
-        f();
-    } else if let Some(steps) = steps.checked_sub(1) {
-        descend(window, steps, f);
-    } else {
-        panic!("no frame landed at a page offset in {window:#x?}");
-    }
-}
-
-/// A value at `OFFSET` in a page of its own (see [`OUTPUT_OFFSET`], [`INPUT_OFFSET`]).
-#[repr(C, align(4096))]
-pub struct Placed<T, const OFFSET: usize> {
-    _before: [u8; OFFSET],
-    /// The value.
-    pub value: T,
-}
-
-impl<T, const OFFSET: usize> Placed<T, OFFSET> {
-    /// `value`, placed.
-    pub fn new(value: T) -> Box<Self> {
-        Box::new(Placed {
-            _before: [0; OFFSET],
-            value,
-        })
-    }
-}
-
-/// A decoder's output at [`OUTPUT_OFFSET`] in a page of its own.
-pub type OutputPage<T> = Placed<T, OUTPUT_OFFSET>;
-
-/// A decoder's input (the host, a guest memory's description) at [`INPUT_OFFSET`] in a
-/// page of its own.
-pub type InputPage<T> = Placed<T, INPUT_OFFSET>;
-
-/// [`guest_memory`] on whole pages.
-///
-/// # Panics
-/// As [`guest_memory`].
-pub fn guest_pages(req: &LoadRequest, abi: GuestAbi) -> Box<GuestPages> {
-    let mut pages = Box::new(GuestPages([0; MEMORY_SIZE]));
-    pages.0.copy_from_slice(&guest_memory(req, abi));
-    pages
-}
-
 /// Bytes of the load structure (the same for both widths).
 pub const LOAD_SIZE: usize = size_of::<x86_64::KexecLoad>();
 /// Bytes of one segment (the same for both widths).
 pub const SEGMENT_SIZE: usize = size_of::<x86_64::KexecSegment>();
 
-/// Where [`copy_floor!`](crate::copy_floor) copies to: the load structure and up to 16
-/// segments.
+/// Where [`copy_floor`] copies to: the load structure and up to 16 segments.
 pub type FloorOut = ([u8; LOAD_SIZE], [u8; 16 * SEGMENT_SIZE]);
 
 /// A zeroed [`FloorOut`].
@@ -238,28 +134,19 @@ pub const FLOOR_OUT: FloorOut = ([0; LOAD_SIZE], [0; 16 * SEGMENT_SIZE]);
 
 /// The floor every decoder is measured against: the bytes any decoder must copy, the
 /// load structure at [`LOAD_ADDR`] and the `n`-segment array at [`SEGMENTS_ADDR`], copied
-/// (`copy_from_slice`) from the guest's `bytes` (a `&[u8]` that begins at `LOAD_ADDR`)
-/// into `out` (a `&mut` [`FloorOut`]).
-///
-/// A macro, expanded where it is timed: called through a function (even an inlined one),
-/// the same copy measured 8.3 ns for 16 segments where written out it measures 7.4 to
-/// 7.5, and a floor must be the fastest honest copy.
+/// (`copy_from_slice`) from the guest's `bytes` (which begin at `LOAD_ADDR`) into `out`.
 ///
 /// # Panics
-/// If `bytes` do not hold both.
-#[macro_export]
-macro_rules! copy_floor {
-    ($bytes:expr, $n:expr, $out:expr) => {{
-        use $crate::bench_inputs::{LOAD_ADDR, LOAD_SIZE, SEGMENTS_ADDR, SEGMENT_SIZE};
-        let at = |addr: u64| usize::try_from(addr - LOAD_ADDR).expect("small");
-        let (load, segments) = $out;
-        let src = ::std::hint::black_box($bytes);
-        load.copy_from_slice(&src[at(::std::hint::black_box(LOAD_ADDR))..][..LOAD_SIZE]);
-        segments[..$n * SEGMENT_SIZE].copy_from_slice(
-            &src[at(::std::hint::black_box(SEGMENTS_ADDR))..][..$n * SEGMENT_SIZE],
-        );
-        ::std::hint::black_box((load, segments));
-    }};
+/// If `bytes` do not hold both, or `n` is over 16.
+#[inline]
+pub fn copy_floor(bytes: &[u8], n: usize, out: &mut FloorOut) {
+    let at = |addr: u64| usize::try_from(addr - LOAD_ADDR).expect("small");
+    let (load, segments) = &mut *out;
+    let src = black_box(bytes);
+    load.copy_from_slice(&src[at(black_box(LOAD_ADDR))..][..LOAD_SIZE]);
+    segments[..n * SEGMENT_SIZE]
+        .copy_from_slice(&src[at(black_box(SEGMENTS_ADDR))..][..n * SEGMENT_SIZE]);
+    black_box(out);
 }
 
 /// One `decode::load_into` of the load at [`LOAD_ADDR`] into `slot`: whether it decoded.
@@ -289,40 +176,4 @@ pub fn decode_once<M: GuestMemory>(abi: GuestAbi, mem: &mut M, host: &HostDescri
         host,
     );
     black_box(&op).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn on_stack_in_runs_f_once_just_below_a_frame_in_the_window() {
-        for start in (0..0x1000).step_by(0x200) {
-            let window = start..start + 0x200;
-            let mut runs = 0;
-            let local = on_stack_in(window.clone(), || {
-                runs += 1;
-                let probe = 0u8;
-                std::ptr::from_ref(black_box(&probe)) as usize % 0x1000
-            });
-            assert_eq!(runs, 1);
-            // `f`'s local lies below the frame that landed in the window, by `f`'s own
-            // frame and the closure's: less than half a page below the window's end.
-            // Without the descent, half of these windows would be missed.
-            let below = (window.end + 0x1000 - local) % 0x1000;
-            assert!(below < 0x800, "local at {local:#x}, window {window:#x?}");
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "on_stack_in: 0x100..0x100 is not a non-empty range of page offsets")]
-    fn on_stack_in_refuses_an_empty_window() {
-        on_stack_in(0x100..0x100, || ());
-    }
-
-    #[test]
-    #[should_panic(expected = "is not a non-empty range of page offsets")]
-    fn on_stack_in_refuses_a_window_past_the_page() {
-        on_stack_in(0xf00..0x1100, || ());
-    }
 }

@@ -1,18 +1,35 @@
 // SPDX-License-Identifier: MIT
 //! The benchmark's tables, from criterion's stored results
-//! (`target/criterion/*/*/new/{benchmark,estimates}.json`): printed at the end of
-//! `cargo bench -p compat-tests` and, with the machine it ran on, by `bench-table`.
+//! (`target/criterion/*/*/new/{benchmark,estimates}.json`), with the machine they were
+//! measured on: printed at the end of `cargo bench -p compat-tests --bench kexec_op`.
+//!
+//! A measured table is information, not a generated file: it cannot be derived again in
+//! a check, so `docs/benchmarks.md` holds a copy labelled with its machine and date, and
+//! the generated-files check (`cargo run -p headgen -- check`) leaves it alone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::bench_inputs::{Order, COUNTS};
 
-/// (group, function) → median in nanoseconds.
-pub type Medians = BTreeMap<(String, String), f64>;
+/// One benchmark's median in nanoseconds, with criterion's confidence interval of it
+/// (the spread over its samples).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// The median.
+    pub median: f64,
+    /// The interval's lower bound.
+    pub low: f64,
+    /// The interval's upper bound.
+    pub high: f64,
+}
+
+/// (group, function) → its estimate.
+pub type Medians = BTreeMap<(String, String), Estimate>;
 
 /// Criterion's output directory: `$CARGO_TARGET_DIR/criterion`, or the workspace's
 /// `target/criterion`.
@@ -56,9 +73,17 @@ pub fn medians(criterion: &Path) -> Result<Medians, String> {
                 continue;
             }
             let meta = read_json(&meta)?;
-            let median = read_json(&est)?["median"]["point_estimate"]
-                .as_f64()
-                .ok_or_else(|| format!("{}: no median", est.display()))?;
+            let est_json = read_json(&est)?;
+            let number = |v: &Value| {
+                v.as_f64()
+                    .ok_or_else(|| format!("{}: no median", est.display()))
+            };
+            let median = &est_json["median"];
+            let median = Estimate {
+                median: number(&median["point_estimate"])?,
+                low: number(&median["confidence_interval"]["lower_bound"])?,
+                high: number(&median["confidence_interval"]["upper_bound"])?,
+            };
             let field = |k: &str| {
                 meta[k]
                     .as_str()
@@ -74,18 +99,21 @@ pub fn medians(criterion: &Path) -> Result<Medians, String> {
 const WIDTHS: [&str; 2] = ["x86_32", "x86_64"];
 const TYPES: [&str; 2] = ["default", "crash"];
 
-fn cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), |v| format!("{v:.1}"))
+fn cell(v: Option<Estimate>) -> String {
+    v.map_or_else(
+        || "–".to_string(),
+        |v| format!("{:.1} ({:.1}–{:.1})", v.median, v.low, v.high),
+    )
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        (Some(a), Some(b)) if b.median > 0.0 => format!("{:.2}", a.median / b.median),
         _ => "–".to_string(),
     }
 }
 
-/// The tables: loads over flat memory (copy, C, Rust, Rust/C, Rust/copy, Rust over
+/// The tables, each time a median with criterion's interval in brackets: loads over flat memory (copy, C, Rust, Rust/C, Rust/copy, Rust over
 /// copying memory, Rust by value), loads over
 /// `SparseMemory`, and every other group's medians.
 pub fn tables(m: &Medians) -> String {
@@ -102,7 +130,7 @@ pub fn tables(m: &Medians) -> String {
             let copy = WIDTHS
                 .iter()
                 .filter_map(|w| get(&format!("load/{w}/{n}"), "copy"))
-                .min_by(f64::total_cmp);
+                .min_by(|a, b| a.median.total_cmp(&b.median));
             for order in Order::ALL {
                 for kind in TYPES {
                     let id = format!("{}/{kind}", order.name());
@@ -161,7 +189,37 @@ pub fn tables(m: &Medians) -> String {
         if group.starts_with("load/") || group.starts_with("sparse/") {
             continue;
         }
-        let _ = writeln!(s, "| {group} | {function} | {ns:.1} |");
+        let _ = writeln!(s, "| {group} | {function} | {} |", cell(Some(*ns)));
     }
     s
+}
+
+/// The first line of `cmd args`' output, or a note that it could not run.
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| format!("({cmd} not found)"))
+}
+
+/// What the tables were measured with: the CPU's model and count (`/proc/cpuinfo`), the
+/// kernel, the date, rustc and gcc.
+pub fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim());
+    let cpus = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!(
+        "{model}, {cpus} CPUs; {}; {}; {}; {}",
+        first_line("uname", &["-sr"]),
+        first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        first_line("rustc", &["--version"]),
+        first_line("gcc", &["--version"]),
+    )
 }

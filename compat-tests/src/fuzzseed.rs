@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! Seeds for the decoder's fuzz target (`fuzz/fuzz_targets/decode.rs`), made from the
 //! cases of `fixtures/cases.toml` and their committed images, so that fuzzing starts from
-//! every valid and malformed request the manifest knows. The binary `fuzz-seeds` writes
-//! them.
+//! every valid and malformed request the manifest knows. `cargo run -p headgen --
+//! generate` writes them.
 //!
 //! A seed is laid out as the fuzz target reads its input:
 //! `[abi: 1][cmd: 4 LE][arg selector: 1][crash start: 8 LE][crash size: 8 LE][split: 2 LE]`

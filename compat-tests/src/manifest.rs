@@ -179,7 +179,19 @@ pub fn manifest_path() -> PathBuf {
 /// name used twice (across all files), an include that cannot be read or that includes
 /// itself.
 pub fn load(path: &Path) -> Result<Manifest, String> {
-    let manifest = read_with_includes(path, &mut Vec::new())?;
+    load_with(path, &|path| std::fs::read_to_string(path))
+}
+
+/// [`load`], with each file's text from `read` (the generator gives it the text it has
+/// just rendered for a generated file, rather than reading that file back).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(
+    path: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Result<Manifest, String> {
+    let manifest = read_with_includes(path, read, &mut Vec::new())?;
     let mut names = std::collections::BTreeSet::new();
     for case in &manifest.cases {
         if !names.insert(case.name.as_str()) {
@@ -197,17 +209,21 @@ pub fn load(path: &Path) -> Result<Manifest, String> {
 
 /// Reads the manifest at `path` and appends the cases of the files it includes;
 /// `stack` holds the files being read, to refuse a cycle.
-fn read_with_includes(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Manifest, String> {
+fn read_with_includes(
+    path: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    stack: &mut Vec<PathBuf>,
+) -> Result<Manifest, String> {
     if stack.iter().any(|p| p == path) {
         return Err(format!("{}: included by itself", path.display()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut manifest: Manifest =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     stack.push(path.to_path_buf());
     let dir = path.parent().unwrap_or(Path::new("."));
     for name in &manifest.include {
-        let included = read_with_includes(&dir.join(name), stack)
+        let included = read_with_includes(&dir.join(name), read, stack)
             .map_err(|e| format!("{e} (included by {})", path.display()))?;
         manifest.cases.extend(included.cases);
     }

@@ -15,7 +15,7 @@ fn manifest() -> Manifest {
 #[test]
 fn every_case_gives_its_expected_outcome_through_the_decoder() {
     let m = manifest();
-    let images = committed_images(&m).expect("case images; run make-fixtures");
+    let images = committed_images(&m).expect("case images; run cargo run -p headgen -- generate");
     let failures: Vec<String> = m
         .cases
         .iter()

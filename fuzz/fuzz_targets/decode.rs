@@ -7,7 +7,8 @@
 //! Input: [abi: 1][cmd: 4][arg selector: 1][crash start: 8][crash size: 8][split: 2][memory...]
 //! The memory is cut at `split` into two regions, one at 0x10000 and one at 0x20000, where
 //! the manifest's cases put the argument and the segment array (`compat-tests`'
-//! `fuzz-seeds` writes them in this layout); the selector aims the argument at either
+//! `generated` module, run by `cargo run -p headgen -- generate`, writes them in this
+//! layout); the selector aims the argument at either
 //! region, a byte inside one, or an unmapped address. A crash size of 0 means the host
 //! reserves no crash region. The crash start and size double as a get_range answer.
 #![no_main]

@@ -58,6 +58,10 @@ pub(crate) enum Error {
     Cbindgen(String),
     /// The purgatory could not be built, or its committed ELF file is stale.
     Purgatory(String),
+    /// compat-tests' generators could not render the case catalogue's multi-fault
+    /// section, the fixtures or the fuzz seeds (a manifest problem, a value that does not
+    /// fit, or the C compiler's complaint).
+    Derived(String),
     /// Several checks failed; each is reported.
     Many(Vec<Error>),
 }
@@ -110,6 +114,11 @@ impl fmt::Display for Error {
                 "cbindgen could not render include/xen-kexec.h from ffi/src: {message}"
             ),
             Error::Purgatory(message) => f.write_str(message),
+            Error::Derived(message) => write!(
+                f,
+                "could not render the fixtures, the multi-fault cases or the fuzz seeds: \
+                 {message}"
+            ),
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {
                     if i > 0 {

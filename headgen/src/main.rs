@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
-//! headgen: the header tool. It renders `include/public/kexec.h` from the
-//! `xen-kexec-abi` crate, checks it against real C compilers, and reports layouts.
+//! headgen: the header tool, and the one entry for every generated file. It renders
+//! `include/public/kexec.h` from the `xen-kexec-abi` crate, checks it against real C
+//! compilers, and reports layouts; `generate` writes, and `check` checks, every file
+//! derived from the model ([`outputs::all`]): the two headers, the layout docs, the
+//! case catalogue's multi-fault section, the fixtures' golden images and the fuzz seeds.
 //!
 //! The pipeline reads top to bottom: the layout model and the crate's items and doc
 //! comments ([`abi_docs`]) → rendering ([`kexec_h`], [`report`]) → checks (freshness of
@@ -31,17 +34,20 @@ mod report;
 use error::Error;
 
 /// What the bare command does, for `--help`.
-const ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
-the abi crate and checks it with C compilers. With no command: `generate`, then `check`.";
+const ABOUT: &str = "The header tool of xen-kexec-abi, and the one entry for every generated \
+file: renders include/public/kexec.h from the abi crate and checks it with C compilers. With no \
+command: `generate`, then `check`.";
 
-const LONG_ABOUT: &str = "The header tool of xen-kexec-abi: renders include/public/kexec.h from \
-the abi crate and checks it with C compilers.
+const LONG_ABOUT: &str = "The header tool of xen-kexec-abi, and the one entry for every generated \
+file: renders include/public/kexec.h from the abi crate and checks it with C compilers.
 
-With no command, headgen writes include/public/kexec.h (Xen's public header), \
-include/xen-kexec.h (the C interface of the ffi crate), docs/layout.md and \
-abi/doc/<structure>.md (the layout tables) into the checkout that holds the current \
-directory, then runs `check`. Files already up to date are left \
-untouched.";
+With no command, headgen writes every generated file into the checkout that holds the \
+current directory: include/public/kexec.h (Xen's public header), include/xen-kexec.h (the \
+C interface of the ffi crate), docs/layout.md and abi/doc/<structure>.md (the layout \
+tables), fixtures/cases-multi-fault.toml (the case catalogue's multi-fault section), the \
+golden images below fixtures/walk and fixtures/cases (laid out by gcc -m32/-m64), and the \
+fuzz seeds below fuzz/corpus/decode (not committed, so never checked); then it runs \
+`check`. Files already up to date are left untouched.";
 
 /// Command line of headgen.
 #[derive(Debug, Parser)]
@@ -53,11 +59,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write include/public/kexec.h, include/xen-kexec.h, docs/layout.md and abi/doc/*.md.
+    /// Write every generated file: the headers, docs/layout.md, abi/doc/*.md, the
+    /// multi-fault cases, the fixtures and the fuzz seeds.
     Generate,
     /// Fail with a diff if a committed generated file is stale, then compile the header
     /// for x86_32, x86_64, arm32 and arm64 and assert the layout model's numbers.
     Check,
+    /// Print the layout model: every structure's fields with offsets and sizes, holes and
+    /// padding, and the x86_32 and x86_64 layouts side by side.
+    Layout(LayoutArgs),
     /// Build the purgatory (purgatory/, for x86_64-unknown-none) reproducibly and write
     /// toolstack/purgatory/xen-kexec-purgatory.elf, which the toolstack embeds.
     Purgatory {
@@ -65,9 +75,6 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Print the layout model: every structure's fields with offsets and sizes, holes and
-    /// padding, and the x86_32 and x86_64 layouts side by side.
-    Layout(LayoutArgs),
 }
 
 /// Arguments of `headgen layout`.
@@ -163,24 +170,26 @@ fn print_lines(lines: &[String]) {
     }
 }
 
-/// `headgen generate`: writes every generated file that changed; one line per file.
+/// `headgen generate`: writes every generated file that changed, and says so; the
+/// files already up to date are counted.
 fn generate(root: &Path) -> Result<Vec<String>, Error> {
     let outputs = outputs::all(root, &layout::ALL)?;
-    Ok(outputs::write(root, &outputs)?
-        .into_iter()
-        .map(|(path, what)| {
-            let what = match what {
-                outputs::Written::UpToDate => "up to date",
-                outputs::Written::Updated => "written",
-                outputs::Written::Removed => "removed",
-            };
-            format!("{}: {what}", path.display())
-        })
-        .collect())
+    let mut up_to_date = 0;
+    let mut lines = Vec::new();
+    for (path, what) in outputs::write(root, &outputs)? {
+        match what {
+            outputs::Written::UpToDate => up_to_date += 1,
+            outputs::Written::Updated => lines.push(format!("{}: written", path.display())),
+            outputs::Written::Removed => lines.push(format!("{}: removed", path.display())),
+        }
+    }
+    lines.push(format!("{up_to_date} generated files up to date"));
+    Ok(lines)
 }
 
-/// Bare `headgen`: `generate`, then `check`. Each file is named once, by `generate`
-/// (which has just made it fresh); the check adds only the C compilers' lines.
+/// Bare `headgen`: `generate`, then `check`. `generate` has just said what it wrote and
+/// counted the rest, so the check adds only the C compilers' lines: each output is
+/// reported once.
 fn generate_and_check(root: &Path) -> Result<Vec<String>, Error> {
     let mut lines = generate(root)?;
     lines.extend(checked(root, &layout::ALL, Freshness::Quiet)?);
@@ -190,10 +199,22 @@ fn generate_and_check(root: &Path) -> Result<Vec<String>, Error> {
 /// Whether a check names each fresh file in its report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Freshness {
-    /// `path: up to date` for each fresh file.
+    /// `path: up to date` for each fresh file, and the images counted.
     Said,
-    /// Fresh files go unnamed (a stale one still fails).
+    /// Fresh files go unsaid (a stale one still fails).
     Quiet,
+}
+
+/// Whether `path` is one of many like it (a golden image or a fuzz seed), which the
+/// report counts rather than lists.
+fn one_of_many(path: &Path) -> bool {
+    [
+        "fixtures/walk",
+        "fixtures/cases",
+        compat_tests::generated::FUZZ_SEEDS,
+    ]
+    .iter()
+    .any(|dir| path.starts_with(dir))
 }
 
 /// `headgen check`: the freshness of every committed generated file, then the C checks
@@ -202,7 +223,7 @@ fn check(root: &Path, model: &[&'static StructDef]) -> Result<Vec<String>, Error
     checked(root, model, Freshness::Said)
 }
 
-/// [`check`], naming the fresh files or not.
+/// [`check`], saying the fresh files or not.
 fn checked(
     root: &Path,
     model: &[&'static StructDef],
@@ -210,20 +231,32 @@ fn checked(
 ) -> Result<Vec<String>, Error> {
     let outputs = outputs::all(root, model)?;
     let mut failures = outputs::stale(root, &outputs)?;
-    let mut lines: Vec<String> = outputs
+    let fresh: Vec<&outputs::Output> = outputs
         .iter()
         .filter(|o| {
-            freshness == Freshness::Said
+            o.committed
                 && !failures
                     .iter()
                     .any(|f| matches!(f, Error::Stale { path, .. } if *path == o.path))
         })
-        .map(|o| format!("{}: up to date", o.path.display()))
         .collect();
+    let mut lines: Vec<String> = Vec::new();
+    if freshness == Freshness::Said {
+        lines.extend(
+            fresh
+                .iter()
+                .filter(|o| !one_of_many(&o.path))
+                .map(|o| format!("{}: up to date", o.path.display())),
+        );
+        lines.push(format!(
+            "fixtures/walk, fixtures/cases: {} images up to date",
+            fresh.iter().filter(|o| one_of_many(&o.path)).count()
+        ));
+    }
     let header = outputs
         .iter()
         .find(|o| o.path == Path::new(kexec_h::PATH))
-        .and_then(|o| o.text.as_deref())
+        .and_then(outputs::Output::as_text)
         .unwrap_or_default();
     let outcomes = checks::run(
         header,
@@ -400,8 +433,6 @@ mod module_graph {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
 
     /// Plain `cargo test` runs `headgen check`: a stale committed file or a header that
@@ -447,6 +478,24 @@ mod tests {
         }
         files.push(ffi_header::PATH.to_owned());
         files.extend(ffi_header::source_files(&root));
+        files.extend(outputs::tests::derived_inputs());
+        files.push(compat_tests::generated::MULTI_FAULT.to_owned());
+        for dir in compat_tests::generated::image_dirs() {
+            for entry in std::fs::read_dir(root.join(&dir)).expect("list") {
+                let sub = dir.join(entry.expect("entry").file_name());
+                if root.join(&sub).is_dir() {
+                    for file in std::fs::read_dir(root.join(&sub)).expect("list") {
+                        files.push(
+                            sub.join(file.expect("entry").file_name())
+                                .display()
+                                .to_string(),
+                        );
+                    }
+                } else {
+                    files.push(sub.display().to_string());
+                }
+            }
+        }
         for file in files {
             let to = dir.path().join(&file);
             std::fs::create_dir_all(to.parent().expect("a file has a directory")).expect("mkdir");
@@ -495,11 +544,11 @@ mod tests {
     }
 
     #[test]
-    fn bare_headgen_names_each_output_once() {
+    fn bare_headgen_reports_each_output_once() {
         let tree = scratch_tree();
         std::fs::write(tree.path().join(outputs::LAYOUT_MD), "hand-written\n").expect("write");
         let lines = generate_and_check(tree.path()).expect("generates and checks");
-        let mut seen = BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::new();
         for line in &lines {
             assert!(seen.insert(line), "{line:?} printed twice: {lines:?}");
         }
@@ -508,10 +557,8 @@ mod tests {
             "{lines:?}"
         );
         assert!(
-            lines
-                .iter()
-                .any(|l| l == "include/public/kexec.h: up to date"),
-            "{lines:?}"
+            !lines.iter().any(|l| l.ends_with(": up to date")),
+            "generate counted the fresh files; the check must not list them again: {lines:?}"
         );
         assert!(
             lines

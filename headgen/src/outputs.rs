@@ -23,56 +23,158 @@ pub(crate) struct Output {
     /// The path, relative to the workspace root.
     pub(crate) path: PathBuf,
     /// What it must contain; `None`: it must not exist.
-    pub(crate) text: Option<String>,
+    pub(crate) bytes: Option<Vec<u8>>,
+    /// Whether the file is committed, so [`stale`] checks it. The fuzz seeds are not:
+    /// they are written into the fuzzer's corpus, which git ignores.
+    pub(crate) committed: bool,
 }
 
-/// Every generated file of the checkout at `root`, rendered from the layout `model`
-/// and the abi crate's items and doc comments (read from `root`). Each output is one
-/// entry here, the ffi crate's C header among them.
+impl Output {
+    /// A committed file with `text`.
+    fn text(path: impl Into<PathBuf>, text: String) -> Output {
+        Output {
+            path: path.into(),
+            bytes: Some(text.into_bytes()),
+            committed: true,
+        }
+    }
+
+    /// A leftover that must not exist.
+    fn gone(path: PathBuf) -> Output {
+        Output {
+            path,
+            bytes: None,
+            committed: true,
+        }
+    }
+
+    /// The contents as text, if the file is text (not a `.bin` image).
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        if is_binary(&self.path) {
+            return None;
+        }
+        self.bytes
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+    }
+}
+
+/// Whether the file at `path` is a binary image (`.bin`), which carries no "generated
+/// by" line and is compared by its bytes.
+fn is_binary(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "bin")
+}
+
+/// Every generated file of the checkout at `root`, in the order they derive from each
+/// other: the headers and layout docs, rendered from the layout `model` and the abi
+/// crate's items and doc comments (read from `root`); the case catalogue's multi-fault
+/// section; the fixtures' golden images, laid out by the C compilers from the header
+/// rendered here; the fuzz seeds, from those images. Each output is one entry here.
 pub(crate) fn all(root: &Path, model: &[&'static StructDef]) -> Result<Vec<Output>, Error> {
+    let mut outputs = from_model(root, model)?;
+    let header = outputs[0].as_text().unwrap_or_default().to_owned();
+    outputs.extend(derived_from_header(root, &header)?);
+    Ok(outputs)
+}
+
+/// The files rendered from the layout `model` and the abi crate's items and doc
+/// comments (read from `root`), the public header first: the headers and layout docs.
+fn from_model(root: &Path, model: &[&'static StructDef]) -> Result<Vec<Output>, Error> {
     let docs = AbiDocs::read(root)?;
+    let header = kexec_h::render(model, &docs)?;
     let mut outputs = vec![
-        Output {
-            path: kexec_h::PATH.into(),
-            text: Some(kexec_h::render(model, &docs)?),
-        },
-        Output {
-            path: LAYOUT_MD.into(),
-            text: Some(report::markdown(model, &Arch::ALL)),
-        },
-        Output {
-            path: ffi_header::PATH.into(),
-            // Like the abi sources, the ffi crate is read from the checkout at `root`.
-            text: Some(
-                ffi_header::generate(&root.join(ffi_header::SOURCE)).map_err(Error::Cbindgen)?,
-            ),
-        },
+        Output::text(kexec_h::PATH, header),
+        Output::text(LAYOUT_MD, report::markdown(model, &Arch::ALL)),
+        // Like the abi sources, the ffi crate is read from the checkout at `root`.
+        Output::text(
+            ffi_header::PATH,
+            ffi_header::generate(&root.join(ffi_header::SOURCE)).map_err(Error::Cbindgen)?,
+        ),
     ];
     let docs: Vec<Output> = model
         .iter()
-        .map(|def| Output {
-            path: Path::new(STRUCT_DOC_DIR).join(format!("{}.md", def.c_name)),
-            text: Some(report::struct_doc(def)),
+        .map(|def| {
+            Output::text(
+                Path::new(STRUCT_DOC_DIR).join(format!("{}.md", def.c_name)),
+                report::struct_doc(def),
+            )
         })
         .collect();
     // A table left behind by a structure the model no longer has.
-    let dir = root.join(STRUCT_DOC_DIR);
-    if dir.is_dir() {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-        let mut extra = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-            let path = Path::new(STRUCT_DOC_DIR).join(entry.file_name());
-            if path.extension().is_some_and(|e| e == "md") && !docs.iter().any(|d| d.path == path) {
-                extra.push(Output { path, text: None });
-            }
-        }
-        extra.sort_by(|a, b| a.path.cmp(&b.path));
-        outputs.extend(extra);
-    }
+    outputs.extend(leftovers(root, Path::new(STRUCT_DOC_DIR), &docs, |p| {
+        p.extension().is_some_and(|e| e == "md")
+    })?);
     outputs.extend(docs);
     Ok(outputs)
+}
+
+/// The outputs of compat-tests' generators (`compat_tests::generated`): the multi-fault
+/// section, the golden images (laid out from `header`, the header just rendered, not
+/// the committed one) with any leftover image, and the fuzz seeds.
+fn derived_from_header(root: &Path, header: &str) -> Result<Vec<Output>, Error> {
+    use compat_tests::generated;
+    let multi_fault = generated::multi_fault_cases();
+    let manifest = generated::manifest(root, &multi_fault).map_err(Error::Derived)?;
+    let include = tempfile::tempdir().map_err(|e| Error::io("creating a scratch directory", e))?;
+    let rendered = include.path().join("kexec.h");
+    std::fs::write(&rendered, header)
+        .map_err(|e| Error::io(format!("writing {}", rendered.display()), e))?;
+    let images = generated::images(
+        &manifest,
+        &[include.path().to_path_buf(), root.join("headgen/c")],
+    )
+    .map_err(Error::Derived)?;
+    let seeds = generated::fuzz_seeds(&manifest, &images).map_err(Error::Derived)?;
+    let mut outputs = vec![Output::text(generated::MULTI_FAULT, multi_fault)];
+    let images: Vec<Output> = images
+        .into_iter()
+        .map(|(path, bytes)| Output {
+            path,
+            bytes: Some(bytes),
+            committed: true,
+        })
+        .collect();
+    for dir in generated::image_dirs() {
+        outputs.extend(leftovers(root, &dir, &images, |_| true)?);
+    }
+    outputs.extend(images);
+    outputs.extend(seeds.into_iter().map(|(path, bytes)| Output {
+        path,
+        bytes: Some(bytes),
+        committed: false,
+    }));
+    Ok(outputs)
+}
+
+/// The files below `dir` (relative to `root`, searched recursively) that `is_generated`
+/// claims but `made` does not make, sorted: each to be removed.
+fn leftovers(
+    root: &Path,
+    dir: &Path,
+    made: &[Output],
+    is_generated: impl Fn(&Path) -> bool,
+) -> Result<Vec<Output>, Error> {
+    let mut extra = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let full = root.join(&d);
+        if !full.is_dir() {
+            continue;
+        }
+        let entries = std::fs::read_dir(&full)
+            .map_err(|e| Error::io(format!("listing {}", full.display()), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("listing {}", full.display()), e))?;
+            let path = d.join(entry.file_name());
+            if entry.path().is_dir() {
+                stack.push(path);
+            } else if is_generated(&path) && !made.iter().any(|o| o.path == path) {
+                extra.push(Output::gone(path));
+            }
+        }
+    }
+    extra.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(extra)
 }
 
 /// What [`write()`] did to a file.
@@ -93,14 +195,14 @@ pub(crate) fn write(root: &Path, outputs: &[Output]) -> Result<Vec<(PathBuf, Wri
     for output in outputs {
         let path = root.join(&output.path);
         let current = read(&path)?;
-        let what = match (&output.text, current) {
-            (Some(text), Some(current)) if *text == current => Written::UpToDate,
-            (Some(text), _) => {
+        let what = match (&output.bytes, current) {
+            (Some(bytes), Some(current)) if *bytes == current => Written::UpToDate,
+            (Some(bytes), _) => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
                 }
-                std::fs::write(&path, text)
+                std::fs::write(&path, bytes)
                     .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
                 Written::Updated
             }
@@ -118,19 +220,42 @@ pub(crate) fn write(root: &Path, outputs: &[Output]) -> Result<Vec<(PathBuf, Wri
 
 /// The committed outputs under `root` that differ from `outputs`, each as an
 /// [`Error::Stale`] with its diff.
+///
+/// Outputs that are not committed (the fuzz seeds) are not checked.
 pub(crate) fn stale(root: &Path, outputs: &[Output]) -> Result<Vec<Error>, Error> {
     let mut errors = Vec::new();
-    for output in outputs {
+    for output in outputs.iter().filter(|o| o.committed) {
         let committed = read(&root.join(&output.path))?;
-        if committed != output.text {
+        if committed != output.bytes {
             errors.push(Error::Stale {
                 path: output.path.clone(),
-                diff: unified_diff(&output.path, committed.as_deref(), output.text.as_deref()),
+                diff: diff(&output.path, committed.as_deref(), output.bytes.as_deref()),
                 command: repo::GENERATE_COMMAND,
             });
         }
     }
     Ok(errors)
+}
+
+/// The difference from the committed file to the generated one (`None`: absent): a
+/// unified diff of text, or the sizes of binary files.
+fn diff(path: &Path, committed: Option<&[u8]>, generated: Option<&[u8]>) -> String {
+    fn text(b: Option<&[u8]>) -> Result<Option<&str>, std::str::Utf8Error> {
+        b.map(std::str::from_utf8).transpose()
+    }
+    match (text(committed), text(generated)) {
+        (Ok(c), Ok(g)) if !is_binary(path) => unified_diff(path, c, g),
+        _ => {
+            let size =
+                |b: Option<&[u8]>| b.map_or("absent".to_owned(), |b| format!("{} bytes", b.len()));
+            format!(
+                "binary file {}: committed {}, generated {}\n",
+                path.display(),
+                size(committed),
+                size(generated)
+            )
+        }
+    }
 }
 
 /// A unified diff from the committed file to the generated one (`None`: absent).
@@ -159,8 +284,8 @@ pub(crate) fn unified_diff(
 }
 
 /// The file's contents, or `None` if it does not exist.
-fn read(path: &Path) -> Result<Option<String>, Error> {
-    match std::fs::read_to_string(path) {
+fn read(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
@@ -168,7 +293,7 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::repo::for_tests as test_root;
     use xen_kexec_abi::layout::{self, CType, SEGMENT};
@@ -181,6 +306,7 @@ mod tests {
             crate::abi_docs::STRUCTS.to_owned(),
         ];
         files.extend(ffi_header::source_files(&test_root()));
+        files.extend(derived_inputs());
         for file in &files {
             let file = file.as_str();
             let to = dir.path().join(file);
@@ -198,9 +324,18 @@ mod tests {
         dir
     }
 
+    /// The hand-written files compat-tests' generators read: the case manifest and the
+    /// test `xen.h` the fixtures compile with.
+    pub(crate) fn derived_inputs() -> Vec<String> {
+        vec![
+            compat_tests::generated::MANIFEST.to_owned(),
+            "headgen/c/xen.h".to_owned(),
+        ]
+    }
+
     /// The staleness errors of the committed header against one generated from `src`.
     fn header_staleness(src: &Path, model: &[&'static StructDef]) -> Vec<String> {
-        let header: Vec<_> = all(src, model)
+        let header: Vec<_> = from_model(src, model)
             .expect("generates")
             .into_iter()
             .filter(|o| o.path == Path::new(kexec_h::PATH))
@@ -210,13 +345,6 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
-    }
-
-    #[test]
-    fn the_committed_files_are_fresh() {
-        let outputs = all(&test_root(), &layout::ALL).expect("generates");
-        let stale = stale(&test_root(), &outputs).expect("reads");
-        assert!(stale.is_empty(), "{}", Error::Many(stale));
     }
 
     #[test]
@@ -319,13 +447,12 @@ mod tests {
     fn write_leaves_fresh_files_alone_and_removes_leftovers() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outputs = [
+            Output::text("a/x.md", "x\n".to_owned()),
+            Output::gone("a/gone.md".into()),
             Output {
-                path: "a/x.md".into(),
-                text: Some("x\n".to_owned()),
-            },
-            Output {
-                path: "a/gone.md".into(),
-                text: None,
+                path: "b/seed".into(),
+                bytes: Some(vec![0xff, 0]),
+                committed: false,
             },
         ];
         std::fs::create_dir_all(dir.path().join("a")).expect("mkdir");
@@ -333,14 +460,109 @@ mod tests {
         let first = write(dir.path(), &outputs).expect("writes");
         assert_eq!(
             first.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
-            [Written::Updated, Written::Removed]
+            [Written::Updated, Written::Removed, Written::Updated]
         );
         assert!(stale(dir.path(), &outputs).expect("reads").is_empty());
         let second = write(dir.path(), &outputs).expect("writes");
         assert_eq!(
             second.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
-            [Written::UpToDate, Written::UpToDate]
+            [Written::UpToDate, Written::UpToDate, Written::UpToDate]
         );
+    }
+
+    #[test]
+    fn a_changed_fixture_byte_is_stale_and_a_stray_image_is_a_leftover() {
+        let dir = scratch_with_structs(|s| format!("{s}\n"));
+        let outputs = all(dir.path(), &layout::ALL).expect("generates");
+        write(dir.path(), &outputs).expect("writes");
+        assert!(stale(dir.path(), &outputs).expect("reads").is_empty());
+        let image = outputs
+            .iter()
+            .find(|o| o.path.starts_with("fixtures/walk") && o.committed)
+            .expect("a walk image");
+        let path = dir.path().join(&image.path);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[0] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        std::fs::write(dir.path().join("fixtures/cases/stray.bin"), [1]).expect("write");
+        let again = all(dir.path(), &layout::ALL).expect("generates");
+        let errors: Vec<String> = stale(dir.path(), &again)
+            .expect("reads")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors.iter().any(
+                |e| e.starts_with(&format!("{} is stale", image.path.display()))
+                    && e.contains("binary file")
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("fixtures/cases/stray.bin is stale")
+                    && e.contains("generated absent")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn the_fuzz_seeds_are_written_but_never_checked() {
+        let dir = scratch_with_structs(|s| format!("{s}\n"));
+        let outputs = all(dir.path(), &layout::ALL).expect("generates");
+        let seeds: Vec<&Output> = outputs.iter().filter(|o| !o.committed).collect();
+        assert!(!seeds.is_empty());
+        assert!(seeds
+            .iter()
+            .all(|o| o.path.starts_with(compat_tests::generated::FUZZ_SEEDS)));
+        let stale_seeds = stale(dir.path(), &outputs)
+            .expect("reads")
+            .iter()
+            .filter(|e| e.to_string().contains("seed-"))
+            .count();
+        assert_eq!(stale_seeds, 0, "absent seeds are not stale");
+    }
+
+    #[test]
+    fn the_fixtures_are_laid_out_from_the_rendered_header_not_the_committed_one() {
+        // The scratch checkout has no include/public/kexec.h at all.
+        let dir = scratch_with_structs(|s| format!("{s}\n"));
+        assert!(!dir.path().join(kexec_h::PATH).exists());
+        let outputs = all(dir.path(), &layout::ALL).expect("generates");
+        let committed = test_root();
+        let walk: Vec<&Output> = outputs
+            .iter()
+            .filter(|o| o.path.starts_with("fixtures/walk"))
+            .collect();
+        assert!(walk.len() > 20);
+        for o in walk {
+            assert_eq!(
+                o.bytes.as_deref(),
+                Some(&std::fs::read(committed.join(&o.path)).expect("committed")[..]),
+                "{}",
+                o.path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn every_generated_text_file_starts_with_a_generated_by_line() {
+        let outputs = all(&test_root(), &layout::ALL).expect("generates");
+        for o in outputs.iter().filter(|o| o.committed) {
+            let Some(text) = o.as_text() else { continue };
+            let first = text
+                .lines()
+                .find(|l| !l.starts_with("/* SPDX") && !l.starts_with("// SPDX"))
+                .unwrap_or_default();
+            let first = first.to_lowercase();
+            assert!(
+                first.contains("generated by") && first.contains("do not edit"),
+                "{}: {first:?}",
+                o.path.display()
+            );
+        }
     }
 
     #[test]
@@ -357,7 +579,7 @@ mod tests {
             .iter()
             .find(|o| o.path.ends_with("xen_kexec_old.md"))
             .expect("listed");
-        assert_eq!(leftover.text, None);
+        assert_eq!(leftover.bytes, None);
         let errors = stale(dir.path(), std::slice::from_ref(leftover)).expect("reads");
         assert!(
             errors[0].to_string().contains("+++ /dev/null"),
