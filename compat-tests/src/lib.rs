@@ -12,3 +12,4 @@ pub mod fixtures;
 pub mod fuzzseed;
 pub mod manifest;
 pub mod multifault;
+pub mod oracle;
