@@ -279,6 +279,8 @@ enum Mutation {
     Dest(usize, i64),
     Size(usize, i64),
     BufSize(usize, i64),
+    /// Makes segment `.0`'s buffer one byte larger than its destination.
+    BufOneOver(usize),
     Buf(usize, u64),
     /// Moves segment `.1`'s destination to start inside segment `.0`'s.
     Overlap(usize, usize, u64),
@@ -302,6 +304,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0usize..16, delta.clone()).prop_map(|(i, d)| Mutation::Dest(i, d)),
         (0usize..16, delta.clone()).prop_map(|(i, d)| Mutation::Size(i, d)),
         (0usize..16, delta).prop_map(|(i, d)| Mutation::BufSize(i, d)),
+        (0usize..16).prop_map(Mutation::BufOneOver),
         (0usize..16, prop_oneof![Just(0u64), any::<u64>()]).prop_map(|(i, b)| Mutation::Buf(i, b)),
         (0usize..16, 0usize..16, 0u64..4).prop_map(|(i, j, k)| Mutation::Overlap(i, j, k)),
         Just(Mutation::NoCrashRegion),
@@ -337,6 +340,11 @@ impl Mutation {
             Mutation::BufSize(i, d) => {
                 if let Some(i) = at(i) {
                     segs[i].buf_size = segs[i].buf_size.wrapping_add_signed(d);
+                }
+            }
+            Mutation::BufOneOver(i) => {
+                if let Some(i) = at(i) {
+                    segs[i].buf_size = segs[i].dest_size.wrapping_add(1);
                 }
             }
             Mutation::Buf(i, b) => {
