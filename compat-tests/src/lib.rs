@@ -8,6 +8,7 @@ pub mod bench_table;
 pub mod c_reference;
 pub mod cc;
 pub mod cvalue;
+pub mod encode_case;
 pub mod fixtures;
 pub mod fuzzseed;
 pub mod manifest;
