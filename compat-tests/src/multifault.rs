@@ -72,7 +72,7 @@ fn base_segment(i: usize) -> x86_64::KexecSegment {
 /// A load request, its guest memory and its host, as a case describes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// The load structure, as the guest writes it (its handle is [`SEGS`]).
+    /// The load structure, as the guest writes it (its handle is `SEGS`, 0x20000).
     pub load: x86_64::KexecLoad,
     /// The segment array in guest memory.
     pub segments: Vec<x86_64::KexecSegment>,
