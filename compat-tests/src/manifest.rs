@@ -23,7 +23,8 @@
 //! ```
 //!
 //! A manifest may include others (`include = ["more.toml"]`, before the first case);
-//! [`load`] appends their cases to its own.
+//! [`load`] appends their cases to its own. The encoder's cases (`[[encode]]`) are
+//! described in [`crate::encode_case`].
 //!
 //! The bytes of every region are made by the C compiler (see [`crate::fixtures`]); the
 //! expected outcomes are the manifest's, written by a person: they are the specification.
@@ -40,6 +41,7 @@ use xen_kexec_abi::{layout, x86_32, x86_64, Error, GuestAbi, KexecCmd};
 use zerocopy::FromBytes;
 
 use crate::cvalue::{constant, FieldValue, StructValue};
+use crate::encode_case::EncodeCase;
 use crate::fixtures::Spec;
 
 /// The whole manifest.
@@ -54,6 +56,9 @@ pub struct Manifest {
     /// The cases, in file order, then those of each included file in turn.
     #[serde(rename = "case", default)]
     pub cases: Vec<Case>,
+    /// The encoder's cases, in the same order.
+    #[serde(rename = "encode", default)]
+    pub encodes: Vec<EncodeCase>,
 }
 
 /// A number as the manifest writes it: a TOML integer, a `"0x..."` string, or a
@@ -194,7 +199,7 @@ pub fn load_with(
     let manifest = read_with_includes(path, read, &mut Vec::new())?;
     let mut names = std::collections::BTreeSet::new();
     for case in &manifest.cases {
-        if !names.insert(case.name.as_str()) {
+        if !names.insert(case.name.clone()) {
             return Err(format!(
                 "{}: case name {} is used twice",
                 path.display(),
@@ -203,6 +208,20 @@ pub fn load_with(
         }
         case.guest_abi()?;
         case.expected()?;
+    }
+    for case in &manifest.encodes {
+        for abi in case.guest_abis()? {
+            if !names.insert(case.full_name(abi)) {
+                return Err(format!(
+                    "{}: case name {} is used twice",
+                    path.display(),
+                    case.full_name(abi)
+                ));
+            }
+        }
+        case.expected()?;
+        case.segments()?;
+        case.header()?;
     }
     Ok(manifest)
 }
@@ -226,6 +245,7 @@ fn read_with_includes(
         let included = read_with_includes(&dir.join(name), read, stack)
             .map_err(|e| format!("{e} (included by {})", path.display()))?;
         manifest.cases.extend(included.cases);
+        manifest.encodes.extend(included.encodes);
     }
     stack.pop();
     Ok(manifest)
@@ -248,7 +268,10 @@ pub enum Outcome {
 
 /// Replaces every `"0x..."` string in a JSON tree by its number, so that expectations
 /// can write addresses in hex.
-fn hex_to_numbers(value: Value) -> Result<Value, String> {
+///
+/// # Errors
+/// A message naming a `"0x..."` string that is not a 64-bit number.
+pub fn hex_to_numbers(value: Value) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) if s.starts_with("0x") => Value::from(Num::Text(s).u64()?),
         Value::Array(items) => Value::Array(

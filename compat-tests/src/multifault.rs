@@ -20,13 +20,22 @@
 //! in both placements, and the earlier segment wins. A pair's name lists its faults in
 //! that placement: the first named sits on segment 2, the second on segment 1.
 //!
-//! Xen's order is stated here, in [`FAULTS`], from Xen 4.23's `kexec_load`,
-//! `kimage_alloc`, `kimage_crash_alloc`, `do_kimage_alloc` and `machine_kexec_load` (the
-//! facts sheet lists it), independently of the decoder's implementation in
-//! `abi/src/load.rs`. The expected error of each case is computed from this table alone;
-//! the decoder is never asked.
+//! Xen's order is not stated here: the expected errno and error of each case are the
+//! answer of the oracle ([`crate::oracle`]), the same independent restatement of the load
+//! rules that the decoder's property tests hold it to, never the decoder's. [`FAULTS`]
+//! lists the faults in the order the oracle puts their checks, which only decides which
+//! fault sits on which segment in a pair (a test checks the listing against the oracle).
 
 use std::fmt::Write as _;
+
+use xen_kexec_abi::host::{HostDescription, MachineRange};
+use xen_kexec_abi::load::Segment;
+use xen_kexec_abi::{
+    x86_64, Access, DestBound, ElfMachine, EntryMode, Error, GuestAbi, GuestHandle64, KexecType,
+};
+
+use crate::manifest::errno_name;
+use crate::oracle::{expected_load, Accepted};
 
 /// The guest address of the load structure.
 const ARG: u64 = 0x1_0000;
@@ -42,38 +51,18 @@ const SPACING: u64 = 0x8_0000;
 pub const PAGE: u64 = 0x1000;
 /// The bytes of one `xen_kexec_segment_t`, in both widths.
 pub const SEGMENT_BYTES: usize = 32;
-/// `EM_X86_64`, the base's arch.
-const EM_X86_64: u16 = 62;
 /// `EM_ARM`: an arch Xen cannot enter.
-const EM_ARM: u16 = 40;
-/// `KEXEC_TYPE_CRASH`.
-const TYPE_CRASH: u8 = 1;
+const EM_ARM: ElfMachine = ElfMachine(40);
 
 /// The number of segments of the base request: segment 0 (the overlap fault's target),
 /// two fault slots (1 and 2) and a last one (the unreadable-array fault's).
 pub const BASE_SEGMENTS: usize = 4;
 
-/// The guests the section covers, by the manifest's names.
-const GUESTS: [&str; 2] = ["x86_32", "x86_64"];
-
-/// One segment of a request, as the guest writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seg {
-    /// The source's guest address (0: none).
-    pub buf: u64,
-    /// `buf_size`.
-    pub buf_size: u64,
-    /// `dest_maddr`.
-    pub dest_maddr: u64,
-    /// `dest_size`.
-    pub dest_size: u64,
-}
-
 /// The `i`-th segment of the base: one page, buffered, inside the crash region.
-fn base_segment(i: usize) -> Seg {
+fn base_segment(i: usize) -> x86_64::KexecSegment {
     let i = i as u64;
-    Seg {
-        buf: BUFS + i * PAGE,
+    x86_64::KexecSegment {
+        buf: GuestHandle64::from_raw(BUFS + i * PAGE),
         buf_size: PAGE,
         dest_maddr: CRASH.0 + i * SPACING,
         dest_size: PAGE,
@@ -83,18 +72,10 @@ fn base_segment(i: usize) -> Seg {
 /// A load request, its guest memory and its host, as a case describes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// `type`.
-    pub type_: u8,
-    /// `_pad`.
-    pub pad: u8,
-    /// `arch`.
-    pub arch: u16,
-    /// `nr_segments`.
-    pub nr_segments: u32,
-    /// `entry_maddr`.
-    pub entry_maddr: u64,
+    /// The load structure, as the guest writes it (its handle is `SEGS`, 0x20000).
+    pub load: x86_64::KexecLoad,
     /// The segment array in guest memory.
-    pub segments: Vec<Seg>,
+    pub segments: Vec<x86_64::KexecSegment>,
     /// Keep only this many bytes of the array (memory ends there).
     pub truncate: Option<usize>,
     /// The host's crash region (start, size), if it reserves one.
@@ -104,17 +85,41 @@ pub struct Request {
 impl Request {
     /// The valid base request.
     pub fn base() -> Request {
-        let segments: Vec<Seg> = (0..BASE_SEGMENTS).map(base_segment).collect();
+        let segments: Vec<x86_64::KexecSegment> = (0..BASE_SEGMENTS).map(base_segment).collect();
         Request {
-            type_: TYPE_CRASH,
-            pad: 0,
-            arch: EM_X86_64,
-            nr_segments: u32::try_from(segments.len()).unwrap_or(u32::MAX),
-            entry_maddr: CRASH.0,
+            load: x86_64::KexecLoad {
+                type_: KexecType::CRASH,
+                _pad: 0,
+                arch: ElfMachine::EM_X86_64,
+                nr_segments: u32::try_from(segments.len()).unwrap_or(u32::MAX),
+                segments: GuestHandle64::from_raw(SEGS),
+                entry_maddr: CRASH.0,
+            },
             segments,
             truncate: None,
             crash_region: Some(CRASH),
         }
+    }
+
+    /// The host the case describes: x86 pages, and its crash region.
+    pub fn host(&self) -> HostDescription {
+        HostDescription::x86(self.crash_region.and_then(|(s, n)| MachineRange::new(s, n)))
+    }
+
+    /// The whole segments guest memory holds (all but those `truncate` cuts into).
+    pub fn readable(&self) -> &[x86_64::KexecSegment] {
+        let whole = self
+            .truncate
+            .map_or(self.segments.len(), |n| n / SEGMENT_BYTES);
+        &self.segments[..whole.min(self.segments.len())]
+    }
+
+    /// The oracle's answer for this request from a guest of width `abi`.
+    ///
+    /// # Errors
+    /// The error of the first rule the request breaks, in Xen's order.
+    pub fn expected(&self, abi: GuestAbi) -> Result<Accepted, Error> {
+        expected_load(abi, &self.load, self.readable(), &self.host())
     }
 }
 
@@ -151,94 +156,43 @@ pub enum Fault {
     ReservedNotZero,
 }
 
-/// The step of Xen's `kexec_load` at which a rule is checked; the checks run in this
-/// order, each pass over the segments complete before the next begins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Step {
-    /// `kexec_load`: `nr_segments` against the maximum.
-    Count,
-    /// `kexec_load`: the copy of the segment array.
-    CopyArray,
-    /// `kimage_alloc`: the type.
-    Type,
-    /// `kimage_crash_alloc`: a crash region exists (Xen's entry test fails without one).
-    CrashRegion,
-    /// `kimage_crash_alloc`: the entry is in the crash region.
-    CrashEntry,
-    /// `kimage_crash_alloc`: the pass over the segments with a buffer.
-    CrashSegments,
-    /// `do_kimage_alloc`: the pass over every segment's start, end (and, fixed here,
-    /// wrap).
-    Alignment,
-    /// `do_kimage_alloc`: the pass over all pairs.
-    Overlap,
-    /// `do_kimage_alloc`: the pass over every `buf_size`.
-    BufSize,
-    /// `machine_kexec_load`: the arch.
-    Arch,
-    /// This crate's own rule, after all of Xen's: the reserved byte.
-    Reserved,
-}
-
-impl Step {
-    /// The check, in words, with the Xen function that makes it.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Step::Count => "the count (kexec_load)",
-            Step::CopyArray => "the array's copy (kexec_load)",
-            Step::Type => "the type (kimage_alloc)",
-            Step::CrashRegion => "the crash region (kimage_crash_alloc)",
-            Step::CrashEntry => "the entry (kimage_crash_alloc)",
-            Step::CrashSegments => "the crash segments' pass (kimage_crash_alloc)",
-            Step::Alignment => "the alignment pass (do_kimage_alloc)",
-            Step::Overlap => "the overlap pass (do_kimage_alloc)",
-            Step::BufSize => "the buf_size pass (do_kimage_alloc)",
-            Step::Arch => "the arch (machine_kexec_load)",
-            Step::Reserved => "this crate's reserved-byte rule, after Xen's",
-        }
-    }
-}
-
-/// Every fault, in Xen's order: `(fault, its step, its errno)`. The order of this table
-/// is the order of the section.
-pub const FAULTS: [(Fault, Step, &str); 13] = [
-    (Fault::TooManySegments, Step::Count, "EINVAL"),
-    (Fault::ArrayUnreadable, Step::CopyArray, "EFAULT"),
-    (Fault::UnknownType, Step::Type, "EINVAL"),
-    (Fault::NoCrashRegion, Step::CrashRegion, "EADDRNOTAVAIL"),
-    (Fault::EntryOutside, Step::CrashEntry, "EADDRNOTAVAIL"),
-    (
-        Fault::CrashSegmentOutside,
-        Step::CrashSegments,
-        "EADDRNOTAVAIL",
-    ),
-    (Fault::StartMisaligned, Step::Alignment, "EADDRNOTAVAIL"),
-    (Fault::Wraps, Step::Alignment, "EADDRNOTAVAIL"),
-    (Fault::EndMisaligned, Step::Alignment, "EADDRNOTAVAIL"),
-    (Fault::Overlap, Step::Overlap, "EINVAL"),
-    (Fault::BufferExceedsDest, Step::BufSize, "EINVAL"),
-    (Fault::UnsupportedArch, Step::Arch, "EINVAL"),
-    (Fault::ReservedNotZero, Step::Reserved, "EINVAL"),
+/// Every fault, in the order the oracle puts their checks (a test holds the listing to
+/// it): the order of the section, and which fault of a pair sits on the later segment.
+pub const FAULTS: [Fault; 13] = [
+    Fault::TooManySegments,
+    Fault::ArrayUnreadable,
+    Fault::UnknownType,
+    Fault::NoCrashRegion,
+    Fault::EntryOutside,
+    Fault::CrashSegmentOutside,
+    Fault::StartMisaligned,
+    Fault::Wraps,
+    Fault::EndMisaligned,
+    Fault::Overlap,
+    Fault::BufferExceedsDest,
+    Fault::UnsupportedArch,
+    Fault::ReservedNotZero,
 ];
 
 impl Fault {
-    fn entry(self) -> (Step, &'static str) {
-        FAULTS
-            .iter()
-            .find(|(f, _, _)| *f == self)
-            .map_or((Step::Reserved, "EINVAL"), |(_, step, errno)| {
-                (*step, *errno)
-            })
-    }
-
-    /// The step of Xen's order that checks this fault.
-    pub fn step(self) -> Step {
-        self.entry().0
-    }
-
-    /// The errno Xen gives for it.
-    pub fn errno(self) -> &'static str {
-        self.entry().1
+    /// The check of Xen's `kexec_load` that looks at this fault, in words, with the Xen
+    /// function that makes it. Faults of one pass over the segments share it.
+    pub fn check(self) -> &'static str {
+        match self {
+            Fault::TooManySegments => "the count (kexec_load)",
+            Fault::ArrayUnreadable => "the array's copy (kexec_load)",
+            Fault::UnknownType => "the type (kimage_alloc)",
+            Fault::NoCrashRegion => "the crash region (kimage_crash_alloc)",
+            Fault::EntryOutside => "the entry (kimage_crash_alloc)",
+            Fault::CrashSegmentOutside => "the crash segments' pass (kimage_crash_alloc)",
+            Fault::StartMisaligned | Fault::Wraps | Fault::EndMisaligned => {
+                "the alignment pass (do_kimage_alloc)"
+            }
+            Fault::Overlap => "the overlap pass (do_kimage_alloc)",
+            Fault::BufferExceedsDest => "the buf_size pass (do_kimage_alloc)",
+            Fault::UnsupportedArch => "the arch (machine_kexec_load)",
+            Fault::ReservedNotZero => "this crate's reserved-byte rule, after Xen's",
+        }
     }
 
     /// Its name in case names.
@@ -264,9 +218,41 @@ impl Fault {
     /// structure or the host.
     pub fn on_segment(self) -> bool {
         matches!(
-            self.step(),
-            Step::CrashSegments | Step::Alignment | Step::Overlap | Step::BufSize
+            self,
+            Fault::CrashSegmentOutside
+                | Fault::StartMisaligned
+                | Fault::Wraps
+                | Fault::EndMisaligned
+                | Fault::Overlap
+                | Fault::BufferExceedsDest
         )
+    }
+
+    /// The fault that makes `error`, and the segment the error names (0 for errors
+    /// about the whole request): how a case finds which of its faults the oracle
+    /// reported. `None` for an error no fault makes.
+    pub fn of_error(error: &Error) -> Option<(Fault, usize)> {
+        let on = |segment: u8| usize::from(segment);
+        Some(match *error {
+            Error::TooManySegments { .. } => (Fault::TooManySegments, 0),
+            Error::GuestFault(_) => (Fault::ArrayUnreadable, 0),
+            Error::UnknownType { .. } => (Fault::UnknownType, 0),
+            Error::NoCrashRegion => (Fault::NoCrashRegion, 0),
+            Error::CrashEntryOutside { .. } => (Fault::EntryOutside, 0),
+            Error::CrashSegmentOutside { segment, .. } => (Fault::CrashSegmentOutside, on(segment)),
+            Error::SegmentMisaligned {
+                segment,
+                bound: DestBound::Start,
+                ..
+            } => (Fault::StartMisaligned, on(segment)),
+            Error::SegmentMisaligned { segment, .. } => (Fault::EndMisaligned, on(segment)),
+            Error::SegmentWraps { segment, .. } => (Fault::Wraps, on(segment)),
+            Error::SegmentsOverlap { second, .. } => (Fault::Overlap, on(second)),
+            Error::BufferExceedsDest { segment, .. } => (Fault::BufferExceedsDest, on(segment)),
+            Error::UnsupportedArch { .. } => (Fault::UnsupportedArch, 0),
+            Error::ReservedNotZero { .. } => (Fault::ReservedNotZero, 0),
+            _ => return None,
+        })
     }
 
     /// What the fault does, in words, for a fault on segment `slot`.
@@ -296,14 +282,14 @@ impl Fault {
             Fault::TooManySegments => {
                 let have = req.segments.len();
                 req.segments.extend((have..17).map(base_segment));
-                req.nr_segments = 17;
+                req.load.nr_segments = 17;
             }
             Fault::ArrayUnreadable => {
                 req.truncate = Some(req.segments.len() * SEGMENT_BYTES - SEGMENT_BYTES / 2);
             }
-            Fault::UnknownType => req.type_ = 2,
+            Fault::UnknownType => req.load.type_ = KexecType(2),
             Fault::NoCrashRegion => req.crash_region = None,
-            Fault::EntryOutside => req.entry_maddr = CRASH.0 - 1,
+            Fault::EntryOutside => req.load.entry_maddr = CRASH.0 - 1,
             Fault::CrashSegmentOutside => req.segments[slot].dest_maddr = CRASH.0 + CRASH.1,
             Fault::StartMisaligned => {
                 let seg = &mut req.segments[slot];
@@ -312,8 +298,8 @@ impl Fault {
                 seg.buf_size = PAGE / 2;
             }
             Fault::Wraps => {
-                req.segments[slot] = Seg {
-                    buf: 0,
+                req.segments[slot] = x86_64::KexecSegment {
+                    buf: GuestHandle64::from_raw(0),
                     buf_size: 0,
                     dest_maddr: 0u64.wrapping_sub(PAGE),
                     dest_size: 2 * PAGE,
@@ -325,51 +311,77 @@ impl Fault {
                 let seg = &mut req.segments[slot];
                 seg.buf_size = seg.dest_size + 1;
             }
-            Fault::UnsupportedArch => req.arch = EM_ARM,
-            Fault::ReservedNotZero => req.pad = 1,
+            Fault::UnsupportedArch => req.load.arch = EM_ARM,
+            Fault::ReservedNotZero => req.load._pad = 1,
         }
     }
+}
 
-    /// The error this fault gives in `req` (where it was applied on segment `slot`), as
-    /// the manifest writes it: the serde form of the decoder's error.
-    fn error(self, req: &Request, slot: usize) -> String {
-        let seg = req.segments[slot];
-        match self {
-            Fault::TooManySegments => format!("{{ TooManySegments = {{ nr = {} }} }}", req.nr_segments),
-            Fault::ArrayUnreadable => format!(
-                "{{ GuestFault = {{ addr = \"{SEGS:#x}\", len = {}, access = \"Read\" }} }}",
-                req.nr_segments as usize * SEGMENT_BYTES
-            ),
-            Fault::UnknownType => format!("{{ UnknownType = {{ value = {} }} }}", req.type_),
-            Fault::NoCrashRegion => "\"NoCrashRegion\"".into(),
-            Fault::EntryOutside => format!(
-                "{{ CrashEntryOutside = {{ entry = \"{:#x}\" }} }}",
-                req.entry_maddr
-            ),
-            Fault::CrashSegmentOutside => format!(
-                "{{ CrashSegmentOutside = {{ segment = {slot}, dest_maddr = \"{:#x}\", dest_size = \"{:#x}\" }} }}",
-                seg.dest_maddr, seg.dest_size
-            ),
-            Fault::StartMisaligned => format!(
-                "{{ SegmentMisaligned = {{ segment = {slot}, bound = \"Start\", addr = \"{:#x}\" }} }}",
-                seg.dest_maddr
-            ),
-            Fault::Wraps => format!(
-                "{{ SegmentWraps = {{ segment = {slot}, dest_maddr = \"{:#x}\", dest_size = \"{:#x}\" }} }}",
-                seg.dest_maddr, seg.dest_size
-            ),
-            Fault::EndMisaligned => format!(
-                "{{ SegmentMisaligned = {{ segment = {slot}, bound = \"End\", addr = \"{:#x}\" }} }}",
-                seg.dest_maddr + seg.dest_size
-            ),
-            Fault::Overlap => format!("{{ SegmentsOverlap = {{ first = 0, second = {slot} }} }}"),
-            Fault::BufferExceedsDest => format!(
-                "{{ BufferExceedsDest = {{ segment = {slot}, buf_size = \"{:#x}\", dest_size = \"{:#x}\" }} }}",
-                seg.buf_size, seg.dest_size
-            ),
-            Fault::UnsupportedArch => format!("{{ UnsupportedArch = {{ arch = {} }} }}", req.arch),
-            Fault::ReservedNotZero => format!("{{ ReservedNotZero = {{ value = {} }} }}", req.pad),
+/// An error as the manifest writes it (`expect.error`): the serde form of the decoder's
+/// error, addresses and sizes as `"0x…"` strings.
+///
+/// # Panics
+/// For an error no fault of this section makes (the oracle gave something unforeseen).
+fn error_toml(error: &Error) -> String {
+    match *error {
+        Error::TooManySegments { nr } => format!("{{ TooManySegments = {{ nr = {nr} }} }}"),
+        Error::GuestFault(f) => format!(
+            "{{ GuestFault = {{ addr = {}, len = {}, access = \"{}\" }} }}",
+            hex(f.addr),
+            f.len,
+            if f.access == Access::Read { "Read" } else { "Write" }
+        ),
+        Error::UnknownType { value } => format!("{{ UnknownType = {{ value = {value} }} }}"),
+        Error::NoCrashRegion => "\"NoCrashRegion\"".into(),
+        Error::CrashEntryOutside { entry } => {
+            format!("{{ CrashEntryOutside = {{ entry = {} }} }}", hex(entry))
         }
+        Error::CrashSegmentOutside {
+            segment,
+            dest_maddr,
+            dest_size,
+        } => format!(
+            "{{ CrashSegmentOutside = {{ segment = {segment}, dest_maddr = {}, dest_size = {} }} }}",
+            hex(dest_maddr),
+            hex(dest_size)
+        ),
+        Error::SegmentMisaligned {
+            segment,
+            bound,
+            addr,
+        } => format!(
+            "{{ SegmentMisaligned = {{ segment = {segment}, bound = \"{}\", addr = {} }} }}",
+            if bound == DestBound::Start { "Start" } else { "End" },
+            hex(addr)
+        ),
+        Error::SegmentWraps {
+            segment,
+            dest_maddr,
+            dest_size,
+        } => format!(
+            "{{ SegmentWraps = {{ segment = {segment}, dest_maddr = {}, dest_size = {} }} }}",
+            hex(dest_maddr),
+            hex(dest_size)
+        ),
+        Error::SegmentsOverlap { first, second } => {
+            format!("{{ SegmentsOverlap = {{ first = {first}, second = {second} }} }}")
+        }
+        Error::BufferExceedsDest {
+            segment,
+            buf_size,
+            dest_size,
+        } => format!(
+            "{{ BufferExceedsDest = {{ segment = {segment}, buf_size = {}, dest_size = {} }} }}",
+            hex(buf_size),
+            hex(dest_size)
+        ),
+        Error::UnsupportedArch { arch } => {
+            format!("{{ UnsupportedArch = {{ arch = {} }} }}", arch.0)
+        }
+        Error::ReservedNotZero { value } => {
+            format!("{{ ReservedNotZero = {{ value = {value} }} }}")
+        }
+        ref other => panic!("the oracle gave {other}, which no fault of the section makes"),
     }
 }
 
@@ -382,28 +394,13 @@ pub struct Placed {
     pub slot: usize,
 }
 
-impl Placed {
-    /// Where the fault stands in Xen's order: its step, then (within a pass over the
-    /// segments) its segment.
-    fn precedence(self) -> (Step, usize) {
-        (
-            self.fault.step(),
-            if self.fault.on_segment() {
-                self.slot
-            } else {
-                0
-            },
-        )
-    }
-}
-
 /// One generated case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenCase {
     /// The case's name.
     pub name: String,
-    /// `x86_32` or `x86_64`.
-    pub guest: &'static str,
+    /// The guest's width.
+    pub guest: GuestAbi,
     /// The faults, as placed (none for the base).
     pub faults: Vec<Placed>,
     /// The request with the faults applied.
@@ -411,16 +408,16 @@ pub struct GenCase {
 }
 
 impl GenCase {
-    fn new(guest: &'static str, faults: Vec<Placed>) -> GenCase {
+    fn new(guest: GuestAbi, faults: Vec<Placed>) -> GenCase {
         let mut request = Request::base();
         for p in &faults {
             p.fault.apply(&mut request, p.slot);
         }
         let name = if faults.is_empty() {
-            format!("load-faults-none-{guest}")
+            format!("load-faults-none-{}", guest.name())
         } else {
             let slugs: Vec<&str> = faults.iter().map(|p| p.fault.slug()).collect();
-            format!("load-faults-{}-{guest}", slugs.join("-and-"))
+            format!("load-faults-{}-{}", slugs.join("-and-"), guest.name())
         };
         GenCase {
             name,
@@ -430,10 +427,34 @@ impl GenCase {
         }
     }
 
-    /// The fault Xen's order reports: the earliest step; within a pass over the
-    /// segments, the earliest segment.
+    /// The oracle's answer for this case.
+    ///
+    /// # Errors
+    /// The error the decoder must give.
+    pub fn expected(&self) -> Result<Accepted, Error> {
+        self.request.expected(self.guest)
+    }
+
+    /// The fault the oracle reports: the placed fault whose rule and segment its error
+    /// names. `None` when it accepts the request.
+    ///
+    /// # Panics
+    /// When the oracle names a rule or segment that no fault of the case breaks: the
+    /// case would not be what its name says.
     pub fn winner(&self) -> Option<Placed> {
-        self.faults.iter().copied().min_by_key(|p| p.precedence())
+        let error = self.expected().err()?;
+        let found = Fault::of_error(&error).and_then(|(fault, segment)| {
+            self.faults
+                .iter()
+                .copied()
+                .find(|p| p.fault == fault && (!fault.on_segment() || p.slot == segment))
+        });
+        assert!(
+            found.is_some(),
+            "case {}: the oracle answers {error}, which none of its faults makes",
+            self.name
+        );
+        found
     }
 
     fn about(&self) -> String {
@@ -447,15 +468,11 @@ impl GenCase {
                 "the multi-fault base: a valid crash load of well-separated segments".into()
             }
             ([_], _) => format!("{} alone", what[0]),
-            ([a, b], Some(w)) if a.fault.step() == b.fault.step() => format!(
+            ([a, b], Some(w)) if a.fault.check() == b.fault.check() => format!(
                 "{}; {}: one pass, the earlier segment ({}) is reported",
                 what[0], what[1], w.slot
             ),
-            (_, Some(w)) => format!(
-                "{}: {} comes first",
-                what.join("; "),
-                w.fault.step().describe()
-            ),
+            (_, Some(w)) => format!("{}: {} comes first", what.join("; "), w.fault.check()),
         }
     }
 }
@@ -464,20 +481,20 @@ impl GenCase {
 /// pair of faults (pairs within one pass over the segments in both placements).
 pub fn cases() -> Vec<GenCase> {
     let mut out = Vec::new();
-    for guest in GUESTS {
+    for guest in GuestAbi::ALL {
         out.push(GenCase::new(guest, Vec::new()));
-        for (fault, _, _) in FAULTS {
+        for fault in FAULTS {
             out.push(GenCase::new(guest, vec![Placed { fault, slot: 1 }]));
         }
-        for (i, (a, _, _)) in FAULTS.iter().enumerate() {
-            for (b, _, _) in &FAULTS[i + 1..] {
-                // `a` comes first in Xen's order: put it on the later segment, so that
-                // only the order of the passes makes it win.
+        for (i, a) in FAULTS.iter().enumerate() {
+            for b in &FAULTS[i + 1..] {
+                // `a` is checked first: put it on the later segment, so that only the
+                // order of the passes makes it win.
                 out.push(GenCase::new(
                     guest,
                     vec![Placed { fault: *a, slot: 2 }, Placed { fault: *b, slot: 1 }],
                 ));
-                if a.on_segment() && a.step() == b.step() {
+                if a.on_segment() && a.check() == b.check() {
                     out.push(GenCase::new(
                         guest,
                         vec![Placed { fault: *b, slot: 2 }, Placed { fault: *a, slot: 1 }],
@@ -499,7 +516,17 @@ fn hex(n: u64) -> String {
     format!("\"{n:#x}\"")
 }
 
-fn segment_toml(s: &Seg) -> String {
+/// A segment of the array as the guest writes it, its whole handle as `buf`.
+fn as_written(s: &x86_64::KexecSegment) -> Segment {
+    Segment {
+        buf: s.buf.raw(),
+        buf_size: s.buf_size,
+        dest_maddr: s.dest_maddr,
+        dest_size: s.dest_size,
+    }
+}
+
+fn segment_toml(s: &Segment) -> String {
     format!(
         "{{ buf = {}, buf_size = {}, dest_maddr = {}, dest_size = {} }}",
         hex(s.buf),
@@ -515,57 +542,65 @@ pub fn render(cases: &[GenCase]) -> String {
     out.push_str(
         "# The multi-fault section of the case catalogue, included by cases.toml: a valid crash\n\
          # load, each single fault, and every pair of faults, with the errno and rule of the fault\n\
-         # Xen's order reports. The table of faults and Xen's order: compat-tests/src/multifault.rs.\n",
+         # Xen's order reports. The faults: compat-tests/src/multifault.rs; the expected errors: the\n\
+         # oracle of the load rules, compat-tests/src/oracle.rs.\n",
     );
     for case in cases {
         let r = &case.request;
         out.push_str("\n[[case]]\n");
         let _ = writeln!(out, "name = \"{}\"", case.name);
         let _ = writeln!(out, "about = \"{}\"", case.about());
-        let _ = writeln!(out, "guest = \"{}\"", case.guest);
+        let _ = writeln!(out, "guest = \"{}\"", case.guest.name());
         out.push_str("cmd = \"KEXEC_CMD_kexec_load\"\n");
         let _ = writeln!(out, "arg = {}", hex(ARG));
         if let Some((start, size)) = r.crash_region {
             let _ = writeln!(out, "crash_region = [{}, {}]", hex(start), hex(size));
         }
-        if let Some(w) = case.winner() {
-            let _ = writeln!(out, "expect.errno = \"{}\"", w.fault.errno());
-            let _ = writeln!(out, "expect.error = {}", w.fault.error(r, w.slot));
-        } else {
-            let _ = writeln!(
-                out,
-                "expect.ok = {{ load = {{ type = {}, arch = {}, entry_mode = \"Long64\", entry_maddr = {}, segments = [",
-                r.type_,
-                r.arch,
-                hex(r.entry_maddr)
-            );
-            for s in &r.segments {
-                let _ = writeln!(out, "    {},", segment_toml(s));
+        match case.expected() {
+            Err(e) => {
+                let _ = writeln!(out, "expect.errno = \"{}\"", errno_name(&e));
+                let _ = writeln!(out, "expect.error = {}", error_toml(&e));
             }
-            out.push_str("] } }\n");
+            Ok(accepted) => {
+                let mode = match accepted.entry_mode {
+                    EntryMode::Protected32 => "Protected32",
+                    _ => "Long64",
+                };
+                let _ = writeln!(
+                    out,
+                    "expect.ok = {{ load = {{ type = {}, arch = {}, entry_mode = \"{mode}\", entry_maddr = {}, segments = [",
+                    r.load.type_.0,
+                    r.load.arch.0,
+                    hex(r.load.entry_maddr)
+                );
+                for s in &accepted.segments {
+                    let _ = writeln!(out, "    {},", segment_toml(s));
+                }
+                out.push_str("] } }\n");
+            }
         }
         out.push_str("\n[[case.region]]\n");
         let _ = writeln!(out, "addr = {}", hex(ARG));
         out.push_str("struct = \"xen_kexec_load\"\n");
-        let pad = if r.pad == 0 {
+        let pad = if r.load._pad == 0 {
             String::new()
         } else {
-            format!(", _pad = {}", r.pad)
+            format!(", _pad = {}", r.load._pad)
         };
         let _ = writeln!(
             out,
             "value = {{ type = {}, arch = {}, nr_segments = {}, segments = {}, entry_maddr = {}{pad} }}",
-            r.type_,
-            r.arch,
-            r.nr_segments,
-            hex(SEGS),
-            hex(r.entry_maddr)
+            r.load.type_.0,
+            r.load.arch.0,
+            r.load.nr_segments,
+            hex(r.load.segments.raw()),
+            hex(r.load.entry_maddr)
         );
         out.push_str("\n[[case.region]]\n");
         let _ = writeln!(out, "addr = {}", hex(SEGS));
         out.push_str("struct = \"xen_kexec_segment\"\narray = [\n");
         for s in &r.segments {
-            let _ = writeln!(out, "    {},", segment_toml(s));
+            let _ = writeln!(out, "    {},", segment_toml(&as_written(s)));
         }
         out.push_str("]\n");
         if let Some(n) = r.truncate {

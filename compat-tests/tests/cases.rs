@@ -97,3 +97,35 @@ fn the_malformed_catalogue_covers_every_decoder_rule_in_both_widths() {
     }
     assert!(seen["x86_32"].contains("RangeTooWide"));
 }
+
+#[test]
+fn every_encode_case_gives_its_expected_outcome_through_the_rust_encoder() {
+    let m = manifest();
+    let mut runs = 0;
+    let mut failures = Vec::new();
+    for case in &m.encodes {
+        for abi in case.guest_abis().expect("guests") {
+            runs += 1;
+            if let Err(e) = case.check(abi) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(runs >= 30, "only {runs} encode runs");
+
+    // The check fails on a wrong expectation: a refused request expected to encode.
+    let mut wrong = m
+        .encodes
+        .iter()
+        .find(|c| c.name == "misaligned")
+        .expect("case")
+        .clone();
+    wrong.expect.ok = true;
+    wrong.expect.errno = None;
+    wrong.expect.error = None;
+    let err = wrong
+        .check(xen_kexec_abi::GuestAbi::X86_64)
+        .expect_err("a wrong expectation must fail");
+    assert!(err.contains("SegmentMisaligned"), "{err}");
+}

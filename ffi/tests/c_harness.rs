@@ -6,8 +6,9 @@
 //! - every case of `fixtures/cases.toml` through `xen_kexec_decode` (and, for get_range
 //!   cases with an answer, `xen_kexec_complete_get_range`): errno, reason text and every
 //!   decoded field, or the guest memory written back;
-//! - loads encoded by `xen_kexec_encode_load` for both widths, their bytes compared with
-//!   the Rust encoder's, then decoded back by `xen_kexec_decode` (the round trip);
+//! - every encoder case of the catalogue (`[[encode]]`, `fixtures/cases-encode.toml`)
+//!   encoded by `xen_kexec_encode_load` for its widths, the bytes compared with the Rust
+//!   encoder's, then decoded back by `xen_kexec_decode` (the round trip);
 //! - every argument error of the C interface;
 //! - the staticlib links with `-nostdlib -static` (no C library, no Rust std), and the
 //!   example `ffi/examples/kexec_load.c` compiles, links and runs.
@@ -22,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use compat_tests::encode_case::{decode_encoded, LOAD_ADDR};
 use compat_tests::manifest;
 use xen_kexec_abi::decode::{decode, Operation};
-use xen_kexec_abi::encode::EncodeError;
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
-use xen_kexec_abi::host::{HostDescription, MachineRange};
+use xen_kexec_abi::host::HostDescription;
 use xen_kexec_abi::load::{LoadRequest, Segment};
 use xen_kexec_abi::{
     x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
@@ -279,262 +280,63 @@ fn every_manifest_case_decodes_in_c_as_in_rust() {
     assert_lines(&run_harness(&input), &want);
 }
 
-/// One load for `xen_kexec_encode_load`.
-struct EncodeCase {
-    name: String,
-    abi: GuestAbi,
-    crash: Option<(u64, u64)>,
-    type_: u8,
-    arch: u16,
-    entry: u64,
-    segments_addr: u64,
-    segments: Vec<Segment>,
-}
-
-fn seg(buf: u64, dest_maddr: u64, pages: u64) -> Segment {
-    Segment {
-        buf,
-        buf_size: pages * 0x1000 - 0x10,
-        dest_maddr,
-        dest_size: pages * 0x1000,
-    }
-}
-
-#[allow(clippy::too_many_lines)] // a table of cases
-/// Loads for both widths: accepted ones of every shape, and one for every refusal of the
-/// encoder (each rule, and a handle too wide for a 32-bit guest).
-fn encode_cases() -> Vec<EncodeCase> {
-    let crash = Some((0x2000_0000, 0x400_0000));
-    let mut cases = Vec::new();
-    for abi in GuestAbi::ALL {
-        let mut add = |what: &str, crash, type_, arch: ElfMachine, entry, addr, segments| {
-            cases.push(EncodeCase {
-                name: format!("encode-{what}-{}", abi.name()),
-                abi,
-                crash,
-                type_,
-                arch: arch.0,
-                entry,
-                segments_addr: addr,
-                segments,
-            });
-        };
-        let (d, c) = (KexecType::DEFAULT.0, KexecType::CRASH.0);
-        let (x64, x32) = (ElfMachine::EM_X86_64, ElfMachine::EM_386);
-        add(
-            "default-1",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000_0000, 0x10_0000, 2)],
-        );
-        add(
-            "default-386",
-            None,
-            d,
-            x32,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000_0000, 0x10_0000, 1), seg(0, 0, 0x100)],
-        );
-        add("zero-segments", None, d, x64, 0x10_0000, 0x2000, vec![]);
-        add(
-            "crash-16",
-            crash,
-            c,
-            x32,
-            0x2000_0000,
-            0x2000,
-            (0..16)
-                .map(|i| seg(0x8000_0000 + i * 0x1000, 0x2000_0000 + i * 0x1000, 1))
-                .collect(),
-        );
-        add(
-            "17-segments",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            (0..17).map(|i| seg(0, i * 0x1000, 1)).collect(),
-        );
-        add(
-            "buf-above-4g",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x1_0000_0000, 0x10_0000, 1)],
-        );
-        add(
-            "segments-above-4g",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x1_0000_2000,
-            vec![seg(0x4000, 0x10_0000, 1)],
-        );
-        add(
-            "misaligned",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000, 0x10_0800, 1)],
-        );
-        add(
-            "wraps",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000, u64::MAX - 0xfff, 2)],
-        );
-        add(
-            "overlap",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000, 0x10_0000, 2), seg(0x5000, 0x10_1000, 1)],
-        );
-        let mut big = seg(0x4000, 0x10_0000, 1);
-        big.buf_size = 0x1001;
-        add(
-            "buf-exceeds-dest",
-            None,
-            d,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![big],
-        );
-        add(
-            "type-2",
-            None,
-            2,
-            x64,
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000, 0x10_0000, 1)],
-        );
-        add(
-            "arch-40",
-            None,
-            d,
-            ElfMachine(40),
-            0x10_0000,
-            0x2000,
-            vec![seg(0x4000, 0x10_0000, 1)],
-        );
-        add(
-            "crash-no-region",
-            None,
-            c,
-            x64,
-            0x2000_0000,
-            0x2000,
-            vec![seg(0x4000, 0x2000_0000, 1)],
-        );
-        add(
-            "crash-outside",
-            crash,
-            c,
-            x64,
-            0x2000_0000,
-            0x2000,
-            vec![seg(0x4000, 0x10_0000, 1)],
-        );
-        add(
-            "crash-entry-at-end",
-            crash,
-            c,
-            x64,
-            0x2400_0000,
-            0x2000,
-            vec![seg(0x4000, 0x2000_0000, 1)],
-        );
-    }
-    cases
-}
-
 #[test]
 fn loads_encoded_in_c_match_rust_and_decode_back_for_both_widths() {
+    // The C harness decodes an encoded load at its LOAD_ADDR, as `decode_encoded` does.
+    const { assert!(LOAD_ADDR == 0x1000, "ffi/tests/c/harness.c's LOAD_ADDR") };
+    let manifest = manifest::load(&manifest::manifest_path()).expect("manifest");
     let (mut input, mut want) = (String::new(), Vec::new());
     let mut round_trips = [0, 0];
-    for case in encode_cases() {
-        let (crash_start, crash_size) = case.crash.unwrap_or((0, 0));
-        writeln!(
-            input,
-            "encode {} {} 1000 {crash_start:x} {crash_size:x} {:x} {:x} {:x} {:x} {}",
-            case.name,
-            if case.abi == GuestAbi::X86_32 { 32 } else { 64 },
-            case.type_,
-            case.arch,
-            case.entry,
-            case.segments_addr,
-            case.segments.len()
-        )
-        .expect("string");
-        for s in &case.segments {
+    for case in &manifest.encodes {
+        let (type_, arch, entry, segments_addr) = case.header().expect("header");
+        let segments = case.segments().expect("segments");
+        let host = case.host().expect("host");
+        let (crash_start, crash_size) = host.crash_region.map_or((0, 0), |r| (r.start(), r.size()));
+        for abi in case.guest_abis().expect("guests") {
+            let name = case.full_name(abi);
+            // The Rust encoder gives what the catalogue says (C is compared with it below).
+            case.check(abi).unwrap_or_else(|e| panic!("{e}"));
             writeln!(
                 input,
-                "seg {:x} {:x} {:x} {:x}",
-                s.buf, s.buf_size, s.dest_maddr, s.dest_size
+                "encode {name} {} 1000 {crash_start:x} {crash_size:x} {:x} {:x} {entry:x} {segments_addr:x} {}",
+                if abi == GuestAbi::X86_32 { 32 } else { 64 },
+                type_.0,
+                arch.0,
+                segments.len()
             )
             .expect("string");
-        }
-        let host = HostDescription::x86(case.crash.and_then(|(s, z)| MachineRange::new(s, z)));
-        let mut request =
-            LoadRequest::new(KexecType(case.type_), ElfMachine(case.arch), case.entry);
-        let encoded = case
-            .segments
-            .iter()
-            .try_for_each(|s| request.push_segment(*s).map(|_| ()))
-            .and_then(|()| request.validate(&host))
-            .map_err(EncodeError::from)
-            .and_then(|load| load.encode(case.abi, case.segments_addr));
-        let shown = if case.segments.len() <= 16 {
-            case.segments.len() * 32
-        } else {
-            0
-        };
-        match encoded {
-            Err(e) => want.push(format!(
-                "{} rc={} load={} segments={}",
-                case.name,
-                e.errno().to_hypercall_ret(),
-                hex(&[0xaa; 24]),
-                hex(&vec![0xaa; shown])
-            )),
-            Ok(enc) => {
-                want.push(format!(
-                    "{} rc=0 load={} segments={}",
-                    case.name,
-                    hex(enc.load_bytes()),
-                    hex(enc.segment_bytes())
-                ));
-                // The round trip, in Rust: the same bytes decode to the request.
-                let mut copies = vec![
-                    (0x1000, enc.load_bytes().to_vec()),
-                    (case.segments_addr, enc.segment_bytes().to_vec()),
-                ];
-                let mut mem_regions = regions(&mut copies);
-                let mut mem = SparseMemory::new(&mut mem_regions).expect("regions");
-                let decoded = decode(case.abi, KexecCmd::LOAD, 0x1000, &mut mem, &host);
-                let Ok(Operation::Load(load)) = &decoded else {
-                    panic!("{}: encoded load does not decode: {decoded:?}", case.name)
-                };
-                assert_eq!(load.request(), request, "{}", case.name);
-                round_trips[usize::from(case.abi == GuestAbi::X86_64)] += 1;
-                want.extend(decode_lines(&format!("{} decoded", case.name), &decoded));
+            for s in &segments {
+                writeln!(
+                    input,
+                    "seg {:x} {:x} {:x} {:x}",
+                    s.buf, s.buf_size, s.dest_maddr, s.dest_size
+                )
+                .expect("string");
+            }
+            let (_, encoded) = case.encode(abi).expect("encode case");
+            let shown = if segments.len() <= 16 {
+                segments.len() * 32
+            } else {
+                0
+            };
+            match encoded {
+                Err(e) => want.push(format!(
+                    "{name} rc={} load={} segments={}",
+                    e.errno().to_hypercall_ret(),
+                    hex(&[0xaa; 24]),
+                    hex(&vec![0xaa; shown])
+                )),
+                Ok(enc) => {
+                    want.push(format!(
+                        "{name} rc=0 load={} segments={}",
+                        hex(enc.load_bytes()),
+                        hex(enc.segment_bytes())
+                    ));
+                    // The C harness decodes the same bytes from the same addresses.
+                    let decoded = decode_encoded(abi, &enc, segments_addr, &host).expect("regions");
+                    round_trips[usize::from(abi == GuestAbi::X86_64)] += 1;
+                    want.extend(decode_lines(&format!("{name} decoded"), &decoded));
+                }
             }
         }
     }

@@ -1,22 +1,101 @@
 // SPDX-License-Identifier: MIT
 //! Property tests of the decoder and the builder, for both guest widths:
 //! - no input panics: arbitrary bytes, commands, addresses and hosts;
-//! - the load rules agree with an independent model of them (exact error or exact load);
+//! - the load rules agree with the oracle, the independent restatement of them in
+//!   `compat_tests::oracle` (exact error or exact load), over lent and copied memory;
 //! - the builder's bytes, decoded, give back the request.
+//!
+//! Here rather than in `abi/tests`: the oracle is also what the multi-fault section of the
+//! catalogue is generated from, so it lives in this crate, which depends on `abi` (`abi`
+//! cannot depend back on it).
 
-mod decode_support;
-
-use decode_support::*;
+use compat_tests::oracle::expected_load;
 use proptest::prelude::*;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::encode::{EncodeError, HandleField};
-use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
+use xen_kexec_abi::guest_mem::{Copying, GuestRegion, SparseMemory};
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
 use xen_kexec_abi::layout;
-use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList};
+use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
 use xen_kexec_abi::{
-    DestBound, ElfMachine, EntryMode, Errno, Error, GuestAbi, GuestFault, KexecCmd, KexecType,
+    x86_32, x86_64, ElfMachine, Errno, Error, GuestAbi, GuestHandle64, KexecCmd, KexecType,
 };
+use zerocopy::IntoBytes;
+
+/// Where the tests put the load structure.
+const ARG: u64 = 0x10_0000;
+/// Where the tests put the segment array.
+const SEGS: u64 = 0x10_1000;
+/// 4 KiB.
+const PAGE: u64 = 0x1000;
+
+/// Decodes `kexec_op(cmd, arg)` from a guest whose memory is `regions`, over memory the
+/// decoder may borrow and over memory it can only copy from: the same answer both ways.
+fn decode_both(
+    abi: GuestAbi,
+    regions: &mut [(u64, Vec<u8>)],
+    cmd: KexecCmd,
+    arg: u64,
+    host: &HostDescription,
+) -> Result<Operation, Error> {
+    let mut lent: Vec<GuestRegion<&mut [u8]>> = regions
+        .iter_mut()
+        .map(|(base, bytes)| GuestRegion {
+            base: *base,
+            bytes: &mut bytes[..],
+        })
+        .collect();
+    let mut mem = SparseMemory::new(&mut lent).expect("test regions are disjoint");
+    let borrowed = decode(abi, cmd, arg, &mut mem, host);
+    let copied = decode(abi, cmd, arg, &mut Copying(&mut mem), host);
+    assert_eq!(
+        borrowed, copied,
+        "lending and copying memory answer differently"
+    );
+    borrowed
+}
+
+/// Decodes the load `load` with the segment array `segs` at [`SEGS`], both written in
+/// `abi`'s layout (every byte of a 32-bit guest's 8-byte handles kept).
+fn decode_load(
+    abi: GuestAbi,
+    load: &x86_64::KexecLoad,
+    segs: &[x86_64::KexecSegment],
+    host: &HostDescription,
+) -> Result<ValidatedLoad, Error> {
+    let (load_bytes, seg_bytes) = match abi {
+        GuestAbi::X86_64 => (load.as_bytes().to_vec(), segs.as_bytes().to_vec()),
+        GuestAbi::X86_32 => {
+            let narrow: Vec<x86_32::KexecSegment> = segs
+                .iter()
+                .copied()
+                .map(x86_32::KexecSegment::from)
+                .collect();
+            (
+                x86_32::KexecLoad::from(*load).as_bytes().to_vec(),
+                narrow.as_bytes().to_vec(),
+            )
+        }
+    };
+    let mut regions = vec![(ARG, load_bytes)];
+    if !segs.is_empty() {
+        regions.push((SEGS, seg_bytes));
+    }
+    match decode_both(abi, &mut regions, KexecCmd::LOAD, ARG, host)? {
+        Operation::Load(load) => Ok(load),
+        other => panic!("a load decoded as {other:?}"),
+    }
+}
+
+/// A segment as the guest writes it, `buf` all 8 bytes of the handle field.
+fn raw_seg(buf: u64, buf_size: u64, dest_maddr: u64, dest_size: u64) -> x86_64::KexecSegment {
+    x86_64::KexecSegment {
+        buf: GuestHandle64::from_raw(buf),
+        buf_size,
+        dest_maddr,
+        dest_size,
+    }
+}
 
 fn abi() -> impl Strategy<Value = GuestAbi> {
     prop_oneof![Just(GuestAbi::X86_32), Just(GuestAbi::X86_64)]
@@ -98,8 +177,15 @@ proptest! {
         entry in prop_oneof![(0u64..0x60).prop_map(|p| 0x4000_0000 + p * PAGE - 1), any::<u64>()],
     ) {
         let nr = nr_override.unwrap_or(u32::try_from(segs.len()).unwrap());
-        let raw = RawLoad { type_, pad, arch, nr_segments: nr, segments: SEGS, entry_maddr: entry };
-        agree_with_model(abi, &raw, &segs, &host)?;
+        let load = x86_64::KexecLoad {
+            type_: KexecType(type_),
+            _pad: pad,
+            arch: ElfMachine(arch),
+            nr_segments: nr,
+            segments: GuestHandle64::from_raw(SEGS),
+            entry_maddr: entry,
+        };
+        agree_with_oracle(abi, &load, &segs, &host)?;
     }
 
     /// Valid loads with one to three fields changed, so that every rule, the late ones
@@ -112,23 +198,23 @@ proptest! {
         mutations in prop::collection::vec(mutation(), 1..4),
     ) {
         let (req, mut host) = case;
-        let mut raw = RawLoad {
-            type_: req.type_.0,
-            pad: 0,
-            arch: req.arch.0,
+        let mut load = x86_64::KexecLoad {
+            type_: req.type_,
+            _pad: 0,
+            arch: req.arch,
             nr_segments: u32::try_from(req.segments.len()).unwrap(),
-            segments: SEGS,
+            segments: GuestHandle64::from_raw(SEGS),
             entry_maddr: req.entry_maddr,
         };
-        let mut segs: Vec<RawSegment> = req
+        let mut segs: Vec<x86_64::KexecSegment> = req
             .segments
             .iter()
-            .map(|s| RawSegment { buf: s.buf, buf_size: s.buf_size, dest_maddr: s.dest_maddr, dest_size: s.dest_size })
+            .map(|s| raw_seg(s.buf, s.buf_size, s.dest_maddr, s.dest_size))
             .collect();
         for m in mutations {
-            m.apply(&mut raw, &mut segs, &mut host);
+            m.apply(&mut load, &mut segs, &mut host);
         }
-        agree_with_model(abi, &raw, &segs, &host)?;
+        agree_with_oracle(abi, &load, &segs, &host)?;
     }
 
     /// A valid request built with the builder, encoded for a width and decoded by the
@@ -153,34 +239,29 @@ proptest! {
                 encoded.segment_bytes().len(),
                 layout::SEGMENT.size(abi.arch()) * req.segments.len()
             );
-            let mut guest = Guest::new().with(ARG, encoded.load_bytes()).with(SEGS, encoded.segment_bytes());
-            let op = guest.decode(abi, KexecCmd::LOAD, ARG, &host);
+            let mut regions = vec![(ARG, encoded.load_bytes().to_vec()), (SEGS, encoded.segment_bytes().to_vec())];
+            let op = decode_both(abi, &mut regions, KexecCmd::LOAD, ARG, &host);
             prop_assert_eq!(op, Ok(Operation::Load(validated)));
             prop_assert_eq!(validated.request(), req);
         }
     }
 }
 
-/// Decodes `raw` and `segs` and compares the outcome with [`model`].
-fn agree_with_model(
+/// Decodes `load` and `segs` and compares the outcome with the oracle's.
+fn agree_with_oracle(
     abi: GuestAbi,
-    raw: &RawLoad,
-    segs: &[RawSegment],
+    load: &x86_64::KexecLoad,
+    segs: &[x86_64::KexecSegment],
     host: &HostDescription,
 ) -> Result<(), TestCaseError> {
-    let got = decode_load(abi, raw, segs, host);
-    let want = model(abi, raw, segs, host);
-    if let (Ok(load), Ok(expected)) = (&got, &want) {
-        prop_assert_eq!(load.segments(), &expected[..]);
-        prop_assert_eq!(load.kexec_type(), KexecType(raw.type_));
-        prop_assert_eq!(load.arch(), ElfMachine(raw.arch));
-        prop_assert_eq!(load.entry_maddr(), raw.entry_maddr);
-        let mode = if raw.arch == 3 {
-            EntryMode::Protected32
-        } else {
-            EntryMode::Long64
-        };
-        prop_assert_eq!(load.entry_mode(), mode);
+    let got = decode_load(abi, load, segs, host);
+    let want = expected_load(abi, load, segs, host);
+    if let (Ok(decoded), Ok(expected)) = (&got, &want) {
+        prop_assert_eq!(decoded.segments(), &expected.segments[..]);
+        prop_assert_eq!(decoded.kexec_type(), load.type_);
+        prop_assert_eq!(decoded.arch(), load.arch);
+        prop_assert_eq!(decoded.entry_maddr(), load.entry_maddr);
+        prop_assert_eq!(decoded.entry_mode(), expected.entry_mode);
     } else {
         prop_assert_eq!(got.map(|_| ()), want.map(|_| ()));
     }
@@ -198,6 +279,8 @@ enum Mutation {
     Dest(usize, i64),
     Size(usize, i64),
     BufSize(usize, i64),
+    /// Makes segment `.0`'s buffer one byte larger than its destination.
+    BufOneOver(usize),
     Buf(usize, u64),
     /// Moves segment `.1`'s destination to start inside segment `.0`'s.
     Overlap(usize, usize, u64),
@@ -221,6 +304,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0usize..16, delta.clone()).prop_map(|(i, d)| Mutation::Dest(i, d)),
         (0usize..16, delta.clone()).prop_map(|(i, d)| Mutation::Size(i, d)),
         (0usize..16, delta).prop_map(|(i, d)| Mutation::BufSize(i, d)),
+        (0usize..16).prop_map(Mutation::BufOneOver),
         (0usize..16, prop_oneof![Just(0u64), any::<u64>()]).prop_map(|(i, b)| Mutation::Buf(i, b)),
         (0usize..16, 0usize..16, 0u64..4).prop_map(|(i, j, k)| Mutation::Overlap(i, j, k)),
         Just(Mutation::NoCrashRegion),
@@ -229,15 +313,20 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 impl Mutation {
-    fn apply(&self, raw: &mut RawLoad, segs: &mut [RawSegment], host: &mut HostDescription) {
+    fn apply(
+        &self,
+        load: &mut x86_64::KexecLoad,
+        segs: &mut [x86_64::KexecSegment],
+        host: &mut HostDescription,
+    ) {
         let n = segs.len();
         let at = |i: usize| if n == 0 { None } else { Some(i % n) };
         match *self {
-            Mutation::Type(t) => raw.type_ = t,
-            Mutation::Pad(p) => raw.pad = p,
-            Mutation::Arch(a) => raw.arch = a,
-            Mutation::Nr(nr) => raw.nr_segments = nr,
-            Mutation::Entry(d) => raw.entry_maddr = raw.entry_maddr.wrapping_add_signed(d),
+            Mutation::Type(t) => load.type_ = KexecType(t),
+            Mutation::Pad(p) => load._pad = p,
+            Mutation::Arch(a) => load.arch = ElfMachine(a),
+            Mutation::Nr(nr) => load.nr_segments = nr,
+            Mutation::Entry(d) => load.entry_maddr = load.entry_maddr.wrapping_add_signed(d),
             Mutation::Dest(i, d) => {
                 if let Some(i) = at(i) {
                     segs[i].dest_maddr = segs[i].dest_maddr.wrapping_add_signed(d);
@@ -253,9 +342,14 @@ impl Mutation {
                     segs[i].buf_size = segs[i].buf_size.wrapping_add_signed(d);
                 }
             }
+            Mutation::BufOneOver(i) => {
+                if let Some(i) = at(i) {
+                    segs[i].buf_size = segs[i].dest_size.wrapping_add(1);
+                }
+            }
             Mutation::Buf(i, b) => {
                 if let Some(i) = at(i) {
-                    segs[i].buf = b;
+                    segs[i].buf = GuestHandle64::from_raw(b);
                 }
             }
             Mutation::Overlap(i, j, k) => {
@@ -276,7 +370,7 @@ impl Mutation {
     }
 }
 
-fn raw_segment() -> impl Strategy<Value = RawSegment> {
+fn raw_segment() -> impl Strategy<Value = x86_64::KexecSegment> {
     let buf = prop_oneof![Just(0u64), any::<u32>().prop_map(u64::from), any::<u64>()];
     let dest = prop_oneof![
         4 => (0u64..0x60).prop_map(|p| 0x4000_0000 + p * PAGE),
@@ -290,150 +384,7 @@ fn raw_segment() -> impl Strategy<Value = RawSegment> {
         size,
         prop_oneof![Just(None), any::<u64>().prop_map(Some)],
     )
-        .prop_map(|(buf, dest, size, bs)| RawSegment {
-            buf,
-            buf_size: bs.unwrap_or(size / 2),
-            dest_maddr: dest,
-            dest_size: size,
-        })
-}
-
-/// The load rules restated independently: wide (u128) arithmetic instead of checked
-/// adds, modulo instead of masks, and Xen 4.23's order of checks (`kexec_load`,
-/// `kimage_crash_alloc`, `do_kimage_alloc`, `machine_kexec_load`) as the facts sheet
-/// lists it, each pass over the segments complete before the next, with this crate's
-/// reserved-byte rule last.
-#[allow(clippy::too_many_lines)] // the rules restated in one place, as the oracle
-fn model(
-    abi: GuestAbi,
-    raw: &RawLoad,
-    segs: &[RawSegment],
-    host: &HostDescription,
-) -> Result<Vec<Segment>, Error> {
-    // kexec_load: the count, then the copy of the array.
-    if raw.nr_segments > 16 {
-        return Err(Error::TooManySegments {
-            nr: raw.nr_segments,
-        });
-    }
-    let nr = raw.nr_segments as usize;
-    if nr > segs.len() {
-        let len =
-            u64::try_from(layout::SEGMENT.size(abi.arch())).unwrap() * u64::from(raw.nr_segments);
-        return Err(Error::GuestFault(GuestFault {
-            addr: SEGS,
-            len,
-            access: xen_kexec_abi::Access::Read,
-        }));
-    }
-    // kimage_alloc: the type.
-    if raw.type_ > 1 {
-        return Err(Error::UnknownType {
-            value: i32::from(raw.type_),
-        });
-    }
-    let out: Vec<Segment> = segs[..nr]
-        .iter()
-        .map(|s| Segment {
-            buf: match abi {
-                GuestAbi::X86_64 => s.buf,
-                GuestAbi::X86_32 => s.buf & 0xffff_ffff,
-            },
-            buf_size: s.buf_size,
-            dest_maddr: s.dest_maddr,
-            dest_size: s.dest_size,
-        })
-        .collect();
-    let spans: Vec<(u128, u128)> = out
-        .iter()
-        .map(|s| {
-            let start = u128::from(s.dest_maddr);
-            (start, start + u128::from(s.dest_size))
-        })
-        .collect();
-    let index = |i: usize| u8::try_from(i).unwrap();
-    // kimage_crash_alloc: the entry, then every segment with a buffer.
-    if raw.type_ == 1 {
-        let Some(region) = host.crash_region else {
-            return Err(Error::NoCrashRegion);
-        };
-        let (cs, ce) = (
-            u128::from(region.start()),
-            u128::from(region.start()) + u128::from(region.size()),
-        );
-        let entry = u128::from(raw.entry_maddr);
-        if !(cs <= entry && entry < ce) {
-            return Err(Error::CrashEntryOutside {
-                entry: raw.entry_maddr,
-            });
-        }
-        for (i, (s, &(start, end))) in out.iter().zip(&spans).enumerate() {
-            if s.buf != 0 && !(cs <= start && end <= ce) {
-                return Err(Error::CrashSegmentOutside {
-                    segment: index(i),
-                    dest_maddr: s.dest_maddr,
-                    dest_size: s.dest_size,
-                });
-            }
-        }
-    }
-    // do_kimage_alloc: alignment of both ends (a wrap refused with them), ...
-    let page = u128::from(host.page_size.get());
-    for (i, (s, &(start, end))) in out.iter().zip(&spans).enumerate() {
-        if start % page != 0 {
-            return Err(Error::SegmentMisaligned {
-                segment: index(i),
-                bound: DestBound::Start,
-                addr: s.dest_maddr,
-            });
-        }
-        if end >= 1u128 << 64 {
-            return Err(Error::SegmentWraps {
-                segment: index(i),
-                dest_maddr: s.dest_maddr,
-                dest_size: s.dest_size,
-            });
-        }
-        if end % page != 0 {
-            return Err(Error::SegmentMisaligned {
-                segment: index(i),
-                bound: DestBound::End,
-                addr: u64::try_from(end).unwrap(),
-            });
-        }
-    }
-    // ... then overlap, ...
-    for j in 0..spans.len() {
-        for i in 0..j {
-            if spans[i].0 < spans[j].1 && spans[j].0 < spans[i].1 {
-                return Err(Error::SegmentsOverlap {
-                    first: index(i),
-                    second: index(j),
-                });
-            }
-        }
-    }
-    // ... then the buffer sizes.
-    for (i, s) in out.iter().enumerate() {
-        if s.buf_size > s.dest_size {
-            return Err(Error::BufferExceedsDest {
-                segment: index(i),
-                buf_size: s.buf_size,
-                dest_size: s.dest_size,
-            });
-        }
-    }
-    // machine_kexec_load: the arch.
-    if raw.arch != 3 && raw.arch != 62 {
-        return Err(Error::UnsupportedArch {
-            arch: ElfMachine(raw.arch),
-        });
-    }
-    // This crate's own rule, after all of Xen's.
-    if raw.pad != 0 {
-        return Err(Error::ReservedNotZero { value: raw.pad });
-    }
-    Ok(out)
+        .prop_map(|(buf, dest, size, bs)| raw_seg(buf, bs.unwrap_or(size / 2), dest, size))
 }
 
 /// Valid requests: up to 16 disjoint (often touching) page-aligned segments in shuffled
