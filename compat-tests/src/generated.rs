@@ -18,6 +18,9 @@ use crate::{fixtures, fuzzseed, multifault};
 /// The hand-written case manifest, relative to the repository root.
 pub const MANIFEST: &str = "fixtures/cases.toml";
 
+/// The hand-written encoder cases the manifest includes, relative to the repository root.
+pub const ENCODE_CASES: &str = "fixtures/cases-encode.toml";
+
 /// The generated multi-fault section, relative to the repository root.
 pub const MULTI_FAULT: &str = "fixtures/cases-multi-fault.toml";
 

@@ -324,11 +324,12 @@ pub(crate) mod tests {
         dir
     }
 
-    /// The hand-written files compat-tests' generators read: the case manifest and the
-    /// test `xen.h` the fixtures compile with.
+    /// The hand-written files compat-tests' generators read: the case manifest, the
+    /// encoder cases it includes, and the test `xen.h` the fixtures compile with.
     pub(crate) fn derived_inputs() -> Vec<String> {
         vec![
             compat_tests::generated::MANIFEST.to_owned(),
+            compat_tests::generated::ENCODE_CASES.to_owned(),
             "headgen/c/xen.h".to_owned(),
         ]
     }

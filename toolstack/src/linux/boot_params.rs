@@ -51,8 +51,15 @@ pub fn build(image: &BzImage, at: &Placement, e820: &[MemRange]) -> [u8; SIZE] {
     let mut put = |field: usize, bytes: &[u8]| {
         page[field..field + bytes.len()].copy_from_slice(bytes);
     };
-    let low = |v: u64| (v as u32).to_le_bytes();
-    let high = |v: u64| ((v >> 32) as u32).to_le_bytes();
+    // The boot protocol splits 64-bit addresses into a low and a high 32-bit field.
+    let low = |v: u64| {
+        let le = v.to_le_bytes();
+        [le[0], le[1], le[2], le[3]]
+    };
+    let high = |v: u64| {
+        let le = v.to_le_bytes();
+        [le[4], le[5], le[6], le[7]]
+    };
     put(0x210, &[LOADER_UNDEFINED]);
     put(0x211, &[image.header.loadflags | LOADED_HIGH]);
     put(0x214, &low(at.kernel));
@@ -64,7 +71,7 @@ pub fn build(image: &BzImage, at: &Placement, e820: &[MemRange]) -> [u8; SIZE] {
     put(0x228, &low(at.cmdline));
     put(EXT_CMD_LINE_PTR, &high(at.cmdline));
     let n = e820.len().min(E820_MAX);
-    put(E820_ENTRIES, &[n as u8]);
+    put(E820_ENTRIES, &[u8::try_from(n).unwrap_or(u8::MAX)]);
     for (i, range) in e820[..n].iter().enumerate() {
         put(E820_TABLE + 20 * i, range.entry().as_bytes());
     }

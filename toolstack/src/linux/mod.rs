@@ -10,4 +10,5 @@
 
 pub mod boot_params;
 pub mod bzimage;
+pub mod plan;
 pub mod synthetic;

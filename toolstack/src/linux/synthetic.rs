@@ -67,7 +67,7 @@ impl BzImageSpec {
         let header = SetupHeader {
             setup_sects: SETUP_SECTS,
             root_flags: U16::new(1),
-            syssize: U32::new((self.kernel_len / 16) as u32),
+            syssize: U32::new(u32::try_from(self.kernel_len / 16).unwrap_or(u32::MAX)),
             ram_size: U16::new(0),
             vid_mode: U16::new(0xffff),
             root_dev: U16::new(0),
@@ -109,10 +109,11 @@ impl BzImageSpec {
         image[HEADER_OFFSET..HEADER_OFFSET + size_of::<SetupHeader>()]
             .copy_from_slice(header.as_bytes());
         // The protected-mode part: a recognisable pattern, then the entry's code.
-        for (i, b) in image[setup_len..].iter_mut().enumerate() {
-            *b = (i % 251) as u8;
+        for (b, v) in image[setup_len..].iter_mut().zip((0..251u8).cycle()) {
+            *b = v;
         }
-        let entry = setup_len + ENTRY_64 as usize;
+        let entry = setup_len + 0x200;
+        debug_assert_eq!(ENTRY_64, 0x200);
         let code: &[u8] = if self.entry_code.is_empty() {
             // 1: cli; hlt; jmp 1b
             &[0xfa, 0xf4, 0xeb, 0xfc]

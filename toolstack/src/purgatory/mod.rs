@@ -150,6 +150,11 @@ impl Purgatory {
         self.bytes.len() as u64
     }
 
+    /// Where the parameter block sits in the placed bytes.
+    pub fn params_offset(&self) -> usize {
+        self.params
+    }
+
     /// The entry address when placed at `base`.
     pub fn entry(&self, base: u64) -> u64 {
         base + self.entry
