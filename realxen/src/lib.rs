@@ -9,6 +9,7 @@
 //! - [`toolstack`]: `xen-kexec`'s static builds, and its sim backend on the host;
 //! - [`scenario`]: the steps, their expected outcomes, the judgement;
 //! - [`dom0`], [`cpio`], [`qemu`], [`serial`]: dom0's script, the initramfs, the boot, the log;
+//! - [`linux`]: the Linux boots: Debian's kernel loaded by `xen-kexec` and entered;
 //! - [`run`]: all of it, and the report.
 
 pub mod cpio;
@@ -16,6 +17,7 @@ pub mod debian;
 pub mod dom0;
 pub mod elf;
 pub mod images;
+pub mod linux;
 pub mod machine;
 pub mod qemu;
 pub mod run;

@@ -19,6 +19,8 @@ pub enum End {
     Signalled,
     /// The time limit passed and the harness killed QEMU.
     TimedOut,
+    /// The log showed the line the run waited for, and the harness stopped QEMU.
+    Stopped,
 }
 
 /// A finished run.
@@ -35,6 +37,20 @@ pub struct Run {
 /// # Errors
 /// QEMU could not be started or waited for, or the log not created.
 pub fn run(args: &[std::ffi::OsString], log: &Path, limit: Duration) -> Result<Run, String> {
+    run_until(args, log, limit, None)
+}
+
+/// [`run`], and QEMU is stopped as soon as the log holds `stop` ([`End::Stopped`]): a
+/// machine that halted on purpose never exits by itself.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_until(
+    args: &[std::ffi::OsString],
+    log: &Path,
+    limit: Duration,
+    stop: Option<&str>,
+) -> Result<Run, String> {
     let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out
         .try_clone()
@@ -52,6 +68,17 @@ pub fn run(args: &[std::ffi::OsString], log: &Path, limit: Duration) -> Result<R
             let end = status.code().map_or(End::Signalled, End::Exited);
             return Ok(Run {
                 end,
+                elapsed: start.elapsed(),
+            });
+        }
+        let stopped = stop.is_some_and(|mark| {
+            std::fs::read(log).is_ok_and(|t| String::from_utf8_lossy(&t).contains(mark))
+        });
+        if stopped {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Run {
+                end: End::Stopped,
                 elapsed: start.elapsed(),
             });
         }

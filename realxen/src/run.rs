@@ -12,6 +12,7 @@ use crate::cpio::Archive;
 use crate::debian::{self, Files};
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
+use crate::linux;
 use crate::machine::{Machine, DEBUG_EXIT_STATUS};
 use crate::qemu::{self, End};
 use crate::scenario::{self, Arg, Build, Outcome, Scenario, Verdict};
@@ -140,19 +141,45 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         &[&image32, &image64],
     )
     .map_err(Problem::Fail)?;
-    let mut boots: Vec<(String, Vec<Dom0Step>)> = vec![(
+    let mut boots: Vec<BootPlan> = vec![BootPlan::plain(
         "scenarios".to_owned(),
         scenario_steps(&scenarios, &[&image32, &image64]),
     )];
     for image in [&image32, &image64] {
-        boots.push((entry_boot_name(image), entry_dom0_steps(image)));
+        boots.push(BootPlan::plain(
+            entry_boot_name(image),
+            entry_dom0_steps(image),
+        ));
+    }
+    // The Linux boots carry Debian's kernel and a small initrd for it.
+    let busybox = fs::read(&files.busybox)
+        .map_err(|e| Problem::Fail(format!("{}: {e}", files.busybox.display())))?;
+    let kernel_bytes = fs::read(&files.vmlinuz)
+        .map_err(|e| Problem::Fail(format!("{}: {e}", files.vmlinuz.display())))?;
+    let linux_files = vec![
+        (linux::KERNEL.to_owned(), kernel_bytes),
+        (
+            linux::INITRD.to_owned(),
+            linux::initrd(&busybox).map_err(Problem::Fail)?,
+        ),
+    ];
+    for (name, stop) in [
+        (linux::BOOT, None),
+        (linux::CORRUPT_BOOT, Some(linux::MISMATCH)),
+    ] {
+        boots.push(BootPlan {
+            name: name.to_owned(),
+            steps: linux::dom0_steps(name),
+            extra: linux_files.clone(),
+            stop,
+        });
     }
 
     // The boots run side by side: each is one QEMU process on its own files.
     let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = boots
             .iter()
-            .map(|(name, steps)| {
+            .map(|plan| {
                 let setup = Setup {
                     base: &base,
                     xen: &xen,
@@ -162,7 +189,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
                     work: &work,
                     logs: paths.logs(),
                 };
-                scope.spawn(move || boot(name, steps, &setup))
+                scope.spawn(move || boot(plan, &setup))
             })
             .collect();
         handles
@@ -194,7 +221,68 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     for image in [&image32, &image64] {
         judge_entry(&mut report, image, &bin64, &work, machine);
     }
+    judge_linux(&mut report);
     Ok(report)
+}
+
+/// One QEMU boot: dom0's steps, extra files for `/images`, and a serial line that ends
+/// the boot when it appears (a halted machine never exits by itself).
+struct BootPlan {
+    name: String,
+    steps: Vec<Dom0Step>,
+    extra: Vec<(String, Vec<u8>)>,
+    stop: Option<&'static str>,
+}
+
+impl BootPlan {
+    fn plain(name: String, steps: Vec<Dom0Step>) -> BootPlan {
+        BootPlan {
+            name,
+            steps,
+            extra: Vec::new(),
+            stop: None,
+        }
+    }
+}
+
+/// The Linux boots' verdicts: the load, then what the serial line shows.
+fn judge_linux(report: &mut Report) {
+    for (name, judge) in [
+        (
+            linux::BOOT,
+            linux::judge_boot as fn(&linux::Seen) -> Result<String, String>,
+        ),
+        (linux::CORRUPT_BOOT, linux::judge_corrupt),
+    ] {
+        let Some(b) = report.boots.iter().find(|b| b.name == name) else {
+            continue;
+        };
+        let load = b.log.outcome(&format!("{name}/load"));
+        let mut vs = vec![scenario::judge(
+            format!("{name}/load"),
+            &scenario::Expect::RealOnly(scenario::Want::Done),
+            load.as_ref(),
+            None,
+        )];
+        let text = fs::read(&b.log_path).unwrap_or_default();
+        let seen = linux::seen(&String::from_utf8_lossy(&text));
+        let (pass, detail) = match judge(&seen) {
+            Ok(what) => (
+                true,
+                format!(
+                    "{what} ({:.1} s from QEMU's start)",
+                    b.run.elapsed.as_secs_f64()
+                ),
+            ),
+            Err(e) => (false, format!("{e} ({})", kept(b))),
+        };
+        vs.push(Verdict {
+            id: format!("{name}/exec"),
+            pass,
+            detail,
+        });
+        report.verdicts.push((name.to_owned(), vs));
+    }
 }
 
 fn entry_boot_name(image: &Image) -> String {
@@ -369,7 +457,8 @@ struct Setup<'a> {
     logs: PathBuf,
 }
 
-fn boot(name: &str, steps: &[Dom0Step], setup: &Setup<'_>) -> Result<BootReport, String> {
+fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
+    let (name, steps) = (plan.name.as_str(), plan.steps.as_slice());
     let Setup {
         base,
         xen,
@@ -380,6 +469,12 @@ fn boot(name: &str, steps: &[Dom0Step], setup: &Setup<'_>) -> Result<BootReport,
         logs,
     } = setup;
     let mut archive = (*base).clone();
+    for (file, bytes) in &plan.extra {
+        let path = format!("{}/{file}", IMAGES_DIR.trim_start_matches('/'));
+        archive
+            .file(&path, bytes, false)
+            .map_err(|e| e.to_string())?;
+    }
     let script = dom0::render(name, &files.modules, steps);
     archive
         .file("init", script.as_bytes(), true)
@@ -388,7 +483,7 @@ fn boot(name: &str, steps: &[Dom0Step], setup: &Setup<'_>) -> Result<BootReport,
     fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
     let log_path = logs.join(format!("{name}.log"));
     let args = machine.qemu_args(xen, kernel, &initramfs)?;
-    let run = qemu::run(&args, &log_path, BOOT_LIMIT)?;
+    let run = qemu::run_until(&args, &log_path, BOOT_LIMIT, plan.stop)?;
     let text = fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log = serial::parse(&String::from_utf8_lossy(&text))
         .map_err(|e| format!("boot {name}: {e} (serial log kept: {})", log_path.display()))?;
