@@ -151,29 +151,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             entry_dom0_steps(image),
         ));
     }
-    // The Linux boots carry Debian's kernel and a small initrd for it.
-    let busybox = fs::read(&files.busybox)
-        .map_err(|e| Problem::Fail(format!("{}: {e}", files.busybox.display())))?;
-    let kernel_bytes = fs::read(&files.vmlinuz)
-        .map_err(|e| Problem::Fail(format!("{}: {e}", files.vmlinuz.display())))?;
-    let linux_files = vec![
-        (linux::KERNEL.to_owned(), kernel_bytes),
-        (
-            linux::INITRD.to_owned(),
-            linux::initrd(&busybox).map_err(Problem::Fail)?,
-        ),
-    ];
-    for (name, stop) in [
-        (linux::BOOT, None),
-        (linux::CORRUPT_BOOT, Some(linux::MISMATCH)),
-    ] {
-        boots.push(BootPlan {
-            name: name.to_owned(),
-            steps: linux::dom0_steps(name),
-            extra: linux_files.clone(),
-            stop,
-        });
-    }
+    boots.extend(linux_boots(&files)?);
 
     // The boots run side by side: each is one QEMU process on its own files.
     let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
@@ -223,6 +201,30 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     judge_linux(&mut report);
     Ok(report)
+}
+
+/// The Linux boots: Debian's kernel and a small initrd for it in `/images`.
+fn linux_boots(files: &Files) -> Result<Vec<BootPlan>, Problem> {
+    let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
+    let linux_files = vec![
+        (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
+        (
+            linux::INITRD.to_owned(),
+            linux::initrd(&read(&files.busybox)?).map_err(Problem::Fail)?,
+        ),
+    ];
+    Ok([
+        (linux::BOOT, None),
+        (linux::CORRUPT_BOOT, Some(linux::MISMATCH)),
+    ]
+    .into_iter()
+    .map(|(name, stop)| BootPlan {
+        name: name.to_owned(),
+        steps: linux::dom0_steps(name),
+        extra: linux_files.clone(),
+        stop,
+    })
+    .collect())
 }
 
 /// One QEMU boot: dom0's steps, extra files for `/images`, and a serial line that ends
