@@ -6,22 +6,10 @@ use std::fmt;
 
 use serde::Serialize;
 use zerocopy::little_endian::{U32, U64};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// One e820 entry as the BIOS, Xen (`struct e820entry`) and Linux's boot_params lay it
-/// out: 20 bytes, packed.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct E820Entry {
-    /// The first address.
-    pub addr: U64,
-    /// The size in bytes.
-    pub size: U64,
-    /// The kind ([`E820Type`]).
-    pub kind: U32,
-}
-
-const _: () = assert!(size_of::<E820Entry>() == 20);
+/// One e820 entry, 20 bytes packed: the abi crate's, where its layout is asserted and
+/// checked against gcc.
+pub use xen_kexec_abi::memory::E820Entry;
 
 /// The kind of an e820 range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
