@@ -37,7 +37,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::GuestAbi;
 
-pub use crate::consts::{XENMEM_machine_memory_map, __HYPERVISOR_memory_op};
+pub use crate::consts::{__HYPERVISOR_memory_op, XENMEM_machine_memory_map};
 
 /// One e820 entry as the BIOS, Xen (`struct e820entry`, `e820entry_t`) and Linux's
 /// boot_params lay it out: 20 bytes, packed (every field has alignment 1).

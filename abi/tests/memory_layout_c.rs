@@ -111,7 +111,10 @@ fn e820_facts() -> [(&'static str, usize); 5] {
 fn x86_64_memory_map_and_e820_entry_match_gcc_m64() {
     let mut rust = vec![
         ("sizeof(xen_memory_map_t)", size_of::<x86_64::MemoryMap>()),
-        ("_Alignof(xen_memory_map_t)", align_of::<x86_64::MemoryMap>()),
+        (
+            "_Alignof(xen_memory_map_t)",
+            align_of::<x86_64::MemoryMap>(),
+        ),
         (
             "offsetof(xen_memory_map_t, nr_entries)",
             offset_of!(x86_64::MemoryMap, nr_entries),
@@ -130,7 +133,10 @@ fn x86_64_memory_map_and_e820_entry_match_gcc_m64() {
 fn x86_32_memory_map_and_e820_entry_match_gcc_m32() {
     let mut rust = vec![
         ("sizeof(xen_memory_map_t)", size_of::<x86_32::MemoryMap>()),
-        ("_Alignof(xen_memory_map_t)", align_of::<x86_32::MemoryMap>()),
+        (
+            "_Alignof(xen_memory_map_t)",
+            align_of::<x86_32::MemoryMap>(),
+        ),
         (
             "offsetof(xen_memory_map_t, nr_entries)",
             offset_of!(x86_32::MemoryMap, nr_entries),

@@ -439,7 +439,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
                 cpu_notes: cpu_notes.map(SimRange::from).or(defaults.cpu_notes),
                 ..defaults
             };
-            SimTransport::create(path, config, *kernel)?.save()?;
+            SimTransport::create(path, config.clone(), *kernel)?.save()?;
             let report = SimInitReport {
                 schema: SCHEMA,
                 command: "sim init",
