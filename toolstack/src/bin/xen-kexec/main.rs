@@ -497,7 +497,7 @@ fn sim_dump(path: &Path, type_: KexecType, maddr: u64, len: u64) -> Result<(), F
 fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
     if let SimError::NoImage { .. } = error {
         Failure::Refused(Refusal {
-            cmd: xen_kexec_abi::KexecCmd::KEXEC,
+            cmd: xen_kexec_abi::KexecCmd::KEXEC.into(),
             errno: xen_kexec_abi::Errno::ENOENT,
             rule: Some(error.rule()),
             segment: None,
