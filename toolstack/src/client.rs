@@ -145,7 +145,11 @@ impl MemoryMapError {
 impl fmt::Display for MemoryMapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            MemoryMapError::BadEntry { index, addr, size } if size == 0 => write!(
+            MemoryMapError::BadEntry {
+                index,
+                addr,
+                size: 0,
+            } => write!(
                 f,
                 "machine memory map entry {index} (addr {addr:#x}) is empty"
             ),
