@@ -25,6 +25,20 @@
 /// header leaves it out (as it leaves out every `__HYPERVISOR_*` constant).
 pub const __HYPERVISOR_kexec_op: u32 = 37;
 
+/// `__HYPERVISOR_memory_op`, from Xen's `xen.h`: the number of the hypercall
+/// `long memory_op(unsigned int cmd, void *arg)`. Of its commands this project makes
+/// only [`XENMEM_machine_memory_map`] (see [`crate::memory`]).
+///
+/// Not part of `kexec.h`: the generated header leaves it out.
+pub const __HYPERVISOR_memory_op: u32 = 12;
+
+/// `XENMEM_machine_memory_map`, from Xen's `public/memory.h`: the `memory_op` command
+/// that returns the machine's e820 map to a privileged domain; takes
+/// `struct xen_memory_map` ([`crate::memory`]).
+///
+/// Not part of `kexec.h`: the generated header leaves it out.
+pub const XENMEM_machine_memory_map: u32 = 10;
+
 /// Enter the loaded image of a type: takes `xen_kexec_exec_t`, and does not return on
 /// success. The image starts at its entry address in this machine state:
 /// - it runs on one CPU, and every other CPU is stopped;

@@ -25,6 +25,8 @@
 //! - [`encode`]: the toolstack side: the same rules, and the argument bytes for either
 //!   width, with its own [`encode::EncodeError`]; [`load_fill`] fills a validated load's
 //!   source buffers in without running the rules again. Neither side allocates.
+//! - [`memory`]: `memory_op`'s machine memory map (`XENMEM_machine_memory_map`): its
+//!   argument in both widths and the e820 entry, kept out of the kexec layout model.
 //! - [`zerocopy`] is re-exported: its traits (`FromBytes`, `IntoBytes`) read and write
 //!   the structures.
 //!
@@ -75,6 +77,7 @@ pub mod host;
 pub mod layout;
 pub mod load;
 pub mod load_fill;
+pub mod memory;
 pub mod open_enum;
 pub mod serde_format;
 pub mod x86_32;

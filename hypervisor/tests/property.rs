@@ -292,7 +292,7 @@ proptest! {
         calls in prop::collection::vec((prop_oneof![Just(GuestAbi::X86_32), Just(GuestAbi::X86_64)], call()), 1..24),
     ) {
         let config = SimConfig::default();
-        let mut sim = Sim::new(config).unwrap();
+        let mut sim = Sim::new(config.clone()).unwrap();
         let mut model = Model::default();
         let mut guest = Guest::new();
         guest.count_from = u64::MAX; // no read log: this test checks bytes, not reads

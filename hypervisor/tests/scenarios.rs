@@ -685,7 +685,7 @@ fn get_range_without_a_crash_region_notes_or_vmcoreinfo_and_above_4_gib() {
         ..SimConfig::default()
     };
     for abi in GuestAbi::ALL {
-        let mut sim = Sim::new(config).unwrap();
+        let mut sim = Sim::new(config.clone()).unwrap();
         let mut g = Guest::new();
         // As Xen: no crash region answers start = size = 0.
         assert_eq!(get_range(&mut sim, &mut g, abi, K::MA_CRASH, 0), (0, 0, 0));
@@ -719,7 +719,7 @@ fn a_load_beyond_the_host_memory_is_enomem_and_undone() {
     };
     for abi in GuestAbi::ALL {
         for type_ in [KexecType::DEFAULT, KexecType::CRASH] {
-            let mut sim = Sim::new(config).unwrap();
+            let mut sim = Sim::new(config.clone()).unwrap();
             let mut g = Guest::new();
             with_source(&mut g, SRC, 11, 0x4000);
             let mut req = LoadRequest::new(type_, ElfMachine::EM_X86_64, dest_for(type_));

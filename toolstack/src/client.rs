@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! The typed client: `status`, `get_range`, `load`, `unload` and `exec` over any
-//! [`Transport`], in the argument layout of the kernel that makes the hypercall.
+//! [`Transport`], in the argument layout of the kernel that makes the hypercall, and
+//! the machine memory map (`memory_op`'s `XENMEM_machine_memory_map`).
 //!
 //! Each call puts its argument structure, built by the `xen-kexec-abi` crate, in a
 //! hypercall buffer of the transport and makes `kexec_op`. A load is checked by the very
@@ -14,21 +15,25 @@ use xen_kexec_abi::encode::{self, EncodeError};
 use xen_kexec_abi::host::{HostDescription, MachineRange};
 use xen_kexec_abi::load::{LoadRequest, ValidatedLoad};
 use xen_kexec_abi::load_fill::{FillError, FilledLoad};
+use xen_kexec_abi::memory::MemoryMapArg;
 use xen_kexec_abi::{
     x86_32, x86_64, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
     OpenEnum,
 };
 use zerocopy::FromBytes;
 
+use crate::memmap::{E820Entry, MemRange};
 use crate::plan::{LoadPlan, PlanError};
-use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
+use crate::transport::{
+    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, Transport, TransportError,
+};
 
 /// Why a request was refused: by the hypervisor (its errno), or by this toolstack before
 /// the hypercall, for a reason the hypervisor would refuse it too (with the precise rule).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// The command refused.
-    pub cmd: KexecCmd,
+    pub cmd: HypercallCmd,
     /// The errno: the hypervisor's, or the one it would return.
     pub errno: Errno,
     /// The rule broken, when known: an error's [`rule`](Error::rule), or a toolstack
@@ -38,7 +43,9 @@ pub struct Refusal {
     pub segment: Option<u32>,
     /// What was wrong, in words.
     pub reason: String,
-    /// Whether the toolstack refused before making the hypercall.
+    /// Whether the toolstack refused by itself: before making the hypercall, or
+    /// because of what the hypervisor answered (a machine memory map entry that
+    /// cannot be one).
     pub local: bool,
 }
 
@@ -69,14 +76,143 @@ macro_rules! rule_error {
     )*};
 }
 
-rule_error!(Error, EncodeError, FillError, xen_kexec_hypervisor::Error);
+rule_error!(
+    Error,
+    EncodeError,
+    FillError,
+    xen_kexec_hypervisor::Error,
+    MemoryMapError
+);
+
+/// The capacity, in entries, of the first buffer [`Client::machine_memory_map`] asks
+/// with: Linux's and kexec-tools' `E820MAX`.
+pub const E820MAX: u32 = 128;
+
+/// Why the machine memory map the hypervisor answered, or the request for it, cannot
+/// be used. Each names its rule and carries an errno (refused locally, exit status 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemoryMapError {
+    /// An entry is empty or runs past 2^64 (`EINVAL`).
+    BadEntry {
+        /// The entry's index in the map.
+        index: usize,
+        /// Its `addr`.
+        addr: u64,
+        /// Its `size`.
+        size: u64,
+    },
+    /// The hypervisor reports more entries than the buffer holds (`EINVAL`).
+    TooManyEntries {
+        /// The entries it reports.
+        nr_entries: u32,
+        /// The buffer's capacity.
+        capacity: u32,
+    },
+    /// The buffer's guest address does not fit a 32-bit guest's handle (`ERANGE`).
+    BufferAbove4G {
+        /// The buffer's address.
+        addr: u64,
+    },
+}
+
+impl MemoryMapError {
+    /// The errno.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            MemoryMapError::BadEntry { .. } | MemoryMapError::TooManyEntries { .. } => {
+                Errno::EINVAL
+            }
+            MemoryMapError::BufferAbove4G { .. } => Errno::ERANGE,
+        }
+    }
+
+    /// The rule's name: the variant's.
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            MemoryMapError::BadEntry { .. } => "BadEntry",
+            MemoryMapError::TooManyEntries { .. } => "TooManyEntries",
+            MemoryMapError::BufferAbove4G { .. } => "BufferAbove4G",
+        }
+    }
+
+    /// About no segment.
+    pub const fn segment(&self) -> Option<u8> {
+        None
+    }
+}
+
+impl fmt::Display for MemoryMapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            MemoryMapError::BadEntry {
+                index,
+                addr,
+                size: 0,
+            } => write!(
+                f,
+                "machine memory map entry {index} (addr {addr:#x}) is empty"
+            ),
+            MemoryMapError::BadEntry { index, addr, size } => write!(
+                f,
+                "machine memory map entry {index} (addr {addr:#x}, size {size:#x}) \
+                 runs past the top of the address space"
+            ),
+            MemoryMapError::TooManyEntries {
+                nr_entries,
+                capacity,
+            } => write!(
+                f,
+                "the hypervisor reports {nr_entries} machine memory map entries \
+                 in a buffer of {capacity}"
+            ),
+            MemoryMapError::BufferAbove4G { addr } => write!(
+                f,
+                "the memory map buffer at {addr:#x} does not fit a 32-bit guest's handle"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MemoryMapError {}
+
+/// A local refusal of the machine memory map.
+fn memory_map_refused(e: &MemoryMapError) -> ClientError {
+    ClientError::Refused(Refusal::from_error(
+        HypercallCmd::MACHINE_MEMORY_MAP,
+        e,
+        true,
+    ))
+}
+
+/// The ranges of the e820 entries in `bytes`, the first `n`; an entry that is empty or
+/// wraps is refused, naming it.
+fn memory_ranges(bytes: &[u8], n: usize) -> Result<Vec<MemRange>, MemoryMapError> {
+    bytes
+        .chunks_exact(size_of::<E820Entry>())
+        .take(n)
+        .enumerate()
+        .map(|(index, chunk)| {
+            let e = E820Entry::read_from_bytes(chunk).unwrap_or_default();
+            MemRange::from_entry(&e).ok_or(MemoryMapError::BadEntry {
+                index,
+                addr: e.addr.get(),
+                size: e.size.get(),
+            })
+        })
+        .collect()
+}
 
 impl Refusal {
     /// The refusal of `cmd` for `error`, naming its rule and segment; `local` when this
     /// toolstack refused before making the hypercall.
-    pub fn from_error<E: RuleError + ?Sized>(cmd: KexecCmd, error: &E, local: bool) -> Refusal {
+    pub fn from_error<E: RuleError + ?Sized>(
+        cmd: impl Into<HypercallCmd>,
+        error: &E,
+        local: bool,
+    ) -> Refusal {
         Refusal {
-            cmd,
+            cmd: cmd.into(),
             errno: error.errno(),
             rule: Some(error.rule()),
             segment: error.segment().map(u32::from),
@@ -86,7 +222,8 @@ impl Refusal {
     }
 
     /// The hypervisor's refusal of `cmd`, with what the transport knows of it.
-    pub fn from_refused(cmd: KexecCmd, refused: Refused) -> Refusal {
+    pub fn from_refused(cmd: impl Into<HypercallCmd>, refused: Refused) -> Refusal {
+        let cmd = cmd.into();
         Refusal {
             cmd,
             errno: refused.errno,
@@ -100,7 +237,7 @@ impl Refusal {
     }
 
     /// The hypervisor's refusal of `cmd` with `errno` and nothing more.
-    pub fn from_errno(cmd: KexecCmd, errno: Errno) -> Refusal {
+    pub fn from_errno(cmd: impl Into<HypercallCmd>, errno: Errno) -> Refusal {
         Refusal::from_refused(
             cmd,
             Refused {
@@ -145,26 +282,37 @@ pub fn errno_name(errno: Errno) -> String {
 }
 
 /// What Xen means by `errno` for `cmd`, where the facts say; else a plain statement.
-fn errno_reason(cmd: KexecCmd, errno: Errno) -> String {
+fn errno_reason(cmd: HypercallCmd, errno: Errno) -> String {
+    use HypercallCmd::{Kexec, Memory};
     let what = match (cmd, errno) {
-        (KexecCmd::KEXEC, Errno::ENOENT) => "no image of that type is loaded",
-        (_, Errno::EBUSY) => "an exec is in progress",
-        (_, Errno::EPERM) => "the caller is not privileged for kexec_op",
-        (KexecCmd::GET_RANGE, Errno::ERANGE) => {
+        (Kexec(KexecCmd::KEXEC), Errno::ENOENT) => "no image of that type is loaded",
+        (Kexec(_), Errno::EBUSY) => "an exec is in progress",
+        (Kexec(_), Errno::EPERM) => "the caller is not privileged for kexec_op",
+        (Kexec(KexecCmd::GET_RANGE), Errno::ERANGE) => {
             "the CPU number is out of range, or the answer does not fit the caller's layout"
         }
-        (KexecCmd::GET_RANGE, Errno::EINVAL) => "the hypervisor does not answer this range kind",
+        (Kexec(KexecCmd::GET_RANGE), Errno::EINVAL) => {
+            "the hypervisor does not answer this range kind"
+        }
+        (Memory(_), Errno::EPERM) => "the caller is not privileged for the machine memory map",
+        (Memory(_), Errno::EINVAL) => {
+            "the buffer is too small for the map (Xen wants room for one entry more)"
+        }
+        (Memory(_), Errno::ENOSYS) => {
+            "the hypervisor does not give this domain the machine memory map \
+             (an HVM or PVH dom0 gets ENOSYS)"
+        }
         (_, Errno::EFAULT) => "the hypervisor could not access an argument",
         (_, Errno::ENOMEM) => "the hypervisor is out of memory",
-        (_, Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+        (Kexec(_), Errno::EOPNOTSUPP | Errno::ENOSYS) => {
             "the hypervisor does not support this kexec_op command"
         }
         _ => "",
     };
     if what.is_empty() {
-        format!("the hypervisor refused {cmd:?}")
+        format!("the hypervisor refused {cmd}")
     } else {
-        format!("the hypervisor refused {cmd:?}: {what}")
+        format!("the hypervisor refused {cmd}: {what}")
     }
 }
 
@@ -199,7 +347,7 @@ impl From<TransportError> for ClientError {
 
 impl ClientError {
     /// The error of a call of `cmd` that gave no value.
-    fn of_call(cmd: KexecCmd, e: CallError) -> ClientError {
+    fn of_call(cmd: impl Into<HypercallCmd>, e: CallError) -> ClientError {
         match e {
             CallError::Refused(r) => ClientError::Refused(Refusal::from_refused(cmd, r)),
             CallError::Transport(t) => ClientError::Transport(t),
@@ -327,6 +475,99 @@ impl<T: Transport> Client<T> {
             .kexec_op(cmd, addr, &mut [&mut buf])
             .map_err(|e| ClientError::of_call(cmd, e))?;
         Ok((buf, ret))
+    }
+
+    /// `memory_op(XENMEM_machine_memory_map)`: the machine's e820 map, in the client's
+    /// layout ([`abi`](Self::abi)). Asks with a buffer of [`E820MAX`] entries; when Xen
+    /// refuses it as too small (`EINVAL`), asks for the count (a null buffer) and tries
+    /// once more with room for it (Xen wants one entry more than it writes).
+    ///
+    /// # Errors
+    /// The hypervisor's refusal (`EPERM` unprivileged, `ENOSYS` for an HVM or PVH dom0,
+    /// `EINVAL`, `EFAULT`), a local refusal ([`MemoryMapError`]: an entry that is empty
+    /// or wraps, named), or the transport's failure.
+    pub fn machine_memory_map(&mut self) -> Result<Vec<MemRange>, ClientError> {
+        match self.memory_map_with(E820MAX) {
+            Err(ClientError::Refused(r)) if r.errno == Errno::EINVAL && !r.local => {
+                let count = self.memory_map_count()?;
+                match count.checked_add(1) {
+                    Some(capacity) if capacity > E820MAX => self.memory_map_with(capacity),
+                    // Not too small after all: the first refusal stands.
+                    _ => Err(ClientError::Refused(r)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The number of entries of the machine memory map: the call with a null buffer.
+    fn memory_map_count(&mut self) -> Result<u32, ClientError> {
+        let (arg, _) = self.memory_map_call(0, None)?;
+        Ok(arg.nr_entries)
+    }
+
+    /// The machine memory map, asked for with a buffer of `capacity` entries.
+    fn memory_map_with(&mut self, capacity: u32) -> Result<Vec<MemRange>, ClientError> {
+        let (arg, entries) = self.memory_map_call(capacity, Some(capacity))?;
+        if arg.nr_entries > capacity {
+            return Err(memory_map_refused(&MemoryMapError::TooManyEntries {
+                nr_entries: arg.nr_entries,
+                capacity,
+            }));
+        }
+        let n = usize::try_from(arg.nr_entries).unwrap_or(usize::MAX);
+        memory_ranges(entries.as_ref().map_or(&[][..], |b| b.as_bytes()), n)
+            .map_err(|e| memory_map_refused(&e))
+    }
+
+    /// Makes the call with `nr_entries`, and a fresh buffer of `buffer` entries (or a
+    /// null one); returns the argument as written back, and the buffer.
+    fn memory_map_call(
+        &mut self,
+        nr_entries: u32,
+        buffer: Option<u32>,
+    ) -> Result<(MemoryMapArg, Option<T::Buffer>), ClientError> {
+        let cmd = HypercallCmd::MACHINE_MEMORY_MAP;
+        let size = MemoryMapArg::size(self.abi);
+        let mut arg_buf = self.transport.alloc(size)?;
+        let mut entries = match buffer {
+            Some(n) => Some(
+                self.transport.alloc(
+                    usize::try_from(n)
+                        .unwrap_or(usize::MAX)
+                        .saturating_mul(size_of::<E820Entry>()),
+                )?,
+            ),
+            None => None,
+        };
+        let request = MemoryMapArg {
+            nr_entries,
+            buffer: entries.as_ref().map_or(0, HypercallBuffer::guest_addr),
+        };
+        let mut raw = [0u8; 16];
+        let bytes = request.encode(self.abi, &mut raw).ok_or_else(|| {
+            memory_map_refused(&MemoryMapError::BufferAbove4G {
+                addr: request.buffer,
+            })
+        })?;
+        arg_buf.as_mut_bytes()[..size].copy_from_slice(bytes);
+        let call = Hypercall::MachineMemoryMap {
+            arg: arg_buf.guest_addr(),
+        };
+        match entries.as_mut() {
+            Some(e) => self.transport.hypercall(call, &mut [&mut arg_buf, e]),
+            None => self.transport.hypercall(call, &mut [&mut arg_buf]),
+        }
+        .map_err(|e| ClientError::of_call(cmd, e))?;
+        let answer = MemoryMapArg::decode(self.abi, arg_buf.as_bytes()).ok_or_else(|| {
+            ClientError::Transport(TransportError::Memory {
+                what: "reading the machine memory map answer".into(),
+                source: std::io::Error::other(
+                    "the argument buffer is shorter than struct xen_memory_map",
+                ),
+            })
+        })?;
+        Ok((answer, entries))
     }
 
     /// `KEXEC_CMD_kexec_status`: whether the hypervisor reports an image of `type_`
@@ -611,6 +852,146 @@ mod tests {
                 assert!(!r.local);
                 assert_eq!(r.reason, "no KEXEC_TYPE_DEFAULT image is loaded");
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The simulated hypervisor's default map, in both layouts, as ranges.
+    #[test]
+    fn the_machine_memory_map_comes_back_in_both_layouts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let want = xen_kexec_hypervisor::sim::default_memory_map();
+        for abi in GuestAbi::ALL {
+            let sim = SimTransport::create(&dir.path().join("sim"), SimConfig::default(), abi)
+                .expect("sim");
+            let mut client = Client::new(sim, None).expect("client");
+            let map = client.machine_memory_map().expect("map");
+            let got: Vec<(u64, u64, u32)> =
+                map.iter().map(|r| (r.start, r.size, r.kind.0)).collect();
+            let want: Vec<(u64, u64, u32)> =
+                want.iter().map(|e| (e.start, e.size, e.kind)).collect();
+            assert_eq!(got, want, "{abi:?}");
+        }
+    }
+
+    /// A map of more than E820MAX - 1 entries: refused as too small, counted, and asked
+    /// for once more with room for it.
+    #[test]
+    fn a_map_too_big_for_the_first_buffer_is_asked_for_again_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map: Vec<xen_kexec_hypervisor::sim::SimE820> = (0..E820MAX as u64)
+            .map(|i| xen_kexec_hypervisor::sim::SimE820 {
+                start: i << 20,
+                size: 0x1000,
+                kind: 1,
+            })
+            .collect();
+        for abi in GuestAbi::ALL {
+            let config = SimConfig {
+                memory_map: map.clone(),
+                ..SimConfig::default()
+            };
+            let sim = SimTransport::create(&dir.path().join("sim"), config, abi).expect("sim");
+            let mut client = Client::new(sim, None).expect("client");
+            let got = client.machine_memory_map().expect("map");
+            assert_eq!(got.len(), map.len(), "{abi:?}");
+            assert_eq!(got[127].start, 127 << 20);
+        }
+    }
+
+    /// A hypervisor that answers with what it likes: one entry, then `nr_entries`.
+    struct Answering {
+        entry: E820Entry,
+        nr_entries: u32,
+        next: u64,
+    }
+
+    struct Buf {
+        addr: u64,
+        bytes: Vec<u8>,
+    }
+
+    impl HypercallBuffer for Buf {
+        fn guest_addr(&self) -> u64 {
+            self.addr
+        }
+        fn as_bytes(&self) -> &[u8] {
+            &self.bytes
+        }
+        fn as_mut_bytes(&mut self) -> &mut [u8] {
+            &mut self.bytes
+        }
+    }
+
+    impl Transport for Answering {
+        type Buffer = Buf;
+
+        fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+            Ok(GuestAbi::X86_64)
+        }
+
+        fn alloc(&mut self, len: usize) -> Result<Buf, TransportError> {
+            self.next += 0x10_0000;
+            Ok(Buf {
+                addr: self.next,
+                bytes: vec![0; len],
+            })
+        }
+
+        fn hypercall(
+            &mut self,
+            call: Hypercall,
+            buffers: &mut [&mut Buf],
+        ) -> Result<i64, CallError> {
+            assert!(matches!(call, Hypercall::MachineMemoryMap { .. }));
+            let [arg, entries] = buffers else {
+                panic!("an argument and a buffer")
+            };
+            entries.bytes[..20].copy_from_slice(zerocopy::IntoBytes::as_bytes(&self.entry));
+            arg.bytes[..4].copy_from_slice(&self.nr_entries.to_le_bytes());
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn an_entry_that_is_empty_or_wraps_is_refused_by_its_index() {
+        let cases = [
+            (
+                E820Entry::new(0x1000, 0, 1),
+                "machine memory map entry 0 (addr 0x1000) is empty",
+            ),
+            (
+                E820Entry::new(u64::MAX, 2, 1),
+                "machine memory map entry 0 (addr 0xffffffffffffffff, size 0x2) runs past \
+                 the top of the address space",
+            ),
+        ];
+        for (entry, reason) in cases {
+            let t = Answering {
+                entry,
+                nr_entries: 1,
+                next: 0,
+            };
+            let mut client = Client::new(t, None).expect("client");
+            match client.machine_memory_map() {
+                Err(ClientError::Refused(r)) => {
+                    assert_eq!(r.errno, Errno::EINVAL);
+                    assert_eq!(r.rule, Some("BadEntry"));
+                    assert!(r.local);
+                    assert_eq!(r.reason, reason);
+                    assert_eq!(r.cmd, HypercallCmd::MACHINE_MEMORY_MAP);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let t = Answering {
+            entry: E820Entry::new(0, 0x1000, 1),
+            nr_entries: E820MAX + 1,
+            next: 0,
+        };
+        let mut client = Client::new(t, None).expect("client");
+        match client.machine_memory_map() {
+            Err(ClientError::Refused(r)) => assert_eq!(r.rule, Some("TooManyEntries")),
             other => panic!("{other:?}"),
         }
     }

@@ -30,7 +30,9 @@ pub mod sim;
 pub mod transport;
 
 pub use client::{CheckedLoad, Client, ClientError, LoadSummary, RangeAnswer, Refusal, RuleError};
-pub use transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
+pub use transport::{
+    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, Transport, TransportError,
+};
 
 // The README's example is compiled and run as a doctest, so what crates.io shows works.
 #[cfg(doctest)]

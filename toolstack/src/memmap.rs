@@ -6,22 +6,10 @@ use std::fmt;
 
 use serde::Serialize;
 use zerocopy::little_endian::{U32, U64};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// One e820 entry as the BIOS, Xen (`struct e820entry`) and Linux's boot_params lay it
-/// out: 20 bytes, packed.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct E820Entry {
-    /// The first address.
-    pub addr: U64,
-    /// The size in bytes.
-    pub size: U64,
-    /// The kind ([`E820Type`]).
-    pub kind: U32,
-}
-
-const _: () = assert!(size_of::<E820Entry>() == 20);
+/// One e820 entry, 20 bytes packed: the abi crate's, where its layout is asserted and
+/// checked against gcc.
+pub use xen_kexec_abi::memory::E820Entry;
 
 /// The kind of an e820 range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,4 +100,103 @@ impl Serialize for MemRange {
         st.serialize_field("kind", &self.kind.name())?;
         st.end()
     }
+}
+
+impl E820Type {
+    /// The kind a `--memory-map` entry names: `ram`, `reserved`, `acpi`, `nvs`,
+    /// `unusable`, or its number (decimal or `0x` hex).
+    pub fn from_spec(text: &str) -> Option<E820Type> {
+        match text {
+            "ram" => Some(E820Type::RAM),
+            "reserved" => Some(E820Type::RESERVED),
+            "acpi" => Some(E820Type::ACPI),
+            "nvs" => Some(E820Type::NVS),
+            "unusable" => Some(E820Type::UNUSABLE),
+            n => crate::num::parse_u32(n).ok().map(E820Type),
+        }
+    }
+}
+
+/// Why a `--memory-map` specification cannot be read: the entry, as written, and what
+/// is wrong with it. Bad input: `EINVAL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryMapSpecError {
+    /// The entry as written (the whole specification when it is empty).
+    pub entry: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl MemoryMapSpecError {
+    /// The errno of bad input.
+    pub const fn errno(&self) -> xen_kexec_abi::Errno {
+        xen_kexec_abi::Errno::EINVAL
+    }
+
+    /// The rule's name.
+    pub const fn rule(&self) -> &'static str {
+        "MemoryMapSpec"
+    }
+}
+
+impl fmt::Display for MemoryMapSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "memory map entry `{}`: {} (want START:SIZE:KIND,..., KIND one of ram, \
+             reserved, acpi, nvs, unusable or a number)",
+            self.entry, self.reason
+        )
+    }
+}
+
+impl std::error::Error for MemoryMapSpecError {}
+
+/// Reads a memory map written `START:SIZE:KIND,START:SIZE:KIND,...` (numbers decimal or
+/// `0x` hex; KIND as [`E820Type::from_spec`]), e.g.
+/// `0x0:0x9fc00:ram,0x100000:0x3fee0000:ram,0xfffc0000:0x40000:reserved`. Each entry must
+/// be non-empty and not run past 2^64; order and overlaps are the simulated host's to
+/// check.
+///
+/// # Errors
+/// [`MemoryMapSpecError`] naming the first bad entry.
+///
+/// ```
+/// use xen_kexec_toolstack::memmap::{parse_memory_map, E820Type};
+/// let map = parse_memory_map("0:0x9fc00:ram,0x9fc00:0x400:reserved").unwrap();
+/// assert_eq!((map[1].start, map[1].size, map[1].kind), (0x9fc00, 0x400, E820Type::RESERVED));
+/// let err = parse_memory_map("0:0x1000:ram,0x1000:0:ram").unwrap_err();
+/// assert_eq!(err.entry, "0x1000:0:ram");
+/// ```
+pub fn parse_memory_map(spec: &str) -> Result<Vec<MemRange>, MemoryMapSpecError> {
+    if spec.trim().is_empty() {
+        return Err(MemoryMapSpecError {
+            entry: spec.to_owned(),
+            reason: "the map has no entries",
+        });
+    }
+    spec.split(',')
+        .map(|entry| {
+            let bad = |reason| MemoryMapSpecError {
+                entry: entry.to_owned(),
+                reason,
+            };
+            let mut parts = entry.trim().split(':');
+            let (Some(start), Some(size), Some(kind), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad("is not START:SIZE:KIND"));
+            };
+            let start = crate::num::parse_u64(start).map_err(|_| bad("START is not a number"))?;
+            let size = crate::num::parse_u64(size).map_err(|_| bad("SIZE is not a number"))?;
+            let kind = E820Type::from_spec(kind).ok_or_else(|| bad("KIND is not an e820 type"))?;
+            MemRange::from_entry(&E820Entry::new(start, size, kind.0)).ok_or_else(|| {
+                bad(if size == 0 {
+                    "the entry is empty"
+                } else {
+                    "the entry runs past the top of the address space"
+                })
+            })
+        })
+        .collect()
 }

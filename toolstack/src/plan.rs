@@ -316,7 +316,7 @@ impl LoadPlan {
             && !self.allow_16_segments
         {
             return Err(Box::new(Refusal {
-                cmd: KexecCmd::LOAD,
+                cmd: KexecCmd::LOAD.into(),
                 errno: Errno::EINVAL,
                 rule: Some("XenSegmentLimit"),
                 segment: u32::try_from(n - 1).ok(),

@@ -18,12 +18,13 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use xen_kexec_abi::consts::XENMEM_machine_memory_map;
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
-use xen_kexec_abi::{GuestAbi, KexecCmd};
+use xen_kexec_abi::GuestAbi;
 use xen_kexec_hypervisor::sim::{Entered, Sim, SimConfig};
 use xen_kexec_hypervisor::Error as EngineError;
 
-use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
+use crate::transport::{CallError, Hypercall, HypercallBuffer, Refused, Transport, TransportError};
 
 /// The `format` of a state file this version reads and writes.
 pub const FORMAT: &str = "xen-kexec-sim 1";
@@ -84,7 +85,7 @@ impl HypercallBuffer for SimBuffer {
     }
 }
 
-/// `kexec_op` into a simulated hypervisor persisted at a path.
+/// `kexec_op` and `memory_op` into a simulated hypervisor persisted at a path.
 #[derive(Debug)]
 pub struct SimTransport {
     path: PathBuf,
@@ -221,10 +222,9 @@ impl Transport for SimTransport {
         })
     }
 
-    fn kexec_op(
+    fn hypercall(
         &mut self,
-        cmd: KexecCmd,
-        arg: u64,
+        call: Hypercall,
         buffers: &mut [&mut SimBuffer],
     ) -> Result<i64, CallError> {
         let mut regions: Vec<GuestRegion<&mut [u8]>> = buffers
@@ -238,10 +238,24 @@ impl Transport for SimTransport {
             .map_err(|e| sim_error(format!("simulated dom0 memory: {e}")))?;
         // The simulated kernel makes the hypercall: its width is the layout the
         // hypervisor reads, whatever layout the client chose.
-        self.sim
-            .kexec_op(self.kernel, cmd, arg, &mut mem)
-            .map(xen_kexec_hypervisor::Outcome::ret)
-            .map_err(|e| CallError::Refused(refused(&e)))
+        match call {
+            Hypercall::KexecOp { cmd, arg } => self
+                .sim
+                .kexec_op(self.kernel, cmd, arg, &mut mem)
+                .map(xen_kexec_hypervisor::Outcome::ret)
+                .map_err(|e| CallError::Refused(refused(&e))),
+            Hypercall::MachineMemoryMap { arg } => self
+                .sim
+                .memory_op(self.kernel, XENMEM_machine_memory_map, arg, &mut mem)
+                .map_err(|e| {
+                    CallError::Refused(Refused {
+                        errno: e.errno(),
+                        rule: Some(e.rule()),
+                        segment: None,
+                        reason: Some(e.to_string()),
+                    })
+                }),
+        }
     }
 }
 

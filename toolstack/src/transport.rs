@@ -1,18 +1,116 @@
 // SPDX-License-Identifier: MIT
-//! How a hypercall reaches a hypervisor: the [`Transport`] trait, its hypercall-safe
-//! argument buffers, and the ways a transport can fail before the hypervisor answers.
+//! How a hypercall reaches a hypervisor: the [`Transport`] trait, the hypercalls it
+//! makes ([`Hypercall`]), its hypercall-safe argument buffers, and the ways a transport
+//! can fail before the hypervisor answers.
 //!
-//! A `kexec_op` argument is a guest address. The client asks the transport for buffers
+//! A hypercall's argument is a guest address. The client asks the transport for buffers
 //! ([`Transport::alloc`]), writes the argument structures and segment sources into them,
-//! and passes their guest addresses to [`Transport::kexec_op`] together with the buffers
-//! themselves: the privcmd transport ignores the list (the kernel reads the process's
-//! memory directly), the simulated one builds the caller's guest memory from it.
+//! and passes their guest addresses to [`Transport::hypercall`] together with the
+//! buffers themselves: the privcmd transport checks that everything the hypervisor may
+//! write lies in them (the kernel reads the process's memory directly), the simulated
+//! one builds the caller's guest memory from them.
+//!
+//! [`Hypercall`] is a closed list on purpose: a transport knows, for each hypercall it
+//! makes, which bytes the hypervisor writes, and privcmd's safety argument rests on it.
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use xen_kexec_abi::consts::{
+    __HYPERVISOR_kexec_op, __HYPERVISOR_memory_op, XENMEM_machine_memory_map,
+};
 use xen_kexec_abi::{Errno, GuestAbi, KexecCmd};
+
+/// A hypercall this toolstack makes, with its arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hypercall {
+    /// `kexec_op(cmd, arg)` (hypercall 37): `arg` the guest address of the command's
+    /// structure. The hypervisor writes only the get_range answer, over `arg`.
+    KexecOp {
+        /// The command.
+        cmd: KexecCmd,
+        /// The guest address of its argument.
+        arg: u64,
+    },
+    /// `memory_op(XENMEM_machine_memory_map, arg)` (hypercall 12, command 10): `arg`
+    /// the guest address of a `struct xen_memory_map`
+    /// ([`xen_kexec_abi::memory`]). The hypervisor writes that structure and up to
+    /// its `nr_entries` e820 entries at its `buffer`.
+    MachineMemoryMap {
+        /// The guest address of the `struct xen_memory_map`.
+        arg: u64,
+    },
+}
+
+impl Hypercall {
+    /// The hypercall's number (`__HYPERVISOR_*`).
+    pub const fn op(self) -> u32 {
+        match self {
+            Hypercall::KexecOp { .. } => __HYPERVISOR_kexec_op,
+            Hypercall::MachineMemoryMap { .. } => __HYPERVISOR_memory_op,
+        }
+    }
+
+    /// The command: what a refusal is of.
+    pub const fn cmd(self) -> HypercallCmd {
+        match self {
+            Hypercall::KexecOp { cmd, .. } => HypercallCmd::Kexec(cmd),
+            Hypercall::MachineMemoryMap { .. } => HypercallCmd::MACHINE_MEMORY_MAP,
+        }
+    }
+
+    /// The guest address of the argument structure.
+    pub const fn arg(self) -> u64 {
+        match self {
+            Hypercall::KexecOp { arg, .. } | Hypercall::MachineMemoryMap { arg } => arg,
+        }
+    }
+
+    /// The hypercall's five register arguments, as privcmd passes them.
+    pub const fn args(self) -> [u64; 5] {
+        let cmd = match self.cmd() {
+            HypercallCmd::Kexec(cmd) => cmd.0,
+            HypercallCmd::Memory(cmd) => cmd,
+        };
+        [cmd as u64, self.arg(), 0, 0, 0]
+    }
+}
+
+/// A hypercall's command, as refusals name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HypercallCmd {
+    /// A `kexec_op` command.
+    Kexec(KexecCmd),
+    /// A `memory_op` command (`XENMEM_*`).
+    Memory(u32),
+}
+
+impl HypercallCmd {
+    /// `memory_op`'s `XENMEM_machine_memory_map`.
+    pub const MACHINE_MEMORY_MAP: HypercallCmd = HypercallCmd::Memory(XENMEM_machine_memory_map);
+}
+
+impl From<KexecCmd> for HypercallCmd {
+    fn from(cmd: KexecCmd) -> Self {
+        HypercallCmd::Kexec(cmd)
+    }
+}
+
+impl fmt::Display for HypercallCmd {
+    /// The command's C name (`KEXEC_CMD_kexec_load`, `XENMEM_machine_memory_map`), or
+    /// its hypercall and number.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            HypercallCmd::Kexec(cmd) => write!(f, "{cmd:?}"),
+            HypercallCmd::Memory(cmd) if cmd == XENMEM_machine_memory_map => {
+                f.write_str("XENMEM_machine_memory_map")
+            }
+            HypercallCmd::Memory(cmd) => write!(f, "memory_op command {cmd}"),
+        }
+    }
+}
 
 /// Memory the hypervisor may read and write during a hypercall, at a known guest
 /// address. Zeroed when allocated.
@@ -26,7 +124,7 @@ pub trait HypercallBuffer {
     fn as_mut_bytes(&mut self) -> &mut [u8];
 }
 
-/// A way to make `kexec_op` hypercalls: Linux privcmd, or the simulated hypervisor.
+/// A way to make hypercalls: Linux privcmd, or the simulated hypervisor.
 pub trait Transport {
     /// The argument buffers of this transport.
     type Buffer: HypercallBuffer;
@@ -44,19 +142,33 @@ pub trait Transport {
     /// [`TransportError::Memory`] when the memory cannot be had.
     fn alloc(&mut self, len: usize) -> Result<Self::Buffer, TransportError>;
 
-    /// Makes `kexec_op(cmd, arg)`, `arg` being a guest address inside one of `buffers`
-    /// (which hold every object the call refers to). Returns the hypercall's value
-    /// (`>= 0`) or its refusal, with all the transport knows of it.
+    /// Makes `call`, its argument being a guest address inside one of `buffers` (which
+    /// hold every object the call refers to). Returns the hypercall's value (`>= 0`) or
+    /// its refusal, with all the transport knows of it.
     ///
     /// # Errors
     /// [`CallError::Refused`] when the hypervisor refused; [`CallError::Transport`]
-    /// when the call could not be made at all.
+    /// when the call could not be made at all (privcmd: also when something the
+    /// hypervisor would write lies outside `buffers`).
+    fn hypercall(
+        &mut self,
+        call: Hypercall,
+        buffers: &mut [&mut Self::Buffer],
+    ) -> Result<i64, CallError>;
+
+    /// Makes `kexec_op(cmd, arg)`: [`hypercall`](Self::hypercall) of
+    /// [`Hypercall::KexecOp`].
+    ///
+    /// # Errors
+    /// As [`hypercall`](Self::hypercall).
     fn kexec_op(
         &mut self,
         cmd: KexecCmd,
         arg: u64,
         buffers: &mut [&mut Self::Buffer],
-    ) -> Result<i64, CallError>;
+    ) -> Result<i64, CallError> {
+        self.hypercall(Hypercall::KexecOp { cmd, arg }, buffers)
+    }
 }
 
 /// A hypervisor's refusal of a hypercall: its errno and, when the transport knows them

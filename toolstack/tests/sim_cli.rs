@@ -741,3 +741,127 @@ fn bad_command_lines_exit_2() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
 }
+
+/// `memory-map` prints the simulated machine's default map, one range a line, for both
+/// dom0 kernel widths.
+#[test]
+fn memory_map_prints_the_default_map_in_both_widths() {
+    let dir = Scratch::new();
+    for kernel in ["x86_32", "x86_64"] {
+        let state = init(&dir, &format!("mm-{kernel}"), CRASH, kernel);
+        let text = ok(&on(&state, &["memory-map"]));
+        assert_eq!(
+            text,
+            "[0x0000000000000000-0x000000000009fbff] RAM\n\
+             [0x000000000009fc00-0x000000000009ffff] reserved\n\
+             [0x00000000000f0000-0x00000000000fffff] reserved\n\
+             [0x0000000000100000-0x000000003ffdffff] RAM\n\
+             [0x000000003ffe0000-0x000000003fffffff] reserved\n\
+             [0x00000000fffc0000-0x00000000ffffffff] reserved\n",
+            "{kernel}"
+        );
+    }
+}
+
+/// `sim init --memory-map` sets the map `memory-map --json` reads back, 64-bit values as
+/// hex strings, kinds by name and number; a map of more than 127 entries (the first
+/// buffer of 128 is too small for Xen) comes back whole.
+#[test]
+fn memory_map_json_reads_back_the_map_given_to_sim_init() {
+    let dir = Scratch::new();
+    let state = dir.path("mm.json");
+    let s = state.display().to_string();
+    let spec = "0:0x9fc00:ram,0x100000:0x7ff00000:ram,0xfec00000:0x1000:reserved,\
+                0x100000000:0x40000000:acpi,0x140000000:0x1000:nvs,0x140001000:0x1000:0x7";
+    ok(&xen_kexec(&[
+        "sim",
+        "init",
+        &s,
+        "--crash-region",
+        CRASH,
+        "--memory-map",
+        spec,
+    ]));
+    let json: Value =
+        serde_json::from_str(&ok(&on(&state, &["--json", "memory-map"]))).expect("JSON");
+    assert_eq!(json["command"], "memory-map");
+    assert_eq!(json["guest"], "x86_64");
+    let ranges = json["ranges"].as_array().expect("ranges");
+    assert_eq!(ranges.len(), 6);
+    assert_eq!(ranges[1]["start"], "0x100000");
+    assert_eq!(ranges[1]["size"], "0x7ff00000");
+    assert_eq!(ranges[1]["type"], 1);
+    assert_eq!(ranges[1]["kind"], "RAM");
+    assert_eq!(ranges[3]["start"], "0x100000000");
+    assert_eq!(ranges[3]["kind"], "ACPI");
+    assert_eq!(ranges[4]["kind"], "NVS");
+    assert_eq!(
+        (&ranges[5]["type"], &ranges[5]["kind"]),
+        (&7.into(), &"type 7".into())
+    );
+
+    let big: Vec<String> = (0..200u64)
+        .map(|i| format!("{:#x}:0x1000:ram", i << 20))
+        .collect();
+    ok(&xen_kexec(&[
+        "sim",
+        "init",
+        &s,
+        "--crash-region",
+        CRASH,
+        "--kernel",
+        "x86_32",
+        "--memory-map",
+        &big.join(","),
+    ]));
+    let text = ok(&on(&state, &["memory-map"]));
+    assert_eq!(text.lines().count(), 200);
+    assert_eq!(
+        text.lines().last(),
+        Some("[0x000000000c700000-0x000000000c700fff] RAM")
+    );
+}
+
+/// A bad `--memory-map` is refused with exit status 2, naming the entry (or, for an
+/// order the simulated host refuses, its index), and no state is written.
+#[test]
+fn a_bad_memory_map_spec_is_refused_naming_the_value() {
+    let dir = Scratch::new();
+    let state = dir.path("bad.json");
+    let s = state.display().to_string();
+    let cases = [
+        (
+            "0:0x1000:ram,0x2000:0x1000:rom",
+            "entry `0x2000:0x1000:rom`: KIND is not an e820 type",
+        ),
+        (
+            "0:0x1000:ram,0x2000:0:ram",
+            "entry `0x2000:0:ram`: the entry is empty",
+        ),
+        ("0:0x1000", "entry `0:0x1000`: is not START:SIZE:KIND"),
+        ("0:zz:ram", "entry `0:zz:ram`: SIZE is not a number"),
+        (
+            "0xffffffffffff0000:0x20000:reserved",
+            "entry `0xffffffffffff0000:0x20000:reserved`: the entry runs past the top",
+        ),
+        ("", "the map has no entries"),
+        (
+            "0x1000:0x1000:ram,0:0x1000:ram",
+            "memory map entry 1 overlaps the entry before it or is out of order",
+        ),
+    ];
+    for (spec, want) in cases {
+        let out = xen_kexec(&[
+            "sim",
+            "init",
+            &s,
+            "--crash-region",
+            CRASH,
+            "--memory-map",
+            spec,
+        ]);
+        let stderr = failed(&out, 2);
+        assert!(stderr.contains(want), "{spec}: {stderr}");
+        assert!(!state.exists(), "{spec}: nothing written");
+    }
+}

@@ -64,6 +64,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod memory_map;
 mod pages;
 
 use core::fmt;
@@ -76,6 +77,7 @@ use crate::engine::{Image, Kexec, Outcome};
 use crate::error::Error;
 use crate::host::{Host, HostError, ImageSlot, StagingArea};
 
+pub use memory_map::{default_memory_map, MemoryOpError, SimE820, SIM_E820_MAX};
 pub use pages::{PageMap, SIM_PAGE};
 
 /// A machine range as plain data: `size` bytes from `start`. The simulated host checks
@@ -106,7 +108,7 @@ impl From<MachineRange> for SimRange {
 }
 
 /// How a simulated host is set up: everything the hooks answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SimConfig {
     /// The page size in bytes (a power of two).
@@ -127,12 +129,19 @@ pub struct SimConfig {
     /// The most bytes of non-zero pages the host holds, machine memory and staging
     /// areas together; a load beyond it is `ENOMEM`.
     pub memory_limit: u64,
+    /// The machine's e820 map, as `XENMEM_machine_memory_map` answers it: in ascending
+    /// order, no entry empty, wrapping or overlapping the one before, at most
+    /// [`SIM_E820_MAX`] entries. A state saved before the map existed reads with
+    /// [`default_memory_map`].
+    #[cfg_attr(feature = "serde", serde(default = "default_memory_map"))]
+    pub memory_map: alloc::vec::Vec<SimE820>,
 }
 
 impl Default for SimConfig {
     /// Plausible values for an x86 host: 4 KiB pages, a 64 MiB crash region at 512 MiB
     /// (`crashkernel=64M@512M`), Xen at 2 MiB (6 MiB), 4 CPUs with 1 KiB of notes each
-    /// at 16 MiB, vmcoreinfo after them, and 1 GiB of memory for images.
+    /// at 16 MiB, vmcoreinfo after them, and 1 GiB of memory for images; the memory map
+    /// of a 1 GiB QEMU PC ([`default_memory_map`]), whose RAM holds all of these.
     fn default() -> Self {
         SimConfig {
             page_size: 4096,
@@ -154,6 +163,7 @@ impl Default for SimConfig {
                 size: 0x1000,
             }),
             memory_limit: 1 << 30,
+            memory_map: default_memory_map(),
         }
     }
 }
@@ -186,6 +196,13 @@ pub enum SimError {
         /// The length.
         len: u64,
     },
+    /// An entry of the memory map cannot be one (see [`SimConfig::memory_map`]).
+    MemoryMap {
+        /// The index of the entry.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A deserialized state is inconsistent (an image its host would refuse).
     Inconsistent {
         /// What is wrong.
@@ -202,6 +219,7 @@ impl SimError {
             SimError::RangeWraps { .. } => "RangeWraps",
             SimError::NoImage { .. } => "NoImage",
             SimError::AddressWraps { .. } => "AddressWraps",
+            SimError::MemoryMap { .. } => "MemoryMap",
             SimError::Inconsistent { .. } => "Inconsistent",
         }
     }
@@ -223,6 +241,9 @@ impl fmt::Display for SimError {
                 f,
                 "{len:#x} bytes at {maddr:#x} run past the top of the address space"
             ),
+            SimError::MemoryMap { index, reason } => {
+                write!(f, "memory map entry {index} {reason}")
+            }
             SimError::Inconsistent { reason } => write!(f, "inconsistent sim state: {reason}"),
         }
     }
@@ -326,8 +347,10 @@ impl SimHost {
     /// A host set up as `config` says, with zeroed memory and nothing staged.
     ///
     /// # Errors
-    /// [`SimError::PageSize`] or [`SimError::RangeWraps`].
+    /// [`SimError::MemoryMap`], [`SimError::PageSize`] or [`SimError::RangeWraps`].
     pub fn new(config: SimConfig) -> Result<SimHost, SimError> {
+        memory_map::check_memory_map(&config.memory_map)
+            .map_err(|(index, reason)| SimError::MemoryMap { index, reason })?;
         Ok(SimHost {
             page_size: PageSize::new(config.page_size).ok_or(SimError::PageSize {
                 page_size: config.page_size,
@@ -570,6 +593,23 @@ impl Sim {
         mem: &mut M,
     ) -> i64 {
         self.kexec.hypercall(abi, cmd, arg, mem, &mut self.host)
+    }
+
+    /// `memory_op(cmd, arg)` from a guest of width `abi`: `XENMEM_machine_memory_map`
+    /// answered from [`SimConfig::memory_map`] with Xen's semantics (see
+    /// [`MemoryOpError`] for the refusals, and the `memory_map` module's documentation
+    /// for the one departure: no I/O holes are added). Returns the hypercall's value.
+    ///
+    /// # Errors
+    /// The refusal.
+    pub fn memory_op<M: GuestMemory + ?Sized>(
+        &mut self,
+        abi: GuestAbi,
+        cmd: u32,
+        arg: u64,
+        mem: &mut M,
+    ) -> Result<i64, MemoryOpError> {
+        memory_map::memory_op(&self.host.config.memory_map, abi, cmd, arg, mem)
     }
 
     /// [`Kexec::kexec_op`] on this host.

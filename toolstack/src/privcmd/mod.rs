@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! The Linux dom0 transport: `IOCTL_PRIVCMD_HYPERCALL` on `/dev/xen/privcmd`, with
+//! The Linux dom0 transport: `IOCTL_PRIVCMD_HYPERCALL` on `/dev/xen/privcmd` (for
+//! `kexec_op` and `memory_op`'s machine memory map), with
 //! argument buffers mapped from `/dev/xen/hypercall`, or locked anonymous memory where
 //! that device is missing (as libxencall does).
 //!
@@ -19,10 +20,10 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use xen_kexec_abi::consts::__HYPERVISOR_kexec_op;
-use xen_kexec_abi::{x86_64, GuestAbi, KexecCmd};
+use xen_kexec_abi::memory::{MemoryMapArg, E820_ENTRY_SIZE};
+use xen_kexec_abi::{x86_64, GuestAbi};
 
-use crate::transport::{CallError, HypercallBuffer, Refused, Transport, TransportError};
+use crate::transport::{CallError, Hypercall, HypercallBuffer, Refused, Transport, TransportError};
 
 pub use sys::{MappingKind, PrivcmdHypercall, IOCTL_PRIVCMD_HYPERCALL};
 
@@ -90,6 +91,12 @@ impl PrivcmdBuffer {
         self.map.kind()
     }
 
+    /// The mapped bytes at `[addr, addr + len)`, if this buffer's pages hold them.
+    fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let at = usize::try_from(addr.checked_sub(self.map.addr())?).ok()?;
+        self.map.as_bytes().get(at..at.checked_add(len)?)
+    }
+
     /// Whether `[addr, addr + len)` lies inside this buffer's pages.
     fn holds(&self, addr: u64, len: u64) -> bool {
         let (start, mapped) = (self.map.addr(), self.map.as_bytes().len() as u64);
@@ -111,7 +118,7 @@ impl HypercallBuffer for PrivcmdBuffer {
     }
 }
 
-/// `kexec_op` through Linux privcmd.
+/// Hypercalls through Linux privcmd.
 #[derive(Debug)]
 pub struct PrivcmdTransport {
     privcmd: File,
@@ -203,32 +210,26 @@ impl Transport for PrivcmdTransport {
         Ok(PrivcmdBuffer { map, len })
     }
 
-    fn kexec_op(
+    fn hypercall(
         &mut self,
-        cmd: KexecCmd,
-        arg: u64,
+        call: Hypercall,
         buffers: &mut [&mut PrivcmdBuffer],
     ) -> Result<i64, CallError> {
-        // The hypervisor writes only at `arg` (the get_range answer): it must be memory
-        // this call holds exclusively (the safety argument of `sys`).
-        if !buffers.iter().any(|b| b.holds(arg, LARGEST_WRITTEN)) {
-            return Err(CallError::Transport(TransportError::Ioctl {
-                source: io::Error::other(format!(
-                    "argument {arg:#x} is not inside a hypercall buffer of this call"
-                )),
-            }));
-        }
-        let mut call = PrivcmdHypercall {
-            op: u64::from(__HYPERVISOR_kexec_op),
-            arg: [u64::from(cmd.0), arg, 0, 0, 0],
+        // Everything the hypervisor writes must be memory this call holds exclusively
+        // (the safety argument of `sys`).
+        self.check_writes(call, buffers)?;
+        let mut privcmd = PrivcmdHypercall {
+            op: u64::from(call.op()),
+            arg: call.args(),
         };
-        match sys::hypercall(self.privcmd.as_fd(), &mut call) {
+        match sys::hypercall(self.privcmd.as_fd(), &mut privcmd) {
             // A negative value is a refusal, however the kernel passed it on.
             Ok(value) if value < 0 => Err(CallError::Refused(Refused::from_ret(value.into()))),
             Ok(value) => Ok(i64::from(value)),
             Err(e) => Err(match e.raw_os_error() {
                 // privcmd returns the hypercall's -errno as the ioctl's failure. Xen's
-                // errno values are Linux's for every value kexec_op returns.
+                // errno values are Linux's for every value kexec_op and memory_op
+                // return.
                 Some(errno) if errno != rustix::io::Errno::NOTTY.raw_os_error() => {
                     CallError::Refused(Refused::from_ret(-i64::from(errno)))
                 }
@@ -246,9 +247,58 @@ impl Transport for PrivcmdTransport {
     }
 }
 
+impl PrivcmdTransport {
+    /// Checks that every byte the hypervisor may write for `call` lies inside one of
+    /// `buffers`: for `kexec_op`, the largest argument structure at `arg`; for
+    /// `XENMEM_machine_memory_map`, the `struct xen_memory_map` at `arg` (in the
+    /// kernel's layout, the one the hypervisor reads) and the `nr_entries` e820 entries
+    /// at its `buffer`, read from the very bytes the hypervisor will read.
+    fn check_writes(
+        &self,
+        call: Hypercall,
+        buffers: &[&mut PrivcmdBuffer],
+    ) -> Result<(), CallError> {
+        let outside = |what: String| {
+            CallError::Transport(TransportError::Ioctl {
+                source: io::Error::other(format!(
+                    "{what} is not inside a hypercall buffer of this call"
+                )),
+            })
+        };
+        let holder = |addr: u64, len: u64| buffers.iter().find(|b| b.holds(addr, len));
+        match call {
+            Hypercall::KexecOp { arg, .. } => {
+                holder(arg, LARGEST_WRITTEN)
+                    .ok_or_else(|| outside(format!("argument {arg:#x}")))?;
+            }
+            Hypercall::MachineMemoryMap { arg } => {
+                let abi = self.kernel_abi()?;
+                let size = MemoryMapArg::size(abi);
+                let buf = holder(arg, size as u64)
+                    .ok_or_else(|| outside(format!("argument {arg:#x}")))?;
+                let map = buf
+                    .bytes_at(arg, size)
+                    .and_then(|bytes| MemoryMapArg::decode(abi, bytes))
+                    .ok_or_else(|| outside(format!("argument {arg:#x}")))?;
+                if !map.is_count_only() {
+                    let len = u64::from(map.nr_entries) * E820_ENTRY_SIZE as u64;
+                    holder(map.buffer, len).ok_or_else(|| {
+                        outside(format!(
+                            "the buffer of {} e820 entries at {:#x}",
+                            map.nr_entries, map.buffer
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xen_kexec_abi::KexecCmd;
 
     #[test]
     fn kernel_machines_map_to_their_layouts() {

@@ -8,10 +8,14 @@
 //!   maps or unmaps them, so slices over them are valid for its lifetime;
 //! - the hypercall is made while the caller holds `&mut` to every mapping the call
 //!   refers to, so no Rust reference observes the bytes the hypervisor writes;
-//! - the only bytes the hypervisor writes for `kexec_op` are the answer of
-//!   `KEXEC_CMD_kexec_get_range`, over its argument, and [`hypercall`] is only given
-//!   an argument that lies, with room for the largest argument structure, inside one
-//!   of those mappings (checked by the caller, see `PrivcmdTransport::kexec_op`).
+//! - the only bytes the hypervisor writes are, for `kexec_op`, the answer of
+//!   `KEXEC_CMD_kexec_get_range` over its argument, and for `memory_op`'s
+//!   `XENMEM_machine_memory_map`, its `struct xen_memory_map` argument and at most
+//!   `nr_entries` e820 entries at its `buffer` (nothing there for a null buffer); these
+//!   are the only hypercalls the safe API can make, and [`hypercall`] is only given one
+//!   whose written bytes all lie inside those mappings, `nr_entries` and `buffer` read
+//!   from the very mapped bytes the hypervisor reads (checked by the caller, see
+//!   `PrivcmdTransport::check_writes`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -78,8 +82,9 @@ pub(super) fn hypercall(
 ) -> io::Result<IoctlOutput> {
     // SAFETY: the ioctl's own contract is met by `Hypercall` (above). The hypervisor
     // reads guest memory through the kernel's copy_from_guest, which fails cleanly
-    // (EFAULT) on an address the process has not mapped, and writes only the
-    // get_range answer, which the caller has placed inside a mapping it holds
+    // (EFAULT) on an address the process has not mapped, and writes only what the
+    // module documentation lists (the get_range answer, the machine memory map and its
+    // argument), which the caller has checked lies inside mappings it holds
     // exclusively for the duration of this call.
     unsafe { rustix::ioctl::ioctl(fd, Hypercall(call)) }.map_err(io::Error::from)
 }

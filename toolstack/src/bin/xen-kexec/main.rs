@@ -10,9 +10,11 @@
 //!             [--map-low-1m] [--allow-16-segments] [--dry-run]
 //!   unload    --type default|crash
 //!   exec      --type default|crash
+//!   memory-map
 //!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE]
 //!   sim init  PATH --crash-region START:SIZE [--cpus N] [--xen START:SIZE]
 //!             [--vmcoreinfo START:SIZE] [--cpu-notes START:SIZE] [--kernel x86_32|x86_64]
+//!             [--memory-map START:SIZE:KIND,...]
 //!   sim dump  PATH --type default|crash --maddr ADDR --len N
 //! ```
 //!
@@ -34,7 +36,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use xen_kexec_abi::host::MachineRange;
 use xen_kexec_abi::{GuestAbi, KexecRangeKind, KexecType};
-use xen_kexec_hypervisor::sim::{SimConfig, SimError, SimRange};
+use xen_kexec_hypervisor::sim::{SimConfig, SimE820, SimError, SimRange};
+use xen_kexec_toolstack::memmap::{parse_memory_map, MemRange};
 use xen_kexec_toolstack::num::{parse_i32, parse_range, parse_u32, parse_u64};
 use xen_kexec_toolstack::plan::{self, BlobArg, PlanOptions, MAX_LOAD_BYTES};
 use xen_kexec_toolstack::privcmd::PrivcmdTransport;
@@ -43,8 +46,8 @@ use xen_kexec_toolstack::{Client, Refusal, Transport, TransportError};
 
 use output::{report_failure, write_stdout, Failure};
 use report::{
-    ExecReport, GetRangeReport, Head, Hex, LoadReport, Mode, RangeJson, SimInitReport,
-    StatusReport, UnloadReport, SCHEMA,
+    ExecReport, GetRangeReport, Head, Hex, LoadReport, MemoryMapReport, Mode, RangeJson,
+    SimInitReport, StatusReport, UnloadReport, SCHEMA,
 };
 
 /// Command line of xen-kexec.
@@ -175,6 +178,9 @@ enum Command {
         #[arg(long = "type", value_enum)]
         type_: TypeArg,
     },
+    /// The machine's memory map (memory_op XENMEM_machine_memory_map): one e820 range a
+    /// line.
+    MemoryMap,
     /// Decode a captured kexec_op hypercall from guest memory images (in words, or JSON
     /// with --json).
     Decode(decode::DecodeArgs),
@@ -246,6 +252,11 @@ enum SimCommand {
         /// The simulated dom0 kernel's width.
         #[arg(long, value_parser = guest_abi(), default_value = "x86_64")]
         kernel: GuestAbi,
+        /// The machine's e820 map, in ascending order: START:SIZE:KIND entries separated
+        /// by commas, KIND one of ram, reserved, acpi, nvs, unusable or a number
+        /// (default: a 1 GiB QEMU PC's).
+        #[arg(long, value_name = "START:SIZE:KIND,...", value_parser = parse_memory_map_arg)]
+        memory_map: Option<MemoryMapSpec>,
     },
     /// Raw bytes to stdout: what the loaded image of the type finds at machine
     /// addresses [ADDR, ADDR + N) when entered.
@@ -260,6 +271,16 @@ enum SimCommand {
     },
 }
 
+/// `--memory-map`: the ranges it lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MemoryMapSpec(Vec<MemRange>);
+
+fn parse_memory_map_arg(text: &str) -> Result<MemoryMapSpec, String> {
+    parse_memory_map(text)
+        .map(MemoryMapSpec)
+        .map_err(|e| e.to_string())
+}
+
 impl Command {
     fn name(&self) -> &'static str {
         match self {
@@ -268,6 +289,7 @@ impl Command {
             Command::Load(_) => "load",
             Command::Unload { .. } => "unload",
             Command::Exec { .. } => "exec",
+            Command::MemoryMap => "memory-map",
             Command::Decode(_) => "decode",
             Command::Sim(SimCommand::Init { .. }) => "sim init",
             Command::Sim(SimCommand::Dump { .. }) => "sim dump",
@@ -344,6 +366,10 @@ fn run_on<T: CliTransport>(
         Command::Load(args) => render(&load(&mut client, head, args)?, json),
         Command::Unload { type_ } => render(&unload(&mut client, head, type_.kexec_type())?, json),
         Command::Exec { type_ } => render(&exec(&mut client, head, type_.kexec_type())?, json),
+        Command::MemoryMap => {
+            let ranges = client.machine_memory_map()?;
+            render(&MemoryMapReport { head, ranges }, json)
+        }
         Command::Decode(_) | Command::Sim(_) => Err(Failure::Usage(format!(
             "`{}` is not a hypervisor command",
             command.name()
@@ -429,6 +455,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
             vmcoreinfo,
             cpu_notes,
             kernel,
+            memory_map,
         } => {
             let defaults = SimConfig::default();
             let config = SimConfig {
@@ -437,9 +464,18 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
                 xen: xen.map_or(defaults.xen, SimRange::from),
                 vmcoreinfo: vmcoreinfo.map(SimRange::from).or(defaults.vmcoreinfo),
                 cpu_notes: cpu_notes.map(SimRange::from).or(defaults.cpu_notes),
-                ..defaults
+                memory_map: memory_map.as_ref().map_or(defaults.memory_map, |m| {
+                    m.0.iter()
+                        .map(|r| SimE820 {
+                            start: r.start,
+                            size: r.size,
+                            kind: r.kind.0,
+                        })
+                        .collect()
+                }),
+                ..SimConfig::default()
             };
-            SimTransport::create(path, config, *kernel)?.save()?;
+            SimTransport::create(path, config.clone(), *kernel)?.save()?;
             let report = SimInitReport {
                 schema: SCHEMA,
                 command: "sim init",
@@ -497,7 +533,7 @@ fn sim_dump(path: &Path, type_: KexecType, maddr: u64, len: u64) -> Result<(), F
 fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
     if let SimError::NoImage { .. } = error {
         Failure::Refused(Refusal {
-            cmd: xen_kexec_abi::KexecCmd::KEXEC,
+            cmd: xen_kexec_abi::KexecCmd::KEXEC.into(),
             errno: xen_kexec_abi::Errno::ENOENT,
             rule: Some(error.rule()),
             segment: None,

@@ -17,6 +17,7 @@ use xen_kexec_abi::{
     ElfMachine, EntryMode, GuestAbi, KexecCmd, KexecRangeKind, KexecType, OpenEnum,
 };
 use xen_kexec_hypervisor::sim::SimRange;
+use xen_kexec_toolstack::memmap::MemRange;
 use xen_kexec_toolstack::plan::PlannedSegment;
 use xen_kexec_toolstack::{LoadSummary, RangeAnswer, Refusal};
 
@@ -208,6 +209,28 @@ impl GetRangeReport {
 impl fmt::Display for GetRangeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "start {} size {}", self.start, self.size)
+    }
+}
+
+/// `memory-map`: the machine's e820 map. Text: one range a line,
+/// `[0x0000000000100000-0x000000003ffdffff] RAM`, as Linux prints e820 ranges. JSON:
+/// `ranges`: `[{start, size` (hex)`, type` (int)`, kind` (its name)`}]`.
+#[derive(Debug, Serialize)]
+pub(crate) struct MemoryMapReport {
+    #[serde(flatten)]
+    pub(crate) head: Head,
+    pub(crate) ranges: Vec<MemRange>,
+}
+
+impl fmt::Display for MemoryMapReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.ranges.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
     }
 }
 
