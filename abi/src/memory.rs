@@ -216,6 +216,7 @@ impl E820Entry {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a test's expectations
 mod tests {
     use super::*;
 

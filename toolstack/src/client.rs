@@ -879,7 +879,7 @@ mod tests {
     #[test]
     fn a_map_too_big_for_the_first_buffer_is_asked_for_again_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let map: Vec<xen_kexec_hypervisor::sim::SimE820> = (0..E820MAX as u64)
+        let map: Vec<xen_kexec_hypervisor::sim::SimE820> = (0..u64::from(E820MAX))
             .map(|i| xen_kexec_hypervisor::sim::SimE820 {
                 start: i << 20,
                 size: 0x1000,

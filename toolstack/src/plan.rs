@@ -383,7 +383,16 @@ fn read_elf(file: &InputFile) -> Result<ElfFacts, PlanError> {
         .map_err(|e| elf_err(format!("cannot read: {e}")))?;
     let mut magic = [0u8; 4];
     if f.read_exact(&mut magic).is_err() || magic != *b"\x7fELF" {
-        return Err(elf_err("not an ELF file (no \\x7fELF magic)".into()));
+        // A bzImage has "HdrS" at 0x202: say where it loads.
+        let mut hdrs = [0u8; 4];
+        let bzimage = f.seek(SeekFrom::Start(0x202)).is_ok()
+            && f.read_exact(&mut hdrs).is_ok()
+            && hdrs == *b"HdrS";
+        return Err(elf_err(if bzimage {
+            "not an ELF file but a Linux bzImage: load it with --kernel".into()
+        } else {
+            "not an ELF file (no \\x7fELF magic)".into()
+        }));
     }
     let cache = ReadCache::new(file.file());
     match FileKind::parse(&cache) {

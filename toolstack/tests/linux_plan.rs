@@ -71,6 +71,7 @@ fn options(type_: KexecType, f: &Files, cmdline: &str) -> LinuxOptions {
         initrd: Some(f.initrd.clone()),
         cmdline: cmdline.into(),
         verify: true,
+        corrupt_digest: false,
     }
 }
 
@@ -252,6 +253,7 @@ fn debians_kernel_plans_into_192m_in_at_most_8_segments_and_not_into_64m() {
         initrd: Some(initrd),
         cmdline: cmdline.into(),
         verify: true,
+        corrupt_digest: false,
     };
     let m = machine(Some(CRASH_192M));
     let p = plan(&opts, &m).expect("plans");

@@ -56,6 +56,9 @@ pub struct LinuxOptions {
     pub cmdline: String,
     /// Whether the purgatory checks the segments' digests (`--no-checks` turns it off).
     pub verify: bool,
+    /// Test only: give the purgatory a wrong digest for the first checked segment, to
+    /// prove that it refuses to enter (the real-Xen run's `--test-corrupt-digest`).
+    pub corrupt_digest: bool,
 }
 
 /// What the hypervisor told about the machine.
@@ -572,6 +575,9 @@ fn purgatory_params(opts: &LinuxOptions, at: &Places, digests: &[Region]) -> Par
     };
     let n = digests.len().min(MAX_REGIONS);
     params.regions[..n].copy_from_slice(&digests[..n]);
+    if opts.corrupt_digest && n > 0 {
+        params.regions[0].sha256[0] ^= 0xff;
+    }
     params.nr_regions = u32::try_from(n).unwrap_or(0);
     if let Some(backup) = at.backup {
         params.backup_src = 0;

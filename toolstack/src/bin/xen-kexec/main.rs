@@ -8,6 +8,8 @@
 //!   get-range --range crash|xen|cpu|xenheap|boot-param|efi-memmap|vmcoreinfo [--cpu N]
 //!   load      --type default|crash --elf FILE [--blob FILE@ADDR]... [--entry ADDR]
 //!             [--map-low-1m] [--allow-16-segments] [--dry-run]
+//!   load      --type default|crash --kernel BZIMAGE [--initrd FILE]
+//!             [--append TEXT] [--reuse-cmdline] [--no-checks] [--dry-run]
 //!   unload    --type default|crash
 //!   exec      --type default|crash
 //!   memory-map
@@ -24,6 +26,7 @@
 //! (the types of [`report`]).
 
 mod decode;
+mod linux_load;
 mod output;
 mod report;
 
@@ -191,20 +194,47 @@ enum Command {
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("image").required(true).args(["elf", "kernel"])))]
+#[allow(clippy::struct_excessive_bools)] // each is a command-line flag
 struct LoadArgs {
     #[arg(long = "type", value_enum)]
     type_: TypeArg,
     /// The ELF image: one segment per PT_LOAD at its physical address.
     #[arg(long, value_name = "FILE")]
-    elf: PathBuf,
+    elf: Option<PathBuf>,
+    /// A Linux bzImage (boot protocol 2.12 or later, 64-bit), entered through
+    /// xen-kexec's purgatory.
+    #[arg(long, value_name = "BZIMAGE")]
+    kernel: Option<PathBuf>,
+    /// The Linux image's initial ramdisk.
+    #[arg(long, value_name = "FILE", conflicts_with = "elf")]
+    initrd: Option<PathBuf>,
+    /// The Linux image's command line.
+    #[arg(
+        long,
+        visible_alias = "command-line",
+        value_name = "TEXT",
+        conflicts_with = "elf"
+    )]
+    append: Option<String>,
+    /// Start the command line with the running kernel's (/proc/cmdline) minus
+    /// crashkernel= and BOOT_IMAGE=.
+    #[arg(long, conflicts_with = "elf")]
+    reuse_cmdline: bool,
+    /// Do not have the purgatory check the segments' SHA-256 digests.
+    #[arg(long, conflicts_with = "elf")]
+    no_checks: bool,
+    /// Test only: give the purgatory one wrong digest, so that it must refuse to enter.
+    #[arg(long, hide = true, conflicts_with = "elf")]
+    test_corrupt_digest: bool,
     /// A raw blob (initrd, parameter block) at machine address ADDR. Repeatable.
-    #[arg(long = "blob", value_name = "FILE@ADDR", value_parser = parse_blob)]
+    #[arg(long = "blob", value_name = "FILE@ADDR", value_parser = parse_blob, conflicts_with = "kernel")]
     blobs: Vec<BlobArg>,
     /// The entry point's machine address, overriding the ELF's e_entry.
-    #[arg(long, value_name = "ADDR", value_parser = parse_u64)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_u64, conflicts_with = "kernel")]
     entry: Option<u64>,
     /// Add kexec-tools' segment without a buffer that maps the first MiB.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel")]
     map_low_1m: bool,
     /// Allow 16 segments (real Xen refuses 16; hypervisors built on xen-kexec-hypervisor
     /// take them).
@@ -383,15 +413,33 @@ fn load<T: CliTransport>(
     head: Head,
     args: &LoadArgs,
 ) -> Result<LoadReport, Failure> {
-    let plan = plan::plan(&PlanOptions {
-        type_: args.type_.kexec_type(),
-        elf: args.elf.clone(),
-        blobs: args.blobs.clone(),
-        entry: args.entry,
-        map_low_1m: args.map_low_1m,
-        allow_16_segments: args.allow_16_segments,
-    })
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let plan = match (&args.elf, &args.kernel) {
+        (_, Some(kernel)) => {
+            linux_load::plan_on(
+                client,
+                &linux_load::LinuxArgs {
+                    type_: args.type_.kexec_type(),
+                    kernel,
+                    initrd: args.initrd.as_ref(),
+                    append: args.append.as_deref(),
+                    reuse_cmdline: args.reuse_cmdline,
+                    no_checks: args.no_checks,
+                    corrupt_digest: args.test_corrupt_digest,
+                },
+            )?
+            .load
+        }
+        (Some(elf), None) => plan::plan(&PlanOptions {
+            type_: args.type_.kexec_type(),
+            elf: elf.clone(),
+            blobs: args.blobs.clone(),
+            entry: args.entry,
+            map_low_1m: args.map_low_1m,
+            allow_16_segments: args.allow_16_segments,
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?,
+        (None, None) => return Err(Failure::Usage("load needs --elf or --kernel".into())),
+    };
     let summary = if args.dry_run {
         client.check_plan(&plan)?.summary()
     } else {
