@@ -73,7 +73,9 @@ pub mod x86_64 {
     /// `struct xen_memory_map` as a 64-bit guest lays it out: 16 bytes, aligned to 8.
     #[doc(alias = "xen_memory_map")]
     #[doc(alias = "xen_memory_map_t")]
-    #[repr(C)]
+    // align(8): a 64-bit guest aligns the handle to 8 whatever the host; an i686 host
+    // would align a u64 to 4.
+    #[repr(C, align(8))]
     #[derive(
         Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
     )]

@@ -47,9 +47,12 @@ extern "C" fn purgatory_main() {
         console.text("xen-kexec purgatory: no parameter block, halting\n");
         hw::halt();
     }
+    let start = hw::rdtsc();
+    let mut checked = 0u64;
     if p.flags & FLAG_VERIFY != 0 {
         let n = (p.nr_regions as usize).min(MAX_REGIONS);
         for (i, r) in p.regions[..n].iter().enumerate() {
+            checked += r.len;
             let digest = Sha256::digest(hw::machine_bytes(r.start, r.len));
             if digest[..] != r.sha256[..] {
                 console.text("xen-kexec purgatory: digest mismatch in segment ");
@@ -66,9 +69,14 @@ extern "C" fn purgatory_main() {
     if p.backup_len != 0 {
         hw::copy_machine(p.backup_src, p.backup_dst, p.backup_len);
     }
+    let cycles = hw::rdtsc().wrapping_sub(start);
     console.text("xen-kexec purgatory: digests ok, entering the kernel at ");
     console.hex(p.entry);
-    console.text("\n");
+    console.text(" (checked ");
+    console.hex(checked);
+    console.text(" bytes in ");
+    console.hex(cycles);
+    console.text(" TSC cycles)\n");
 }
 
 /// A panic cannot be reported safely this early: halt.

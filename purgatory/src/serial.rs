@@ -48,7 +48,11 @@ impl Console {
         self.text("0x");
         for shift in (0..16).rev() {
             let digit = ((v >> (shift * 4)) & 0xf) as u8;
-            self.byte(if digit < 10 { b'0' + digit } else { b'a' + digit - 10 });
+            self.byte(if digit < 10 {
+                b'0' + digit
+            } else {
+                b'a' + digit - 10
+            });
         }
     }
 }
