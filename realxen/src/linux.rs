@@ -90,7 +90,7 @@ pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
 }
 
 /// What the serial log of a Linux boot shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Seen {
     /// The purgatory's "entering" line.
     pub entered: bool,
@@ -98,6 +98,29 @@ pub struct Seen {
     pub mismatch: Option<String>,
     /// The new kernel's `/init` line, if any.
     pub booted: Option<String>,
+    /// How long the purgatory's digests took: bytes checked and seconds, from its
+    /// cycle count and Xen's "Detected N MHz processor" line.
+    pub digest: Option<(u64, f64)>,
+}
+
+/// The two hex numbers after `what` in `line` (`checked 0x… bytes in 0x… TSC cycles`).
+fn hex_after(line: &str, what: &str) -> Option<u64> {
+    let rest = &line[line.find(what)? + what.len()..];
+    let word = rest.split_whitespace().next()?;
+    u64::from_str_radix(word.trim_start_matches("0x"), 16).ok()
+}
+
+/// The purgatory's digest time from a serial log.
+#[allow(clippy::cast_precision_loss)] // a cycle count far below 2^52
+fn digest_time(log: &str) -> Option<(u64, f64)> {
+    let mhz: f64 = log.lines().find_map(|l| {
+        let rest = &l[l.find("(XEN) Detected ")? + "(XEN) Detected ".len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })?;
+    let line = log.lines().find(|l| l.contains(ENTERING))?;
+    let bytes = hex_after(line, "(checked ")?;
+    let cycles = hex_after(line, " bytes in ")?;
+    Some((bytes, cycles as f64 / (mhz * 1e6)))
 }
 
 /// Reads a Linux boot's serial log.
@@ -110,6 +133,7 @@ pub fn seen(log: &str) -> Seen {
         entered: find(ENTERING).is_some(),
         mismatch: find(MISMATCH),
         booted: find(BOOTED),
+        digest: digest_time(log),
     }
 }
 
@@ -117,10 +141,18 @@ pub fn seen(log: &str) -> Seen {
 ///
 /// # Errors
 /// What is missing.
+#[allow(clippy::cast_precision_loss)] // a byte count far below 2^52
 pub fn judge_boot(seen: &Seen) -> Result<String, String> {
     match (&seen.booted, seen.entered, &seen.mismatch) {
         (Some(line), true, None) if line.contains("hypervisor=none") => Ok(format!(
-            "the purgatory entered Linux, which booted natively: {line}"
+            "the purgatory entered Linux, which booted natively: {line}{}",
+            seen.digest.map_or(String::new(), |(bytes, secs)| {
+                let mib = bytes as f64 / f64::from(1 << 20);
+                format!(
+                    "; the purgatory checked {mib:.1} MiB in {secs:.2} s ({:.0} ms/MiB under TCG)",
+                    secs * 1000.0 / mib
+                )
+            })
         )),
         (Some(line), _, _) => Err(format!(
             "Linux booted, but not as expected (purgatory line seen: {}, mismatch: {:?}): {line}",
@@ -155,11 +187,21 @@ mod tests {
     #[test]
     fn a_log_is_judged_by_the_purgatory_and_init_lines() {
         let good = format!(
-            "(XEN) Hardware Dom0 ...\r\n{ENTERING} at 0x0000000001000200\r\n[    0.0] Linux\r\n\
-             {BOOTED} uptime=1.2 hypervisor=none kernel=6.1.0\r\n"
+            "(XEN) Detected 2000.000 MHz processor.\r\n{ENTERING} at 0x0000000001000200 \
+             (checked 0x0000000000200000 bytes in 0x0000000077359400 TSC cycles)\r\n\
+             [    0.0] Linux\r\n{BOOTED} uptime=1.2 hypervisor=none kernel=6.1.0\r\n"
         );
         let s = seen(&good);
-        assert!(judge_boot(&s).is_ok(), "{s:?}");
+        assert_eq!(
+            s.digest,
+            Some((0x20_0000, 1.0)),
+            "2 MiB in 2e9 cycles at 2 GHz"
+        );
+        let verdict = judge_boot(&s).expect("boots");
+        assert!(
+            verdict.ends_with("checked 2.0 MiB in 1.00 s (500 ms/MiB under TCG)"),
+            "{verdict}"
+        );
         assert!(judge_corrupt(&s).is_err());
         let still_xen = good.replace("hypervisor=none", "hypervisor=xen");
         assert!(
