@@ -622,30 +622,16 @@ fn unbuffered(at: &Places) -> Vec<Piece> {
     backup.into_iter().chain([low]).collect()
 }
 
-/// Plans the Linux load `opts` describes on the machine `machine` describes. Reads the
-/// kernel's header, and (to hash them) the kernel and initrd unless `verify` is off.
-///
-/// # Errors
-/// [`LinuxError`], naming the file, field and value; nothing is loaded.
-pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, LinuxError> {
-    let inputs = open_inputs(opts)?;
-    let purgatory = Purgatory::embedded().map_err(LinuxError::Purgatory)?;
-    let mut free = free_memory(opts.type_, machine)?;
-    let at = place(opts, &inputs, &purgatory, &mut free)?;
-    let e820 = match (opts.type_, machine.crash_region, at.backup) {
-        (KexecType::CRASH, Some(region), Some(backup)) => {
-            crash_e820(machine, region, &[(backup, BACKUP_LEN)])
-        }
-        _ => machine.memory_map.clone(),
-    };
-    if e820.len() > E820_MAX {
-        return Err(LinuxError::TooManyRanges { count: e820.len() });
-    }
+/// The segments with a buffer but the purgatory, and their sources: 0 the kernel file,
+/// 1 the zero page `bp`, 2 the initrd (if any).
+fn buffered(
+    opts: &LinuxOptions,
+    inputs: Inputs,
+    at: &Places,
+    bp: Vec<u8>,
+) -> (Vec<Piece>, Vec<Source>) {
     let image = &inputs.image;
-    let bp = zero_page_bytes(opts, image, &at, &e820);
     let bp_len = bp.len() as u64;
-    // The sources: 0 the kernel file, 1 the zero page, 2 the initrd (if any), then the
-    // purgatory, made last, once the digests of the others are known.
     let mut sources = vec![Source::File(inputs.kernel), Source::Bytes(bp)];
     let mut pieces = vec![
         Piece {
@@ -677,6 +663,30 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
         });
         sources.push(Source::File(file));
     }
+    (pieces, sources)
+}
+
+/// Plans the Linux load `opts` describes on the machine `machine` describes. Reads the
+/// kernel's header, and (to hash them) the kernel and initrd unless `verify` is off.
+///
+/// # Errors
+/// [`LinuxError`], naming the file, field and value; nothing is loaded.
+pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, LinuxError> {
+    let inputs = open_inputs(opts)?;
+    let purgatory = Purgatory::embedded().map_err(LinuxError::Purgatory)?;
+    let mut free = free_memory(opts.type_, machine)?;
+    let at = place(opts, &inputs, &purgatory, &mut free)?;
+    let e820 = match (opts.type_, machine.crash_region, at.backup) {
+        (KexecType::CRASH, Some(region), Some(backup)) => {
+            crash_e820(machine, region, &[(backup, BACKUP_LEN)])
+        }
+        _ => machine.memory_map.clone(),
+    };
+    if e820.len() > E820_MAX {
+        return Err(LinuxError::TooManyRanges { count: e820.len() });
+    }
+    let bp = zero_page_bytes(opts, &inputs.image, &at, &e820);
+    let (mut pieces, mut sources) = buffered(opts, inputs, &at, bp);
     let digests = if opts.verify {
         digests(&pieces, &sources)?
     } else {
