@@ -132,7 +132,7 @@ fn a_crash_kernel_lands_where_the_plan_says_with_its_zero_page_and_digests() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(
         report["segments"].as_array().map(Vec::len),
-        Some(6),
+        Some(7),
         "{report}"
     );
 
@@ -143,8 +143,16 @@ fn a_crash_kernel_lands_where_the_plan_says_with_its_zero_page_and_digests() {
     assert_eq!(zero_page[0x210], 0xff, "type_of_loader");
     let cmdline_ptr = u32::from_le_bytes(zero_page[0x228..0x22c].try_into().expect("4"));
     assert_eq!(u64::from(cmdline_ptr), bp + 0x1000);
-    assert_eq!(&zero_page[0x1000..0x1000 + APPEND.len()], APPEND.as_bytes());
-    assert_eq!(zero_page[0x1000 + APPEND.len()], 0);
+    let cmdline: Vec<u8> = zero_page[0x1000..]
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .collect();
+    let (hdr, _) = segment(&report, "ELF core header");
+    assert_eq!(
+        String::from_utf8_lossy(&cmdline),
+        format!("{APPEND} elfcorehdr={}K", hdr / 1024)
+    );
     let (initrd_at, _) = segment(&report, "initrd");
     let ramdisk = u32::from_le_bytes(zero_page[0x218..0x21c].try_into().expect("4"));
     assert_eq!(u64::from(ramdisk), initrd_at);
@@ -161,13 +169,13 @@ fn a_crash_kernel_lands_where_the_plan_says_with_its_zero_page_and_digests() {
     let (params, _) = Params::read_from_prefix(&placed[offset..]).expect("block");
     assert_eq!(
         (params.magic, params.flags, params.nr_regions),
-        (MAGIC, FLAG_VERIFY, 3)
+        (MAGIC, FLAG_VERIFY, 4)
     );
     assert_eq!(params.serial_port, 0x3f8, "console=ttyS0");
     let (kernel_at, _) = segment(&report, "kernel");
     assert_eq!(params.entry, kernel_at + 0x200);
     assert_eq!(params.boot_params, bp);
-    for r in &params.regions[..3] {
+    for r in &params.regions[..4] {
         let loaded = host.dump(r.start, r.len);
         assert_eq!(
             r.sha256,
@@ -198,7 +206,7 @@ fn a_test_corrupt_digest_load_differs_from_the_loaded_bytes_in_one_digest() {
     let placed = host.dump(purgatory_at, purgatory_len);
     let offset = Purgatory::embedded().expect("parses").params_offset();
     let (params, _) = Params::read_from_prefix(&placed[offset..]).expect("block");
-    let wrong = params.regions[..3]
+    let wrong = params.regions[..4]
         .iter()
         .filter(|r| r.sha256 != <[u8; 32]>::from(Sha256::digest(host.dump(r.start, r.len))))
         .count();
@@ -224,7 +232,7 @@ fn debian_kernel() -> PathBuf {
 }
 
 #[test]
-fn a_dry_run_of_debians_kernel_prints_its_plan_in_six_segments() {
+fn a_dry_run_of_debians_kernel_prints_its_plan_in_seven_segments() {
     let host = Host::new();
     let kernel = debian_kernel();
     let initrd = host.write("initrd", &vec![0x5a; 1 << 20]);
@@ -247,7 +255,7 @@ fn a_dry_run_of_debians_kernel_prints_its_plan_in_six_segments() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.starts_with("would load crash image: 6 segments, entry 0x2"),
+        text.starts_with("would load crash image: 7 segments, entry 0x2"),
         "{text}"
     );
     for what in [
@@ -375,5 +383,104 @@ fn reuse_cmdline_starts_from_the_running_kernels_minus_its_reservation() {
         .filter(|w| !w.starts_with("crashkernel=") && !w.starts_with("BOOT_IMAGE="))
         .collect();
     want.push("extra=1");
+    // elfcorehdr= goes to the kernel: before a standalone `--`, after which words are init's.
+    let (hdr, _) = segment(&report, "ELF core header");
+    let arg = format!("elfcorehdr={}K", hdr / 1024);
+    let at = want.iter().position(|w| *w == "--").unwrap_or(want.len());
+    want.insert(at, &arg);
     assert_eq!(String::from_utf8_lossy(&cmdline), want.join(" "));
+}
+
+/// The RAM ranges `memory-map --json` reports, as `(start, end)`.
+fn ram_ranges(host: &Host) -> Vec<(u64, u64)> {
+    let out = host.run(&["--json", "memory-map"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let map: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    map["ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .filter(|r| r["kind"] == "RAM")
+        .map(|r| (hex(&r["start"]), hex(&r["start"]) + hex(&r["size"])))
+        .collect()
+}
+
+#[test]
+fn the_core_header_in_a_sim_dump_describes_the_sims_cpus_vmcoreinfo_and_ram() {
+    use object::elf::{EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE};
+    use object::read::elf::{ElfFile64, FileHeader as _, ProgramHeader as _};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = Host { dir };
+    let (notes, size, vmcoreinfo) = (0x3ff0_0000_u64, 0x1f4_u64, 0x3ff1_0000_u64);
+    let out = xen_kexec(&[
+        "sim",
+        "init",
+        &host.state(),
+        "--crash-region",
+        CRASH_192M,
+        "--cpus",
+        "2",
+        "--cpu-notes",
+        &format!("{notes:#x}:{size:#x}"),
+        "--vmcoreinfo",
+        &format!("{vmcoreinfo:#x}:0x1000"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kernel = host.write("vmlinuz", &BzImageSpec::default().build());
+    let out = host.run(&["--json", "load", "--type", "crash", "--kernel", &kernel]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let (hdr, len) = segment(&report, "ELF core header");
+    let (backup, _) = segment(&report, "backup");
+    let bytes = host.dump(hdr, len);
+    let file = ElfFile64::<object::LittleEndian>::parse(&*bytes).expect("an ELF file");
+    let e = file.endian();
+    assert_eq!(file.elf_header().e_type(e), ET_CORE);
+    assert_eq!(file.elf_header().e_machine(e), EM_X86_64);
+    let got: Vec<(u32, u64, u64, u64)> = file
+        .elf_header()
+        .program_headers(e, &*bytes)
+        .expect("headers")
+        .iter()
+        .map(|p| (p.p_type(e), p.p_offset(e), p.p_paddr(e), p.p_memsz(e)))
+        .collect();
+    let mut want = vec![
+        (PT_NOTE, notes, notes, size),
+        (PT_NOTE, notes + size, notes + size, size),
+        (PT_NOTE, vmcoreinfo, vmcoreinfo, 0x1000),
+    ];
+    let (crash_start, crash_end) = (0x2000_0000, 0x2c00_0000);
+    for (start, end) in ram_ranges(&host) {
+        let pieces = [(start, end.min(crash_start)), (start.max(crash_end), end)];
+        for (s, t) in pieces.into_iter().filter(|(s, t)| s < t) {
+            // The low RAM the crash kernel reuses is served from the backup copy.
+            let offset = if s == 0 { backup } else { s };
+            want.push((PT_LOAD, offset, s, t - s));
+        }
+    }
+    assert_eq!(got, want);
+    // The kernel is told where it is.
+    let (bp, bp_len) = segment(&report, "boot_params");
+    let page = host.dump(bp, bp_len);
+    let cmdline: Vec<u8> = page[0x1000..]
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&cmdline),
+        format!("elfcorehdr={}K", hdr / 1024)
+    );
 }

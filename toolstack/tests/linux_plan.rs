@@ -39,6 +39,8 @@ fn machine(crash: Option<(u64, u64)>) -> MachineFacts {
     MachineFacts {
         memory_map: qemu_map(),
         crash_region: crash.map(|(s, n)| MachineRange::new(s, n).expect("a range")),
+        cpu_notes: vec![MachineRange::new(0x3ffc_f700, 0x1f4).expect("a range")],
+        vmcoreinfo: MachineRange::new(0x3fd7_c540, 0x1000),
     }
 }
 
@@ -150,9 +152,11 @@ fn check_against_the_boot_protocol(
         layout.cmdline
     );
     let off = usize::try_from(layout.cmdline - layout.boot_params).expect("fits");
-    assert_eq!(&bp[off..off + cmdline.len()], cmdline.as_bytes());
-    assert_eq!(bp[off + cmdline.len()], 0, "NUL-terminated");
-    assert!(cmdline.len() <= image.cmdline_max());
+    let given = &layout.cmdline_text;
+    assert_eq!(&bp[off..off + given.len()], given.as_bytes());
+    assert_eq!(bp[off + given.len()], 0, "NUL-terminated");
+    assert!(given.len() <= image.cmdline_max());
+    assert!(given.starts_with(cmdline), "{given}");
     assert_eq!(bp[0x1e8] as usize, layout.e820.len());
     check_purgatory_and_memory(plan, cmdline, type_, crash);
     // The hypervisor's own rules accept it.
@@ -184,8 +188,8 @@ fn a_crash_kernel_is_planned_inside_the_region_by_the_boot_protocol() {
     assert_eq!(p.layout.serial_port, 0x3f8);
     assert_eq!(
         p.load.segments.len(),
-        6,
-        "low 1 MiB, kernel, initrd, zero page, purgatory, backup"
+        7,
+        "low 1 MiB, kernel, initrd, zero page, purgatory, backup, core header"
     );
 }
 
@@ -380,8 +384,12 @@ fn check_purgatory_and_memory(
     assert_eq!(params.entry, layout.kernel + 0x200, "startup_64");
     assert_eq!(params.boot_params, layout.boot_params);
     assert_eq!(params.flags, FLAG_VERIFY);
-    assert_eq!(params.nr_regions, 3, "kernel, zero page, initrd");
-    for r in &params.regions[..3] {
+    let checked = if type_ == KexecType::CRASH { 4 } else { 3 };
+    assert_eq!(
+        params.nr_regions, checked,
+        "kernel, zero page, initrd, core header (crash)"
+    );
+    for r in &params.regions[..checked as usize] {
         let i = at(load, r.start);
         let loaded = bytes(load, i);
         assert_eq!(r.len, loaded.len() as u64);
@@ -413,7 +421,18 @@ fn check_purgatory_and_memory(
             .filter(|r| r.kind == E820Type::RAM)
             .map(|r| r.size)
             .sum();
-        assert_eq!(ram, 0x9fc00 + region.size() - BACKUP_LEN);
+        let (hdr, hdr_bytes) = layout.elfcorehdr.as_ref().expect("a core header");
+        let hdr_size = (hdr_bytes.len() as u64).next_multiple_of(0x1000);
+        assert_eq!(ram, 0x9fc00 + region.size() - BACKUP_LEN - hdr_size);
+        assert!(layout
+            .e820
+            .iter()
+            .any(|r| r.start == *hdr && r.kind == E820Type::RESERVED));
+        assert!(layout
+            .cmdline_text
+            .ends_with(&format!(" elfcorehdr={}K", hdr / 1024)));
+        assert_eq!(bytes(load, at(load, *hdr)), *hdr_bytes);
+        check_core_header(hdr_bytes, backup, region);
         assert!(layout
             .e820
             .iter()
@@ -426,4 +445,33 @@ fn check_purgatory_and_memory(
         assert_eq!(layout.e820, qemu_map());
         assert_eq!(params.backup_len, 0);
     }
+}
+
+/// The core header against the machine `machine()` describes: a PT_NOTE for the CPU's
+/// notes and one for vmcoreinfo, then a PT_LOAD for each RAM range outside the region,
+/// the low RAM read from the backup area.
+fn check_core_header(bytes: &[u8], backup: u64, region: MachineRange) {
+    use object::elf::{ET_CORE, PT_LOAD, PT_NOTE};
+    use object::read::elf::{ElfFile64, FileHeader as _, ProgramHeader as _};
+    let file = ElfFile64::<object::LittleEndian>::parse(bytes).expect("an ELF file");
+    let e = file.endian();
+    assert_eq!(file.elf_header().e_type(e), ET_CORE);
+    let got: Vec<(u32, u64, u64, u64)> = file
+        .elf_header()
+        .program_headers(e, bytes)
+        .expect("headers")
+        .iter()
+        .map(|p| (p.p_type(e), p.p_offset(e), p.p_paddr(e), p.p_memsz(e)))
+        .collect();
+    let region_end = region.end().expect("ends");
+    assert_eq!(
+        got,
+        [
+            (PT_NOTE, 0x3ffc_f700, 0x3ffc_f700, 0x1f4),
+            (PT_NOTE, 0x3fd7_c540, 0x3fd7_c540, 0x1000),
+            (PT_LOAD, backup, 0, 0x9fc00),
+            (PT_LOAD, 0x10_0000, 0x10_0000, region.start() - 0x10_0000),
+            (PT_LOAD, region_end, region_end, 0x3ffe_0000 - region_end),
+        ]
+    );
 }

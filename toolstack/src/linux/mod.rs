@@ -10,5 +10,6 @@
 
 pub mod boot_params;
 pub mod bzimage;
+pub mod corehdr;
 pub mod plan;
 pub mod synthetic;

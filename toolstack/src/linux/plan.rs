@@ -28,6 +28,7 @@ use xen_kexec_abi::{ElfMachine, KexecType};
 
 use super::boot_params::{self, Placement, E820_MAX};
 use super::bzimage::{BzImage, BzImageError, ENTRY_64, HEAD_LEN};
+use super::corehdr::{self, CoreFacts};
 use crate::input::{InputError, InputFile};
 use crate::memmap::{E820Type, MemRange};
 use crate::plan::{LoadPlan, PlanError, PlannedSegment, Source, LOW_1M, PAGE};
@@ -68,6 +69,11 @@ pub struct MachineFacts {
     pub memory_map: Vec<MemRange>,
     /// The crash region (`KEXEC_RANGE_MA_CRASH`), if one is reserved.
     pub crash_region: Option<MachineRange>,
+    /// Each physical CPU's crash notes (`KEXEC_RANGE_MA_CPU`), for a crash kernel's core
+    /// header.
+    pub cpu_notes: Vec<MachineRange>,
+    /// Xen's vmcoreinfo note (`KEXEC_RANGE_MA_VMCOREINFO`), for the same.
+    pub vmcoreinfo: Option<MachineRange>,
 }
 
 /// Where the planner put things, for `--dry-run` and the tests.
@@ -85,6 +91,10 @@ pub struct LinuxLayout {
     pub purgatory: u64,
     /// The backup area (CRASH).
     pub backup: Option<u64>,
+    /// The ELF core header (CRASH): where, and its bytes.
+    pub elfcorehdr: Option<(u64, Vec<u8>)>,
+    /// The command line the kernel is given (`elfcorehdr=` appended for a crash kernel).
+    pub cmdline_text: String,
     /// The e820 table the kernel is told.
     pub e820: Vec<MemRange>,
     /// The serial port the purgatory reports on (0: none).
@@ -153,6 +163,8 @@ pub enum LinuxError {
     Purgatory(PurgatoryError),
     /// Reading a source failed.
     Plan(PlanError),
+    /// The ELF core header could not be written.
+    CoreHeader(String),
 }
 
 impl LinuxError {
@@ -169,6 +181,7 @@ impl LinuxError {
             LinuxError::TooManyRanges { .. } => "TooManyE820Ranges",
             LinuxError::Purgatory(_) => "Purgatory",
             LinuxError::Plan(_) => "PlanInput",
+            LinuxError::CoreHeader(_) => "CoreHeader",
         }
     }
 }
@@ -204,6 +217,7 @@ impl fmt::Display for LinuxError {
             ),
             LinuxError::Purgatory(e) => e.fmt(f),
             LinuxError::Plan(e) => e.fmt(f),
+            LinuxError::CoreHeader(e) => write!(f, "the ELF core header: {e}"),
         }
     }
 }
@@ -501,6 +515,7 @@ struct Places {
     boot_params: (u64, u64),
     purgatory: (u64, u64),
     backup: Option<u64>,
+    elfcorehdr: Option<(u64, u64)>,
 }
 
 /// Places every piece in `free`, in the order the module docs give.
@@ -508,6 +523,7 @@ fn place(
     opts: &LinuxOptions,
     inputs: &Inputs,
     purgatory: &Purgatory,
+    core_len: Option<u64>,
     free: &mut Free,
 ) -> Result<Places, LinuxError> {
     let kernel = place_kernel(&inputs.image, opts.type_, free)?;
@@ -524,30 +540,30 @@ fn place(
                 within: free.name.clone(),
             })
     };
-    let bp_size = (boot_params::SIZE as u64 + opts.cmdline.len() as u64 + 1).next_multiple_of(PAGE);
+    let (backup, elfcorehdr) = match core_len {
+        Some(len) => (
+            Some(take("the backup of the low 640 KiB", BACKUP_LEN)?.0),
+            Some(take("the ELF core header", len.next_multiple_of(PAGE))?),
+        ),
+        None => (None, None),
+    };
+    // A crash kernel's command line grows by " elfcorehdr=NNNNNNNNK" (under 32 bytes).
+    let cmdline_room = opts.cmdline.len() as u64 + 32;
+    let bp_size = (boot_params::SIZE as u64 + cmdline_room).next_multiple_of(PAGE);
     let boot_params = take("the zero page and command line", bp_size)?;
     let purgatory = take("the purgatory", purgatory.mem_size().next_multiple_of(PAGE))?;
-    let backup = if opts.type_ == KexecType::CRASH {
-        Some(take("the backup of the low 640 KiB", BACKUP_LEN)?.0)
-    } else {
-        None
-    };
     Ok(Places {
         kernel,
         initrd,
         boot_params,
         purgatory,
         backup,
+        elfcorehdr,
     })
 }
 
 /// The zero page and the command line after it: the zero-page segment's bytes.
-fn zero_page_bytes(
-    opts: &LinuxOptions,
-    image: &BzImage,
-    at: &Places,
-    e820: &[MemRange],
-) -> Vec<u8> {
+fn zero_page_bytes(cmdline: &str, image: &BzImage, at: &Places, e820: &[MemRange]) -> Vec<u8> {
     let page = boot_params::build(
         image,
         &Placement {
@@ -558,7 +574,7 @@ fn zero_page_bytes(
         e820,
     );
     let mut bytes = page.to_vec();
-    bytes.extend_from_slice(opts.cmdline.as_bytes());
+    bytes.extend_from_slice(cmdline.as_bytes());
     bytes.push(0);
     bytes
 }
@@ -666,6 +682,39 @@ fn buffered(
     (pieces, sources)
 }
 
+/// `cmdline` with `arg` added for the kernel: before a standalone `--`, after which
+/// Linux hands the words to init.
+pub fn with_kernel_arg(cmdline: &str, arg: &str) -> String {
+    let mut words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
+    let at = words.iter().position(|w| *w == "--").unwrap_or(words.len());
+    words.insert(at, arg);
+    words.join(" ")
+}
+
+/// What [`crash_view`] gives: the e820 table, the command line, and the core header's
+/// address and bytes.
+type KernelView = (Vec<MemRange>, String, Option<(u64, Vec<u8>)>);
+
+/// What the kernel is told: its e820 table and command line, and for a crash kernel its
+/// core header (address and bytes), with the backup area and the header reserved in the
+/// table and `elfcorehdr=` on the command line.
+fn crash_view(
+    opts: &LinuxOptions,
+    machine: &MachineFacts,
+    at: &Places,
+    core: impl Fn(u64) -> Option<Result<Vec<u8>, LinuxError>>,
+) -> Result<KernelView, LinuxError> {
+    let (Some(region), Some(backup), Some((hdr, hdr_size))) =
+        (machine.crash_region, at.backup, at.elfcorehdr)
+    else {
+        return Ok((machine.memory_map.clone(), opts.cmdline.clone(), None));
+    };
+    let bytes = core(backup).unwrap_or_else(|| Ok(Vec::new()))?;
+    let e820 = crash_e820(machine, region, &[(backup, BACKUP_LEN), (hdr, hdr_size)]);
+    let cmdline = with_kernel_arg(&opts.cmdline, &format!("elfcorehdr={}K", hdr / 1024));
+    Ok((e820, cmdline, Some((hdr, bytes))))
+}
+
 /// Plans the Linux load `opts` describes on the machine `machine` describes. Reads the
 /// kernel's header, and (to hash them) the kernel and initrd unless `verify` is off.
 ///
@@ -675,18 +724,46 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
     let inputs = open_inputs(opts)?;
     let purgatory = Purgatory::embedded().map_err(LinuxError::Purgatory)?;
     let mut free = free_memory(opts.type_, machine)?;
-    let at = place(opts, &inputs, &purgatory, &mut free)?;
-    let e820 = match (opts.type_, machine.crash_region, at.backup) {
-        (KexecType::CRASH, Some(region), Some(backup)) => {
-            crash_e820(machine, region, &[(backup, BACKUP_LEN)])
-        }
-        _ => machine.memory_map.clone(),
+    // A crash kernel's core header: its size is known before its addresses.
+    let core = |backup_at: u64| {
+        machine.crash_region.map(|region| {
+            corehdr::build(&CoreFacts {
+                cpu_notes: &machine.cpu_notes,
+                vmcoreinfo: machine.vmcoreinfo,
+                memory_map: &machine.memory_map,
+                crash_region: region,
+                backup: (0, BACKUP_LEN, backup_at),
+            })
+            .map_err(|e| LinuxError::CoreHeader(e.to_string()))
+        })
     };
+    let core_len = match (opts.type_, core(0)) {
+        (KexecType::CRASH, Some(bytes)) => Some(bytes?.len() as u64),
+        _ => None,
+    };
+    let at = place(opts, &inputs, &purgatory, core_len, &mut free)?;
+    let (e820, cmdline, core_bytes) = crash_view(opts, machine, &at, core)?;
     if e820.len() > E820_MAX {
         return Err(LinuxError::TooManyRanges { count: e820.len() });
     }
-    let bp = zero_page_bytes(opts, &inputs.image, &at, &e820);
+    if cmdline.len() > inputs.image.cmdline_max() {
+        return Err(LinuxError::CmdlineTooLong {
+            len: cmdline.len(),
+            max: inputs.image.cmdline_max(),
+        });
+    }
+    let bp = zero_page_bytes(&cmdline, &inputs.image, &at, &e820);
     let (mut pieces, mut sources) = buffered(opts, inputs, &at, bp);
+    if let Some((hdr, bytes)) = &core_bytes {
+        pieces.push(Piece {
+            what: "ELF core header (elfcorehdr)".into(),
+            dest: *hdr,
+            dest_size: (bytes.len() as u64).next_multiple_of(PAGE),
+            from: Some((sources.len(), 0, bytes.len() as u64)),
+            hashed: true,
+        });
+        sources.push(Source::Bytes(bytes.clone()));
+    }
     let digests = if opts.verify {
         digests(&pieces, &sources)?
     } else {
@@ -723,6 +800,8 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
             cmdline: at.boot_params.0 + boot_params::SIZE as u64,
             purgatory: at.purgatory.0,
             backup: at.backup,
+            elfcorehdr: core_bytes,
+            cmdline_text: cmdline,
             e820,
             serial_port: params.serial_port,
             digests,

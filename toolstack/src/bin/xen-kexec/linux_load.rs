@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use xen_kexec_abi::{KexecRangeKind, KexecType};
+use xen_kexec_abi::host::MachineRange;
+use xen_kexec_abi::{Errno, KexecRangeKind, KexecType};
 use xen_kexec_toolstack::linux::plan::{self, LinuxOptions, LinuxPlan, MachineFacts};
-use xen_kexec_toolstack::{Client, Transport};
+use xen_kexec_toolstack::{Client, ClientError, Transport};
 
 use crate::output::Failure;
 
@@ -62,6 +63,36 @@ fn cmdline(args: &LinuxArgs<'_>) -> Result<String, Failure> {
     Ok(words.join(" "))
 }
 
+/// The most CPUs asked about: Xen's `NR_CPUS` is at most 4096.
+const MAX_CPUS: i32 = 4096;
+
+/// Whether `e` is the hypervisor's refusal with `errno`.
+fn refused_with(e: &ClientError, errno: Errno) -> bool {
+    matches!(e, ClientError::Refused(r) if r.errno == errno)
+}
+
+/// Each physical CPU's crash notes, asked for until Xen answers `ERANGE` (past the last
+/// CPU) or `EINVAL` (no crash-note area at all); a CPU whose notes Xen could not allocate
+/// (0/0) has none. Then Xen's vmcoreinfo, if it has one.
+fn crash_notes<T: Transport>(
+    client: &mut Client<T>,
+) -> Result<(Vec<MachineRange>, Option<MachineRange>), Failure> {
+    let mut notes = Vec::new();
+    for cpu in 0..MAX_CPUS {
+        match client.get_range(KexecRangeKind::MA_CPU, cpu) {
+            Ok(answer) => notes.extend(answer.machine_range()),
+            Err(e) if refused_with(&e, Errno::ERANGE) || refused_with(&e, Errno::EINVAL) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let vmcoreinfo = match client.get_range(KexecRangeKind::MA_VMCOREINFO, 0) {
+        Ok(answer) => answer.machine_range(),
+        Err(e) if refused_with(&e, Errno::EINVAL) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok((notes, vmcoreinfo))
+}
+
 /// Plans the Linux load on the machine `client`'s hypervisor describes.
 ///
 /// # Errors
@@ -72,12 +103,14 @@ pub(crate) fn plan_on<T: Transport>(
     args: &LinuxArgs<'_>,
 ) -> Result<LinuxPlan, Failure> {
     let memory_map = client.machine_memory_map()?;
-    let crash_region = if args.type_ == KexecType::CRASH {
-        client
+    let (crash_region, cpu_notes, vmcoreinfo) = if args.type_ == KexecType::CRASH {
+        let region = client
             .get_range(KexecRangeKind::MA_CRASH, 0)?
-            .machine_range()
+            .machine_range();
+        let (notes, vmcoreinfo) = crash_notes(client)?;
+        (region, notes, vmcoreinfo)
     } else {
-        None
+        (None, Vec::new(), None)
     };
     let opts = LinuxOptions {
         type_: args.type_,
@@ -92,6 +125,8 @@ pub(crate) fn plan_on<T: Transport>(
         &MachineFacts {
             memory_map,
             crash_region,
+            cpu_notes,
+            vmcoreinfo,
         },
     )
     .map_err(|e| Failure::Usage(e.to_string()))
