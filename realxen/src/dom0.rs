@@ -35,6 +35,18 @@ pub fn quote(word: &str) -> String {
 
 /// The `/init` script.
 pub fn render(boot: &str, modules: &[Module], steps: &[Dom0Step]) -> String {
+    render_around(boot, modules, "", steps, "")
+}
+
+/// The `/init` script with shell lines of the boot's own `before` the steps (after the
+/// modules are loaded) and `after` them (before the script's end and power-off).
+pub fn render_around(
+    boot: &str,
+    modules: &[Module],
+    before: &str,
+    steps: &[Dom0Step],
+    after: &str,
+) -> String {
     let mut s = format!(
         r#"#!/bin/busybox sh
 # dom0's /init for the "{boot}" boot, rendered by realxen/src/dom0.rs.
@@ -69,6 +81,7 @@ say uname "$(uname -r -v)"
         .expect("writing to a String");
     }
     s.push_str("[ -c /dev/xen/privcmd ] || fatal 'no /dev/xen/privcmd after insmod'\n");
+    s.push_str(before);
     for step in steps {
         let mut line = format!("step {} /bin/{}", quote(&step.id), step.build.dom0_name());
         for arg in &step.args {
@@ -78,6 +91,7 @@ say uname "$(uname -r -v)"
         s.push_str(&line);
         s.push('\n');
     }
+    s.push_str(after);
     s.push_str("say end \"$(cut -d' ' -f1 /proc/uptime)\"\npoweroff -f\n");
     s
 }

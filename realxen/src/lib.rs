@@ -10,6 +10,7 @@
 //! - [`scenario`]: the steps, their expected outcomes, the judgement;
 //! - [`dom0`], [`cpio`], [`qemu`], [`serial`]: dom0's script, the initramfs, the boot, the log;
 //! - [`linux`]: the Linux boots: Debian's kernel loaded by `xen-kexec` and entered;
+//! - [`kdump`]: the kdump boot: a crashed dom0's crash kernel reads `/proc/vmcore`;
 //! - [`run`]: all of it, and the report.
 
 pub mod cpio;
@@ -17,6 +18,7 @@ pub mod debian;
 pub mod dom0;
 pub mod elf;
 pub mod images;
+pub mod kdump;
 pub mod linux;
 pub mod machine;
 pub mod qemu;

@@ -6,7 +6,8 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-const MIB: u64 = 1 << 20;
+/// A mebibyte.
+pub const MIB: u64 = 1 << 20;
 
 /// A range of machine addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

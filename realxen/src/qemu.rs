@@ -51,6 +51,22 @@ pub fn run_until(
     limit: Duration,
     stop: Option<&str>,
 ) -> Result<Run, String> {
+    run_watching(args, log, limit, stop, &[]).map(|(run, _)| run)
+}
+
+/// [`run_until`], also noting when each of `watch` first appears in the log (polled every
+/// 50 ms): the phase times of a boot.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_watching(
+    args: &[std::ffi::OsString],
+    log: &Path,
+    limit: Duration,
+    stop: Option<&str>,
+    watch: &[&str],
+) -> Result<(Run, Vec<Option<Duration>>), String> {
+    let mut seen: Vec<Option<Duration>> = vec![None; watch.len()];
     let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out
         .try_clone()
@@ -66,30 +82,49 @@ pub fn run_until(
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("{QEMU}: {e}"))? {
             let end = status.code().map_or(End::Signalled, End::Exited);
-            return Ok(Run {
-                end,
-                elapsed: start.elapsed(),
-            });
+            return Ok((
+                Run {
+                    end,
+                    elapsed: start.elapsed(),
+                },
+                seen,
+            ));
         }
-        let stopped = stop.is_some_and(|mark| {
-            std::fs::read(log).is_ok_and(|t| String::from_utf8_lossy(&t).contains(mark))
-        });
-        if stopped {
+        let text = if stop.is_some() || seen.iter().any(Option::is_none) {
+            std::fs::read(log).map_or_else(
+                |_| String::new(),
+                |t| String::from_utf8_lossy(&t).into_owned(),
+            )
+        } else {
+            String::new()
+        };
+        for (mark, when) in watch.iter().zip(seen.iter_mut()) {
+            if when.is_none() && text.contains(mark) {
+                *when = Some(start.elapsed());
+            }
+        }
+        if stop.is_some_and(|mark| text.contains(mark)) {
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(Run {
-                end: End::Stopped,
-                elapsed: start.elapsed(),
-            });
+            return Ok((
+                Run {
+                    end: End::Stopped,
+                    elapsed: start.elapsed(),
+                },
+                seen,
+            ));
         }
         if start.elapsed() > limit {
             // Only this child, by its own handle.
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(Run {
-                end: End::TimedOut,
-                elapsed: start.elapsed(),
-            });
+            return Ok((
+                Run {
+                    end: End::TimedOut,
+                    elapsed: start.elapsed(),
+                },
+                seen,
+            ));
         }
         sleep(Duration::from_millis(50));
     }

@@ -12,6 +12,7 @@ use crate::cpio::Archive;
 use crate::debian::{self, Files};
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
+use crate::kdump;
 use crate::linux;
 use crate::machine::{Machine, DEBUG_EXIT_STATUS};
 use crate::qemu::{self, End};
@@ -64,6 +65,8 @@ pub struct BootReport {
     pub run: qemu::Run,
     /// What the log says.
     pub log: Log,
+    /// When each watched line first appeared, from QEMU's start.
+    pub seen: Vec<Option<Duration>>,
 }
 
 /// The run's result.
@@ -152,6 +155,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         ));
     }
     boots.extend(linux_boots(&files)?);
+    boots.push(kdump_boot(paths, &files, machine)?);
 
     // The boots run side by side: each is one QEMU process on its own files.
     let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
@@ -200,6 +204,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         judge_entry(&mut report, image, &bin64, &work, machine);
     }
     judge_linux(&mut report);
+    judge_kdump(&mut report, machine);
     Ok(report)
 }
 
@@ -219,10 +224,9 @@ fn linux_boots(files: &Files) -> Result<Vec<BootPlan>, Problem> {
     ]
     .into_iter()
     .map(|(name, stop)| BootPlan {
-        name: name.to_owned(),
-        steps: linux::dom0_steps(name),
         extra: linux_files.clone(),
         stop,
+        ..BootPlan::plain(name.to_owned(), linux::dom0_steps(name))
     })
     .collect())
 }
@@ -234,6 +238,12 @@ struct BootPlan {
     steps: Vec<Dom0Step>,
     extra: Vec<(String, Vec<u8>)>,
     stop: Option<&'static str>,
+    /// The machine, when not the run's.
+    machine: Option<Machine>,
+    /// dom0's shell lines before and after the steps.
+    around: (&'static str, &'static str),
+    /// Serial lines whose first appearance is timed.
+    watch: Vec<&'static str>,
 }
 
 impl BootPlan {
@@ -243,8 +253,72 @@ impl BootPlan {
             steps,
             extra: Vec::new(),
             stop: None,
+            machine: None,
+            around: ("", ""),
+            watch: Vec::new(),
         }
     }
+}
+
+/// The kdump boot: Debian's kernel as the crash kernel, with `vmcore-check` in its initrd.
+fn kdump_boot(paths: &Paths, files: &Files, machine: &Machine) -> Result<BootPlan, Problem> {
+    let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
+    let check = toolstack::build_vmcore_check(&paths.repo, &paths.target_dir)?;
+    let initrd = kdump::initrd(&read(&files.busybox)?, &read(&check)?).map_err(Problem::Fail)?;
+    Ok(BootPlan {
+        name: kdump::BOOT.to_owned(),
+        steps: kdump::dom0_steps(),
+        extra: vec![
+            (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
+            (kdump::INITRD.to_owned(), initrd),
+        ],
+        stop: None,
+        machine: Some(kdump::machine(machine)),
+        around: (kdump::BEFORE, kdump::AFTER),
+        watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
+    })
+}
+
+/// The kdump verdicts: the load and status steps, then the dump.
+fn judge_kdump(report: &mut Report, machine: &Machine) {
+    let Some(b) = report.boots.iter().find(|b| b.name == kdump::BOOT) else {
+        return;
+    };
+    let name = kdump::BOOT;
+    let mut vs = Vec::new();
+    for (step, want) in [
+        ("load", scenario::Want::Done),
+        ("status", scenario::Want::Says("loaded")),
+    ] {
+        let outcome = b.log.outcome(&format!("{name}/{step}"));
+        vs.push(scenario::judge(
+            format!("{name}/{step}"),
+            &scenario::Expect::RealOnly(want),
+            outcome.as_ref(),
+            None,
+        ));
+    }
+    let text = String::from_utf8_lossy(&fs::read(&b.log_path).unwrap_or_default()).into_owned();
+    let map = b
+        .log
+        .outcome(&format!("{name}/memory-map"))
+        .map(|o| o.stdout.join("\n"))
+        .unwrap_or_default();
+    let verdict = kdump::expected_loads(&map, kdump::machine(machine).crash)
+        .and_then(|want| kdump::judge(&kdump::report(&text), &want));
+    let (pass, detail) = match verdict {
+        Ok(what) => (true, format!("{what}; {}", kdump::phases(&b.seen))),
+        Err(e) => (
+            false,
+            format!("{e}; {} ({})", kdump::phases(&b.seen), kept(b)),
+        ),
+    };
+    vs.push(Verdict {
+        id: format!("{name}/vmcore"),
+        pass,
+        detail,
+    });
+    report.verdicts.push((name.to_owned(), vs));
 }
 
 /// The Linux boots' verdicts: the load, then what the serial line shows.
@@ -477,15 +551,19 @@ fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
             .file(&path, bytes, false)
             .map_err(|e| e.to_string())?;
     }
-    let script = dom0::render(name, &files.modules, steps);
+    let script = dom0::render_around(name, &files.modules, plan.around.0, steps, plan.around.1);
     archive
         .file("init", script.as_bytes(), true)
         .map_err(|e| e.to_string())?;
     let initramfs = work.join(format!("{name}.cpio"));
     fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
     let log_path = logs.join(format!("{name}.log"));
-    let args = machine.qemu_args(xen, kernel, &initramfs)?;
-    let run = qemu::run_until(&args, &log_path, BOOT_LIMIT, plan.stop)?;
+    let args = plan
+        .machine
+        .as_ref()
+        .unwrap_or(machine)
+        .qemu_args(xen, kernel, &initramfs)?;
+    let (run, seen) = qemu::run_watching(&args, &log_path, BOOT_LIMIT, plan.stop, &plan.watch)?;
     let text = fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log = serial::parse(&String::from_utf8_lossy(&text))
         .map_err(|e| format!("boot {name}: {e} (serial log kept: {})", log_path.display()))?;
@@ -494,6 +572,7 @@ fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
         log_path,
         run,
         log,
+        seen,
     })
 }
 

@@ -64,6 +64,38 @@ pub fn build(repo: &Path, target_dir: &Path, builds: &[Build]) -> Result<Vec<Pat
         .collect()
 }
 
+/// Builds `vmcore-check` (the crash kernel's reporter of the kdump scenario) statically,
+/// optimised (it reads the whole dump under emulation), and checks it is static.
+///
+/// # Errors
+/// [`Problem::Fail`] when the build fails or the binary is not static.
+pub fn build_vmcore_check(repo: &Path, target_dir: &Path) -> Result<PathBuf, Problem> {
+    let target = Build::X86_64.target();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo)
+        .args([
+            "build",
+            "--locked",
+            "--quiet",
+            "--release",
+            "-p",
+            "vmcore-check",
+            "--target",
+            target,
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    crate::images::run(&mut cmd).map_err(Problem::Fail)?;
+    let bin = target_dir.join(target).join("release/vmcore-check");
+    let what = bin.display().to_string();
+    let bytes = std::fs::read(&bin).map_err(|e| Problem::Fail(format!("{what}: {e}")))?;
+    let summary = elf::summarize(&what, &bytes).map_err(Problem::Fail)?;
+    if summary.interp {
+        return Err(Problem::Fail(format!("{what}: not static")));
+    }
+    Ok(bin)
+}
+
 fn check_static(target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
     let bin = target_dir.join(build.target()).join(PROFILE).join(BINARY);
     let what = bin.display().to_string();

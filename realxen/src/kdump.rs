@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+//! The kdump boot (issue 26): Xen with a 192 MiB crash region; dom0 writes a marker into
+//! its memory, loads Debian's kernel as the crash kernel with `xen-kexec load --type crash
+//! --kernel … --initrd …`, checks `status`, and crashes with sysrq-c. Xen executes the
+//! crash image; the purgatory saves low memory and enters the crash kernel, whose init
+//! runs `vmcore-check` on `/proc/vmcore` and reports (`@@VMCORE` lines).
+//!
+//! The verdict: the ELF header; the notes (CORE with NT_PRSTATUS, Xen's, VMCOREINFO_XEN);
+//! one `PT_LOAD` per RAM range outside the crash region, as `memory-map` reported it in
+//! dom0; dom0's marker found in a `PT_LOAD`; no `Exceeded p_memsz` from the crash kernel.
+
+use std::time::Duration;
+
+use crate::cpio::Archive;
+use crate::dom0::{Dom0Step, IMAGES_DIR, MARK};
+use crate::machine::{Machine, Region, MIB};
+use crate::scenario::Build;
+
+/// The boot's name.
+pub const BOOT: &str = "kdump";
+/// The crash kernel's initrd in dom0's initramfs.
+pub const INITRD: &str = "crash-initrd.cpio";
+/// The machine: as every boot's, with a crash region a distribution kernel fits in.
+pub fn machine(base: &Machine) -> Machine {
+    Machine {
+        crash: Region {
+            start: 512 * MIB,
+            size: 192 * MIB,
+        },
+        ..*base
+    }
+}
+/// The crash kernel's command line (kdump's usual, and the console).
+pub const APPEND: &str =
+    "console=ttyS0,115200 irqpoll maxcpus=1 reset_devices rdinit=/init panic=-1";
+/// The line `vmcore-check` starts each report with.
+pub const VMCORE: &str = "@@VMCORE ";
+/// The crash kernel's warning that a note ran past its `PT_NOTE`.
+pub const EXCEEDED: &str = "Exceeded p_memsz";
+
+/// The serial lines whose first appearance times the phases.
+pub const PHASES: [(&str, &str); 5] = [
+    ("dom0 ready", "@@RX 1 init"),
+    ("loaded", "kdump/status"),
+    ("Xen executes the crash image", "Executing kexec image"),
+    ("crash kernel's first line", "Linux version"),
+    ("vmcore checked", "@@VMCORE done"),
+];
+
+/// The crash kernel's initrd: busybox, `vmcore-check`, and an `/init` that runs it and
+/// powers off.
+///
+/// # Errors
+/// A file too large for the archive.
+pub fn initrd(busybox: &[u8], vmcore_check: &[u8]) -> Result<Vec<u8>, String> {
+    let init = "#!/bin/busybox sh\n\
+         /bin/busybox mount -t proc proc /proc\n\
+         /bin/busybox mount -t sysfs sysfs /sys\n\
+         /bin/vmcore-check\n\
+         /bin/busybox poweroff -f\n";
+    let mut a = Archive::new();
+    for dir in ["bin", "proc", "sys", "dev"] {
+        a.dir(dir).map_err(|e| e.to_string())?;
+    }
+    a.file("bin/busybox", busybox, true)
+        .map_err(|e| e.to_string())?;
+    a.file("bin/vmcore-check", vmcore_check, true)
+        .map_err(|e| e.to_string())?;
+    a.file("init", init.as_bytes(), true)
+        .map_err(|e| e.to_string())?;
+    Ok(a.finish())
+}
+
+/// dom0's shell lines before the steps: a marker of its own, written many times into
+/// its memory (a file of its initramfs), and said on the console.
+pub const BEFORE: &str = "marker=\"XKDUMP-$(cat /proc/sys/kernel/random/uuid)\"\n\
+i=0; while [ $i -lt 256 ]; do echo \"$marker\"; i=$((i + 1)); done > /tmp/marker\n\
+say marker \"$marker\"\n";
+
+/// dom0's shell lines after the steps: the crash.
+pub const AFTER: &str = "echo 1 > /proc/sys/kernel/panic\necho c > /proc/sysrq-trigger\n";
+
+/// dom0's steps: the machine memory map, the crash load, its status.
+pub fn dom0_steps() -> Vec<Dom0Step> {
+    let step = |name: &str, args: &[&str]| Dom0Step {
+        id: format!("{BOOT}/{name}"),
+        build: Build::X86_64,
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    let kernel = format!("{IMAGES_DIR}/{}", crate::linux::KERNEL);
+    let initrd = format!("{IMAGES_DIR}/{INITRD}");
+    vec![
+        step("memory-map", &["--json", "memory-map"]),
+        step(
+            "load",
+            &[
+                "load", "--type", "crash", "--kernel", &kernel, "--initrd", &initrd, "--append",
+                APPEND,
+            ],
+        ),
+        step("status", &["status", "--type", "crash"]),
+    ]
+}
+
+/// What `vmcore-check` reported, and the crash kernel's warnings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// `ehdr TYPE MACHINE PHNUM SIZE`.
+    pub ehdr: Option<(u32, u32, u64, u64)>,
+    /// Each note: name, type.
+    pub notes: Vec<(String, u32)>,
+    /// Each load: paddr, size.
+    pub loads: Vec<(u64, u64)>,
+    /// The marker found, and where.
+    pub marker: Option<(String, u64)>,
+    /// Whether it ran to the end.
+    pub done: bool,
+    /// Its error, if any.
+    pub error: Option<String>,
+    /// The crash kernel's `Exceeded p_memsz` warnings.
+    pub exceeded: Vec<String>,
+    /// The marker dom0 said it wrote.
+    pub dom0_marker: Option<String>,
+}
+
+fn num(word: Option<&str>) -> Option<u64> {
+    let w = word?;
+    w.strip_prefix("0x")
+        .map_or_else(|| w.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+}
+
+/// Reads the kdump boot's serial log.
+pub fn report(log: &str) -> Report {
+    let mut r = Report::default();
+    for line in log.lines().map(|l| l.trim_end_matches('\r')) {
+        if line.contains(EXCEEDED) {
+            r.exceeded.push(line.to_owned());
+        }
+        if let Some(at) = line.find(&format!("{MARK} ")) {
+            let mut words = line[at..].split_whitespace().skip(2);
+            if words.next() == Some("marker") {
+                r.dom0_marker = words.next().map(str::to_owned);
+            }
+        }
+        let Some(at) = line.find(VMCORE) else {
+            continue;
+        };
+        let mut w = line[at + VMCORE.len()..].split_whitespace();
+        match w.next() {
+            Some("ehdr") => {
+                let v: Vec<u64> = w.filter_map(|x| num(Some(x))).collect();
+                if let [t, m, n, s] = v[..] {
+                    r.ehdr = Some((
+                        u32::try_from(t).unwrap_or(0),
+                        u32::try_from(m).unwrap_or(0),
+                        n,
+                        s,
+                    ));
+                }
+            }
+            Some("note") => {
+                if let (Some(name), Some(t)) = (w.next(), num(w.next())) {
+                    r.notes.push((
+                        name.trim_end_matches('\0').to_owned(),
+                        u32::try_from(t).unwrap_or(0),
+                    ));
+                }
+            }
+            Some("load") => {
+                if let (Some(p), Some(s)) = (num(w.next()), num(w.next())) {
+                    r.loads.push((p, s));
+                }
+            }
+            Some("marker") => {
+                if let (Some(text), Some(p)) = (w.next(), num(w.next())) {
+                    r.marker = Some((text.to_owned(), p));
+                }
+            }
+            Some("done") => r.done = true,
+            Some("error") => r.error = Some(w.collect::<Vec<_>>().join(" ")),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// The RAM ranges outside `crash` of `memory-map --json`'s output: the `PT_LOAD`s the
+/// dump must have.
+///
+/// # Errors
+/// Output that is not `memory-map --json`'s.
+pub fn expected_loads(memory_map_json: &str, crash: Region) -> Result<Vec<(u64, u64)>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(memory_map_json).map_err(|e| format!("memory-map --json: {e}"))?;
+    let hex = |x: &serde_json::Value| {
+        x.as_str()
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+    };
+    let (cs, ce) = (crash.start, crash.start + crash.size);
+    let mut out = Vec::new();
+    for r in v["ranges"]
+        .as_array()
+        .ok_or("memory-map --json: no ranges")?
+    {
+        if r["kind"] != "RAM" {
+            continue;
+        }
+        let (Some(s), Some(n)) = (hex(&r["start"]), hex(&r["size"])) else {
+            return Err(format!("memory-map --json: a bad range {r}"));
+        };
+        for (a, b) in [(s, (s + n).min(cs)), (s.max(ce), s + n)] {
+            if a < b {
+                out.push((a, b - a));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The verdict on the dump.
+///
+/// # Errors
+/// Every check that failed, in words.
+pub fn judge(r: &Report, want_loads: &[(u64, u64)]) -> Result<String, String> {
+    const ET_CORE: u32 = 4;
+    const EM_X86_64: u32 = 62;
+    const NT_PRSTATUS: u32 = 1;
+    let mut bad = Vec::new();
+    if let Some(e) = &r.error {
+        bad.push(format!("vmcore-check: {e}"));
+    }
+    match r.ehdr {
+        Some((ET_CORE, EM_X86_64, _, _)) => {}
+        other => bad.push(format!(
+            "want an ET_CORE EM_X86_64 ELF header, got {other:?}"
+        )),
+    }
+    if !r
+        .notes
+        .iter()
+        .any(|(n, t)| n == "CORE" && *t == NT_PRSTATUS)
+    {
+        bad.push(format!("no CORE NT_PRSTATUS note in {:?}", r.notes));
+    }
+    if !r.notes.iter().any(|(n, _)| n == "Xen") {
+        bad.push(format!("no Xen note in {:?}", r.notes));
+    }
+    if !r.notes.iter().any(|(n, _)| n == "VMCOREINFO_XEN") {
+        bad.push(format!("no VMCOREINFO_XEN note in {:?}", r.notes));
+    }
+    if r.loads != want_loads {
+        bad.push(format!("want PT_LOADs {want_loads:x?}, got {:x?}", r.loads));
+    }
+    match (&r.marker, &r.dom0_marker) {
+        (Some((found, at)), Some(wrote))
+            if found == wrote && r.loads.iter().any(|(p, s)| (*p..p + s).contains(at)) => {}
+        (found, wrote) => bad.push(format!(
+            "dom0 wrote marker {wrote:?}; the dump gave {found:?}"
+        )),
+    }
+    if !r.exceeded.is_empty() {
+        bad.push(format!("the crash kernel warned: {:?}", r.exceeded));
+    }
+    if !r.done {
+        bad.push("vmcore-check did not finish".into());
+    }
+    if bad.is_empty() {
+        let (size, at) = (
+            r.ehdr.map_or(0, |e| e.3),
+            r.marker.as_ref().map_or(0, |m| m.1),
+        );
+        Ok(format!(
+            "/proc/vmcore of {size} bytes: {} notes, {} PT_LOADs as the memory map says, \
+             dom0's marker at {at:#x}, no Exceeded p_memsz",
+            r.notes.len(),
+            r.loads.len()
+        ))
+    } else {
+        Err(bad.join("; "))
+    }
+}
+
+/// The phase times, in words.
+pub fn phases(times: &[Option<Duration>]) -> String {
+    PHASES
+        .iter()
+        .zip(times)
+        .map(|((name, _), t)| match t {
+            Some(t) => format!("{name} {:.1} s", t.as_secs_f64()),
+            None => format!("{name} never"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAP: &str = r#"{"ranges":[{"start":"0x0","size":"0x9fc00","kind":"RAM"},
+        {"start":"0xf0000","size":"0x10000","kind":"reserved"},
+        {"start":"0x100000","size":"0x3fee0000","kind":"RAM"}]}"#;
+
+    fn log(marker_in_dump: &str, extra: &str) -> String {
+        format!(
+            "@@RX 3 marker XKDUMP-1\r\n(XEN) Executing kexec image on cpu0\r\n\
+             @@VMCORE ehdr 4 62 5 871903232\r\n@@VMCORE note CORE 1 336\r\n\
+             @@VMCORE note Xen 1 32\r\n@@VMCORE note VMCOREINFO_XEN 0 1000\r\n\
+             @@VMCORE load 0x0 0x9fc00\r\n@@VMCORE load 0x100000 0x1ff00000\r\n\
+             @@VMCORE load 0x2c000000 0x13fe0000\r\n{extra}\
+             @@VMCORE marker {marker_in_dump} 0x3000000\r\n@@VMCORE done 4.2\r\n"
+        )
+    }
+
+    #[test]
+    fn a_dump_with_everything_passes_and_each_missing_part_fails_by_name() {
+        let crash = machine(&crate::machine::MACHINE).crash;
+        let want = expected_loads(MAP, crash).expect("a map");
+        assert_eq!(
+            want,
+            [
+                (0, 0x9fc00),
+                (0x10_0000, 0x1ff0_0000),
+                (0x2c00_0000, 0x13fe_0000)
+            ]
+        );
+        let good = report(&log("XKDUMP-1", ""));
+        assert!(judge(&good, &want).is_ok(), "{:?}", judge(&good, &want));
+        let e = judge(&report(&log("XKDUMP-2", "")), &want).expect_err("another marker");
+        assert!(e.contains("dom0 wrote marker"), "{e}");
+        let warned = log(
+            "XKDUMP-1",
+            "[ 1.0] Warning: Exceeded p_memsz, dropping PT_NOTE entry\r\n",
+        );
+        let e = judge(&report(&warned), &want).expect_err("a warning");
+        assert!(e.contains("Exceeded p_memsz"), "{e}");
+        // A crash kernel told no elfcorehdr= has no /proc/vmcore.
+        let none = "@@RX 3 marker XKDUMP-1\r\n@@VMCORE error /proc/vmcore: No such file or directory (os error 2)\r\n";
+        let e = judge(&report(none), &want).expect_err("no vmcore");
+        assert!(
+            e.starts_with("vmcore-check: /proc/vmcore: No such file"),
+            "{e}"
+        );
+        let fewer = log("XKDUMP-1", "").replace("@@VMCORE load 0x0 0x9fc00\r\n", "");
+        let e = judge(&report(&fewer), &want).expect_err("a load missing");
+        assert!(e.contains("want PT_LOADs"), "{e}");
+    }
+}
