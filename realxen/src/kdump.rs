@@ -18,6 +18,9 @@ use crate::scenario::Build;
 
 /// The boot's name.
 pub const BOOT: &str = "kdump";
+/// The harness's own check: the same boot with `elfcorehdr=` left off the crash kernel's
+/// command line (`--test-no-elfcorehdr`) must fail.
+pub const NO_ELFCOREHDR_BOOT: &str = "kdump-no-elfcorehdr";
 /// The crash kernel's initrd in dom0's initramfs.
 pub const INITRD: &str = "crash-initrd.cpio";
 /// The machine: as every boot's, with a crash region a distribution kernel fits in.
@@ -41,7 +44,7 @@ pub const EXCEEDED: &str = "Exceeded p_memsz";
 /// The serial lines whose first appearance times the phases.
 pub const PHASES: [(&str, &str); 5] = [
     ("dom0 ready", "@@RX 1 init"),
-    ("loaded", "kdump/status"),
+    ("loaded", "/status loaded"),
     ("Xen executes the crash image", "Executing kexec image"),
     ("crash kernel's first line", "Linux version"),
     ("vmcore checked", "@@VMCORE done"),
@@ -80,24 +83,24 @@ say marker \"$marker\"\n";
 /// dom0's shell lines after the steps: the crash.
 pub const AFTER: &str = "echo 1 > /proc/sys/kernel/panic\necho c > /proc/sysrq-trigger\n";
 
-/// dom0's steps: the machine memory map, the crash load, its status.
-pub fn dom0_steps() -> Vec<Dom0Step> {
+/// dom0's steps for `boot`: the machine memory map, the crash load, its status.
+pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
     let step = |name: &str, args: &[&str]| Dom0Step {
-        id: format!("{BOOT}/{name}"),
+        id: format!("{boot}/{name}"),
         build: Build::X86_64,
         args: args.iter().map(|a| (*a).to_owned()).collect(),
     };
     let kernel = format!("{IMAGES_DIR}/{}", crate::linux::KERNEL);
     let initrd = format!("{IMAGES_DIR}/{INITRD}");
+    let mut load = vec![
+        "load", "--type", "crash", "--kernel", &kernel, "--initrd", &initrd, "--append", APPEND,
+    ];
+    if boot == NO_ELFCOREHDR_BOOT {
+        load.push("--test-no-elfcorehdr");
+    }
     vec![
         step("memory-map", &["--json", "memory-map"]),
-        step(
-            "load",
-            &[
-                "load", "--type", "crash", "--kernel", &kernel, "--initrd", &initrd, "--append",
-                APPEND,
-            ],
-        ),
+        step("load", &load),
         step("status", &["status", "--type", "crash"]),
     ]
 }

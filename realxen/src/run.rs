@@ -155,7 +155,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         ));
     }
     boots.extend(linux_boots(&files)?);
-    boots.push(kdump_boot(paths, &files, machine)?);
+    boots.extend(kdump_boots(paths, &files, machine)?);
 
     // The boots run side by side: each is one QEMU process on its own files.
     let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
@@ -260,31 +260,39 @@ impl BootPlan {
     }
 }
 
-/// The kdump boot: Debian's kernel as the crash kernel, with `vmcore-check` in its initrd.
-fn kdump_boot(paths: &Paths, files: &Files, machine: &Machine) -> Result<BootPlan, Problem> {
+/// The kdump boots: Debian's kernel as the crash kernel, with `vmcore-check` in its
+/// initrd; once as users run it, once without `elfcorehdr=` (which must fail).
+fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<BootPlan>, Problem> {
     let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
     let check = toolstack::build_vmcore_check(&paths.repo, &paths.target_dir)?;
     let initrd = kdump::initrd(&read(&files.busybox)?, &read(&check)?).map_err(Problem::Fail)?;
-    Ok(BootPlan {
-        name: kdump::BOOT.to_owned(),
-        steps: kdump::dom0_steps(),
-        extra: vec![
-            (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
-            (kdump::INITRD.to_owned(), initrd),
-        ],
-        stop: None,
-        machine: Some(kdump::machine(machine)),
-        around: (kdump::BEFORE, kdump::AFTER),
-        watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
-    })
+    let extra = vec![
+        (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
+        (kdump::INITRD.to_owned(), initrd),
+    ];
+    Ok([kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
+        .into_iter()
+        .map(|name| BootPlan {
+            extra: extra.clone(),
+            machine: Some(kdump::machine(machine)),
+            around: (kdump::BEFORE, kdump::AFTER),
+            watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
+            ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
+        })
+        .collect())
 }
 
-/// The kdump verdicts: the load and status steps, then the dump.
+/// The kdump verdicts: the load and status steps, then the dump. The boot without
+/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`.
 fn judge_kdump(report: &mut Report, machine: &Machine) {
-    let Some(b) = report.boots.iter().find(|b| b.name == kdump::BOOT) else {
+    judge_kdump_boot(report, machine, kdump::BOOT);
+    judge_kdump_boot(report, machine, kdump::NO_ELFCOREHDR_BOOT);
+}
+
+fn judge_kdump_boot(report: &mut Report, machine: &Machine, name: &'static str) {
+    let Some(b) = report.boots.iter().find(|b| b.name == name) else {
         return;
     };
-    let name = kdump::BOOT;
     let mut vs = Vec::new();
     for (step, want) in [
         ("load", scenario::Want::Done),
@@ -306,11 +314,20 @@ fn judge_kdump(report: &mut Report, machine: &Machine) {
         .unwrap_or_default();
     let verdict = kdump::expected_loads(&map, kdump::machine(machine).crash)
         .and_then(|want| kdump::judge(&kdump::report(&text), &want));
-    let (pass, detail) = match verdict {
-        Ok(what) => (true, format!("{what}; {}", kdump::phases(&b.seen))),
-        Err(e) => (
+    let must_fail = name == kdump::NO_ELFCOREHDR_BOOT;
+    let (pass, detail) = match (verdict, must_fail) {
+        (Ok(what), false) => (true, format!("{what}; {}", kdump::phases(&b.seen))),
+        (Err(e), false) => (false, format!("{e}; {} ({})", kdump::phases(&b.seen), kept(b))),
+        (Err(e), true) if e.contains("/proc/vmcore") => (
+            true,
+            format!("without elfcorehdr= the check fails, as it must: {e}"),
+        ),
+        (other, true) => (
             false,
-            format!("{e}; {} ({})", kdump::phases(&b.seen), kept(b)),
+            format!(
+                "without elfcorehdr= the check must fail for want of /proc/vmcore; got {other:?} ({})",
+                kept(b)
+            ),
         ),
     };
     vs.push(Verdict {

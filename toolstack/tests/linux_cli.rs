@@ -484,3 +484,35 @@ fn the_core_header_in_a_sim_dump_describes_the_sims_cpus_vmcoreinfo_and_ram() {
         format!("elfcorehdr={}K", hdr / 1024)
     );
 }
+
+#[test]
+fn test_no_elfcorehdr_leaves_the_argument_off_but_loads_the_header() {
+    let host = Host::new();
+    let kernel = host.write("vmlinuz", &BzImageSpec::default().build());
+    let out = host.run(&[
+        "--json",
+        "load",
+        "--type",
+        "crash",
+        "--kernel",
+        &kernel,
+        "--append",
+        "quiet",
+        "--test-no-elfcorehdr",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    segment(&report, "ELF core header");
+    let (bp, len) = segment(&report, "boot_params");
+    let page = host.dump(bp, len);
+    let cmdline: Vec<u8> = page[0x1000..]
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&cmdline), "quiet");
+}

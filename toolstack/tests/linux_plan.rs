@@ -74,6 +74,7 @@ fn options(type_: KexecType, f: &Files, cmdline: &str) -> LinuxOptions {
         cmdline: cmdline.into(),
         verify: true,
         corrupt_digest: false,
+        omit_elfcorehdr: false,
     }
 }
 
@@ -258,6 +259,7 @@ fn debians_kernel_plans_into_192m_in_at_most_8_segments_and_not_into_64m() {
         cmdline: cmdline.into(),
         verify: true,
         corrupt_digest: false,
+        omit_elfcorehdr: false,
     };
     let m = machine(Some(CRASH_192M));
     let p = plan(&opts, &m).expect("plans");

@@ -60,6 +60,10 @@ pub struct LinuxOptions {
     /// Test only: give the purgatory a wrong digest for the first checked segment, to
     /// prove that it refuses to enter (the real-Xen run's `--test-corrupt-digest`).
     pub corrupt_digest: bool,
+    /// Test only: leave `elfcorehdr=` off a crash kernel's command line (the header is
+    /// still loaded), to prove the real-Xen kdump check fails without it
+    /// (`--test-no-elfcorehdr`).
+    pub omit_elfcorehdr: bool,
 }
 
 /// What the hypervisor told about the machine.
@@ -711,7 +715,11 @@ fn crash_view(
     };
     let bytes = core(backup).unwrap_or_else(|| Ok(Vec::new()))?;
     let e820 = crash_e820(machine, region, &[(backup, BACKUP_LEN), (hdr, hdr_size)]);
-    let cmdline = with_kernel_arg(&opts.cmdline, &format!("elfcorehdr={}K", hdr / 1024));
+    let cmdline = if opts.omit_elfcorehdr {
+        opts.cmdline.clone()
+    } else {
+        with_kernel_arg(&opts.cmdline, &format!("elfcorehdr={}K", hdr / 1024))
+    };
     Ok((e820, cmdline, Some((hdr, bytes))))
 }
 

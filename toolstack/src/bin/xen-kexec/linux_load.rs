@@ -32,6 +32,8 @@ pub(crate) struct LinuxArgs<'a> {
     pub(crate) no_checks: bool,
     /// `--test-corrupt-digest` (hidden).
     pub(crate) corrupt_digest: bool,
+    /// `--test-no-elfcorehdr` (hidden).
+    pub(crate) omit_elfcorehdr: bool,
 }
 
 /// The running kernel's command line minus what belongs to it alone: `crashkernel=`
@@ -119,6 +121,7 @@ pub(crate) fn plan_on<T: Transport>(
         cmdline: cmdline(args)?,
         verify: !args.no_checks,
         corrupt_digest: args.corrupt_digest,
+        omit_elfcorehdr: args.omit_elfcorehdr,
     };
     plan::plan(
         &opts,

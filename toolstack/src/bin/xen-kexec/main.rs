@@ -227,6 +227,9 @@ struct LoadArgs {
     /// Test only: give the purgatory one wrong digest, so that it must refuse to enter.
     #[arg(long, hide = true, conflicts_with = "elf")]
     test_corrupt_digest: bool,
+    /// Test only: leave elfcorehdr= off a crash kernel's command line.
+    #[arg(long, hide = true, conflicts_with = "elf")]
+    test_no_elfcorehdr: bool,
     /// A raw blob (initrd, parameter block) at machine address ADDR. Repeatable.
     #[arg(long = "blob", value_name = "FILE@ADDR", value_parser = parse_blob, conflicts_with = "kernel")]
     blobs: Vec<BlobArg>,
@@ -425,6 +428,7 @@ fn load<T: CliTransport>(
                     reuse_cmdline: args.reuse_cmdline,
                     no_checks: args.no_checks,
                     corrupt_digest: args.test_corrupt_digest,
+                    omit_elfcorehdr: args.test_no_elfcorehdr,
                 },
             )?
             .load
