@@ -203,6 +203,13 @@ fn outputs(dir: &Path) -> Vec<Value> {
     let elf = elf.display().to_string();
     let on = |args: &[&str], code| json(&[&["--backend", backend.as_str()], args].concat(), code);
     let load = ["load", "--type", "crash", "--elf", &elf, "--map-low-1m"];
+    let kernel = dir.join("vmlinuz");
+    std::fs::write(
+        &kernel,
+        xen_kexec_toolstack::linux::synthetic::BzImageSpec::default().build(),
+    )
+    .expect("bzImage");
+    let kernel = kernel.display().to_string();
     let mut out = vec![
         json(
             &["sim", "init", &st, "--crash-region", "0x20000000:0x4000000"],
@@ -211,6 +218,11 @@ fn outputs(dir: &Path) -> Vec<Value> {
         on(&["status", "--type", "crash"], 0),
         on(&["get-range", "--range", "crash"], 0),
         on(&[&load[..], &["--dry-run"]].concat(), 0),
+        // A Linux crash kernel: its report carries the ELF core header's program headers.
+        on(
+            &["load", "--type", "crash", "--kernel", &kernel, "--dry-run"],
+            0,
+        ),
         on(&load, 0),
         on(&["unload", "--type", "crash"], 0),
         on(&load, 0),
@@ -309,6 +321,12 @@ fn every_commands_json_output_follows_the_schema_of_docs_cli_md() {
     .into();
     assert_eq!(commands, want);
     assert_eq!(refusals, 4);
+    assert!(
+        outputs(dir.path())
+            .iter()
+            .any(|v| v["core_header"].as_array().is_some_and(|h| h.len() > 2)),
+        "a crash kernel's load shows its core header"
+    );
 }
 
 /// The validator rejects what the schema forbids, so a pass means something.

@@ -265,6 +265,9 @@ fn a_dry_run_of_debians_kernel_prints_its_plan_in_seven_segments() {
         "boot_params",
         "purgatory",
         "backup of the low 640 KiB",
+        "ELF core header (elfcorehdr)",
+        "core header: PT_NOTE paddr",
+        "core header: PT_LOAD paddr 0x100000 size 0x1ff00000 read at 0x100000",
     ] {
         assert!(text.contains(what), "{what} in {text}");
     }

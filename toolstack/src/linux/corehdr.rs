@@ -27,6 +27,43 @@ const EHDR: u64 = 64;
 /// The size of one ELF64 program header.
 const PHDR: u64 = 56;
 
+/// One program header of the core header, as `--dry-run` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorePhdr {
+    /// `PT_NOTE` or `PT_LOAD`.
+    pub p_type: u32,
+    /// Where the crash kernel reads it (a machine address).
+    pub offset: u64,
+    /// The machine address it describes.
+    pub paddr: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl CorePhdr {
+    /// `PT_NOTE` or `PT_LOAD`.
+    pub fn type_name(&self) -> &'static str {
+        if self.p_type == elf::PT_NOTE {
+            "PT_NOTE"
+        } else {
+            "PT_LOAD"
+        }
+    }
+}
+
+/// The program headers as [`CorePhdr`]s, in file order.
+pub fn summary(facts: &CoreFacts<'_>) -> Vec<CorePhdr> {
+    program_headers(facts)
+        .iter()
+        .map(|h| CorePhdr {
+            p_type: h.p_type,
+            offset: h.p_offset,
+            paddr: h.p_paddr,
+            size: h.p_memsz,
+        })
+        .collect()
+}
+
 /// What the core header describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreFacts<'a> {

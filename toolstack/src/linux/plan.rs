@@ -97,6 +97,8 @@ pub struct LinuxLayout {
     pub backup: Option<u64>,
     /// The ELF core header (CRASH): where, and its bytes.
     pub elfcorehdr: Option<(u64, Vec<u8>)>,
+    /// The core header's program headers (CRASH), for `--dry-run`.
+    pub core_phdrs: Vec<corehdr::CorePhdr>,
     /// The command line the kernel is given (`elfcorehdr=` appended for a crash kernel).
     pub cmdline_text: String,
     /// The e820 table the kernel is told.
@@ -808,6 +810,16 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
             cmdline: at.boot_params.0 + boot_params::SIZE as u64,
             purgatory: at.purgatory.0,
             backup: at.backup,
+            core_phdrs: match (machine.crash_region, at.backup, &core_bytes) {
+                (Some(region), Some(backup), Some(_)) => corehdr::summary(&CoreFacts {
+                    cpu_notes: &machine.cpu_notes,
+                    vmcoreinfo: machine.vmcoreinfo,
+                    memory_map: &machine.memory_map,
+                    crash_region: region,
+                    backup: (0, BACKUP_LEN, backup),
+                }),
+                _ => Vec::new(),
+            },
             elfcorehdr: core_bytes,
             cmdline_text: cmdline,
             e820,

@@ -17,6 +17,7 @@ pub(crate) const PROC_CMDLINE: &str = "/proc/cmdline";
 
 /// What `load` was given for a Linux image.
 #[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // each is a command-line flag
 pub(crate) struct LinuxArgs<'a> {
     /// DEFAULT or CRASH.
     pub(crate) type_: KexecType,

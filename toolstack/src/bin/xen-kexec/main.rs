@@ -416,9 +416,9 @@ fn load<T: CliTransport>(
     head: Head,
     args: &LoadArgs,
 ) -> Result<LoadReport, Failure> {
-    let plan = match (&args.elf, &args.kernel) {
+    let (plan, core) = match (&args.elf, &args.kernel) {
         (_, Some(kernel)) => {
-            linux_load::plan_on(
+            let linux = linux_load::plan_on(
                 client,
                 &linux_load::LinuxArgs {
                     type_: args.type_.kexec_type(),
@@ -430,18 +430,21 @@ fn load<T: CliTransport>(
                     corrupt_digest: args.test_corrupt_digest,
                     omit_elfcorehdr: args.test_no_elfcorehdr,
                 },
-            )?
-            .load
+            )?;
+            (linux.load, linux.layout.core_phdrs)
         }
-        (Some(elf), None) => plan::plan(&PlanOptions {
-            type_: args.type_.kexec_type(),
-            elf: elf.clone(),
-            blobs: args.blobs.clone(),
-            entry: args.entry,
-            map_low_1m: args.map_low_1m,
-            allow_16_segments: args.allow_16_segments,
-        })
-        .map_err(|e| Failure::Usage(e.to_string()))?,
+        (Some(elf), None) => (
+            plan::plan(&PlanOptions {
+                type_: args.type_.kexec_type(),
+                elf: elf.clone(),
+                blobs: args.blobs.clone(),
+                entry: args.entry,
+                map_low_1m: args.map_low_1m,
+                allow_16_segments: args.allow_16_segments,
+            })
+            .map_err(|e| Failure::Usage(e.to_string()))?,
+            Vec::new(),
+        ),
         (None, None) => return Err(Failure::Usage("load needs --elf or --kernel".into())),
     };
     let summary = if args.dry_run {
@@ -458,6 +461,7 @@ fn load<T: CliTransport>(
         args.dry_run,
         &plan.segments,
         &summary,
+        &core,
     ))
 }
 

@@ -17,6 +17,7 @@ use xen_kexec_abi::{
     ElfMachine, EntryMode, GuestAbi, KexecCmd, KexecRangeKind, KexecType, OpenEnum,
 };
 use xen_kexec_hypervisor::sim::SimRange;
+use xen_kexec_toolstack::linux::corehdr::CorePhdr;
 use xen_kexec_toolstack::memmap::MemRange;
 use xen_kexec_toolstack::plan::PlannedSegment;
 use xen_kexec_toolstack::{LoadSummary, RangeAnswer, Refusal};
@@ -244,6 +245,16 @@ pub(crate) struct LoadSegment {
     source: String,
 }
 
+/// One program header of a crash kernel's ELF core header.
+#[derive(Debug, Serialize)]
+pub(crate) struct CorePhdrJson {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    offset: Hex,
+    paddr: Hex,
+    size: Hex,
+}
+
 /// `load`: what was loaded (or, with `--dry-run`, would be). Text: a summary line and
 /// one line per segment.
 #[derive(Debug, Serialize)]
@@ -259,6 +270,9 @@ pub(crate) struct LoadReport {
     entry_mode: Mode,
     crash_region: Option<RangeJson>,
     segments: Vec<LoadSegment>,
+    /// A Linux crash kernel's ELF core header (absent for other loads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    core_header: Vec<CorePhdrJson>,
     #[serde(skip)]
     word: String,
 }
@@ -269,6 +283,7 @@ impl LoadReport {
         dry_run: bool,
         segments: &[PlannedSegment],
         summary: &LoadSummary,
+        core: &[CorePhdr],
     ) -> LoadReport {
         let req = &summary.request;
         LoadReport {
@@ -287,6 +302,15 @@ impl LoadReport {
                     buf_size: Hex(seg.buf_size()),
                     buffered: seg.buffered,
                     source: seg.what.clone(),
+                })
+                .collect(),
+            core_header: core
+                .iter()
+                .map(|p| CorePhdrJson {
+                    type_: p.type_name(),
+                    offset: Hex(p.offset),
+                    paddr: Hex(p.paddr),
+                    size: Hex(p.size),
                 })
                 .collect(),
             word: type_word(req.type_),
@@ -314,6 +338,13 @@ impl fmt::Display for LoadReport {
                 seg.buf_size,
                 if seg.buffered { "" } else { " (no buffer)" },
                 seg.source
+            )?;
+        }
+        for p in &self.core_header {
+            write!(
+                f,
+                "\n  core header: {} paddr {} size {} read at {}",
+                p.type_, p.paddr, p.size, p.offset
             )?;
         }
         Ok(())
