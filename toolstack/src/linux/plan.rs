@@ -697,6 +697,31 @@ pub fn with_kernel_arg(cmdline: &str, arg: &str) -> String {
     words.join(" ")
 }
 
+/// What a crash kernel's core header describes, with the backup copy at `backup_at`.
+fn core_facts(machine: &MachineFacts, backup_at: u64) -> Option<CoreFacts<'_>> {
+    machine.crash_region.map(|region| CoreFacts {
+        cpu_notes: &machine.cpu_notes,
+        vmcoreinfo: machine.vmcoreinfo,
+        memory_map: &machine.memory_map,
+        crash_region: region,
+        backup: (0, BACKUP_LEN, backup_at),
+    })
+}
+
+/// Refuses an e820 table or a command line larger than the kernel takes.
+fn check_view(e820: &[MemRange], cmdline: &str, image: &BzImage) -> Result<(), LinuxError> {
+    if e820.len() > E820_MAX {
+        return Err(LinuxError::TooManyRanges { count: e820.len() });
+    }
+    if cmdline.len() > image.cmdline_max() {
+        return Err(LinuxError::CmdlineTooLong {
+            len: cmdline.len(),
+            max: image.cmdline_max(),
+        });
+    }
+    Ok(())
+}
+
 /// What [`crash_view`] gives: the e820 table, the command line, and the core header's
 /// address and bytes.
 type KernelView = (Vec<MemRange>, String, Option<(u64, Vec<u8>)>);
@@ -736,16 +761,8 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
     let mut free = free_memory(opts.type_, machine)?;
     // A crash kernel's core header: its size is known before its addresses.
     let core = |backup_at: u64| {
-        machine.crash_region.map(|region| {
-            corehdr::build(&CoreFacts {
-                cpu_notes: &machine.cpu_notes,
-                vmcoreinfo: machine.vmcoreinfo,
-                memory_map: &machine.memory_map,
-                crash_region: region,
-                backup: (0, BACKUP_LEN, backup_at),
-            })
-            .map_err(|e| LinuxError::CoreHeader(e.to_string()))
-        })
+        core_facts(machine, backup_at)
+            .map(|facts| corehdr::build(&facts).map_err(|e| LinuxError::CoreHeader(e.to_string())))
     };
     let core_len = match (opts.type_, core(0)) {
         (KexecType::CRASH, Some(bytes)) => Some(bytes?.len() as u64),
@@ -753,15 +770,7 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
     };
     let at = place(opts, &inputs, &purgatory, core_len, &mut free)?;
     let (e820, cmdline, core_bytes) = crash_view(opts, machine, &at, core)?;
-    if e820.len() > E820_MAX {
-        return Err(LinuxError::TooManyRanges { count: e820.len() });
-    }
-    if cmdline.len() > inputs.image.cmdline_max() {
-        return Err(LinuxError::CmdlineTooLong {
-            len: cmdline.len(),
-            max: inputs.image.cmdline_max(),
-        });
-    }
+    check_view(&e820, &cmdline, &inputs.image)?;
     let bp = zero_page_bytes(&cmdline, &inputs.image, &at, &e820);
     let (mut pieces, mut sources) = buffered(opts, inputs, &at, bp);
     if let Some((hdr, bytes)) = &core_bytes {
@@ -810,16 +819,11 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
             cmdline: at.boot_params.0 + boot_params::SIZE as u64,
             purgatory: at.purgatory.0,
             backup: at.backup,
-            core_phdrs: match (machine.crash_region, at.backup, &core_bytes) {
-                (Some(region), Some(backup), Some(_)) => corehdr::summary(&CoreFacts {
-                    cpu_notes: &machine.cpu_notes,
-                    vmcoreinfo: machine.vmcoreinfo,
-                    memory_map: &machine.memory_map,
-                    crash_region: region,
-                    backup: (0, BACKUP_LEN, backup),
-                }),
-                _ => Vec::new(),
-            },
+            core_phdrs: at
+                .backup
+                .filter(|_| core_bytes.is_some())
+                .and_then(|backup| core_facts(machine, backup))
+                .map_or_else(Vec::new, |facts| corehdr::summary(&facts)),
             elfcorehdr: core_bytes,
             cmdline_text: cmdline,
             e820,
