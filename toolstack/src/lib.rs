@@ -2,6 +2,8 @@
 //! The toolstack side of Xen's `kexec_op`: what libxenctrl's `xc_kexec_*` and the Xen
 //! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
 //!
+//! - [`cli`]: the command lines of `xen-kexec` and its `kexec` personality (clap
+//!   definitions, which headgen renders as man pages and shell completions).
 //! - [`client`]: the typed client (`status`, `get_range`, `load`, `unload`, `exec`) over
 //!   a [`Transport`], in the argument layout of the kernel that
 //!   makes the hypercall (the dom0 kernel's width, never this process's).
@@ -20,6 +22,7 @@
 //! `tools/libs/ctrl/xc_kexec.c`, Linux's `include/uapi/xen/privcmd.h`, and kexec-tools'
 //! `kexec/kexec-xen.c`.
 
+pub mod cli;
 pub mod client;
 pub mod input;
 pub mod linux;

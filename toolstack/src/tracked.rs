@@ -209,11 +209,10 @@ impl<T: Transport> Tracked<T> {
     /// (and image) a success leaves, `None` after a failure. `before` is Xen's bit
     /// before it.
     fn settle(&mut self, type_: KexecType, before: bool, done: Option<(bool, ImageNote)>) {
-        let after = match self.client.status(type_) {
-            Ok(bit) => bit,
-            // The record is left as it was: the next status finds it out of step if
-            // the operation flipped the bit.
-            Err(_) => return,
+        // Without the bit the record is left as it was: the next status finds it out
+        // of step if the operation flipped the bit.
+        let Ok(after) = self.client.status(type_) else {
+            return;
         };
         let record = match done {
             Some((loaded, note)) => Record::new(type_, loaded, after, Some(note)),
