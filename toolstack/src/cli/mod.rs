@@ -206,7 +206,7 @@ pub enum Command {
         #[arg(long = "type", value_enum)]
         type_: TypeArg,
     },
-    /// A machine range the hypervisor reports: prints `start 0x… size 0x…`.
+    /// A machine range the hypervisor reports: prints `start 0x... size 0x...`.
     GetRange {
         /// The range.
         #[arg(long, value_enum)]
