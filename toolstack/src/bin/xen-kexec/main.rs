@@ -13,6 +13,7 @@
 //!   unload    --type default|crash
 //!   exec      --type default|crash
 //!   memory-map
+//!   kexec     [kexec-tools' options] [KERNEL]   (also: the program run as `kexec`)
 //!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE]
 //!   sim init  PATH --crash-region START:SIZE [--cpus N] [--xen START:SIZE]
 //!             [--vmcoreinfo START:SIZE] [--cpu-notes START:SIZE] [--kernel x86_32|x86_64]
