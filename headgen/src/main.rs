@@ -22,6 +22,7 @@ use xen_kexec_abi::layout::{self, Arch, StructDef};
 mod abi_docs;
 mod cdecl;
 mod checks;
+mod cli_docs;
 mod comment;
 mod error;
 mod ffi_header;

@@ -8,7 +8,7 @@ use xen_kexec_abi::layout::{Arch, StructDef};
 
 use crate::abi_docs::AbiDocs;
 use crate::error::Error;
-use crate::{ffi_header, kexec_h, repo, report};
+use crate::{cli_docs, ffi_header, kexec_h, repo, report};
 
 /// The markdown layout report, relative to the workspace root.
 pub(crate) const LAYOUT_MD: &str = "docs/layout.md";
@@ -69,11 +69,18 @@ fn is_binary(path: &Path) -> bool {
 /// other: the headers and layout docs, rendered from the layout `model` and the abi
 /// crate's items and doc comments (read from `root`); the case catalogue's multi-fault
 /// section; the fixtures' golden images, laid out by the C compilers from the header
-/// rendered here; the fuzz seeds, from those images. Each output is one entry here.
+/// rendered here; the fuzz seeds, from those images; the toolstack's man pages and shell
+/// completions, from its clap definitions. Each output is one entry here.
 pub(crate) fn all(root: &Path, model: &[&'static StructDef]) -> Result<Vec<Output>, Error> {
     let mut outputs = from_model(root, model)?;
     let header = outputs[0].as_text().unwrap_or_default().to_owned();
     outputs.extend(derived_from_header(root, &header)?);
+    // The toolstack's man pages and completions, from its clap definitions.
+    outputs.extend(
+        cli_docs::render()?
+            .into_iter()
+            .map(|(path, text)| Output::text(path, text)),
+    );
     Ok(outputs)
 }
 
@@ -553,9 +560,15 @@ pub(crate) mod tests {
         let outputs = all(&test_root(), &layout::ALL).expect("generates");
         for o in outputs.iter().filter(|o| o.committed) {
             let Some(text) = o.as_text() else { continue };
+            // zsh reads `#compdef` from a completion file's first line: the generated
+            // line comes second there.
             let first = text
                 .lines()
-                .find(|l| !l.starts_with("/* SPDX") && !l.starts_with("// SPDX"))
+                .find(|l| {
+                    !l.starts_with("/* SPDX")
+                        && !l.starts_with("// SPDX")
+                        && !l.starts_with("#compdef ")
+                })
                 .unwrap_or_default();
             let first = first.to_lowercase();
             assert!(

@@ -651,14 +651,26 @@ impl<T: Transport> Client<T> {
         Ok(CheckedLoad { load, crash_region })
     }
 
-    /// `KEXEC_CMD_kexec_load` of `plan`: [`check_plan`](Self::check_plan), then
+    /// `KEXEC_CMD_kexec_load` of `plan`: [`check_plan`](Self::check_plan), then for a
+    /// CRASH image `KEXEC_CMD_kexec_unload` of the loaded one, then
     /// [`send`](Self::send).
+    ///
+    /// The unload is a departure from libxenctrl and kexec-tools, which load the new
+    /// crash image over the old one: Xen 4.17 and its development head copy the new
+    /// image into the crash region before they free the old one, whose control pages
+    /// lie in that region, and can fault in `kimage_free` (a hypervisor panic). Unloading
+    /// first never leaves an old image to free. Unloading with none loaded is 0 in Xen.
+    /// A plan the check refuses unloads nothing.
     ///
     /// # Errors
     /// A local or hypervisor [`Refusal`], an input file that cannot be read, or the
-    /// transport's failure.
+    /// transport's failure. A CRASH load that fails after the unload leaves no crash
+    /// image.
     pub fn load(&mut self, plan: &LoadPlan) -> Result<LoadSummary, ClientError> {
         let checked = self.check_plan(plan)?;
+        if plan.type_ == KexecType::CRASH {
+            self.unload(KexecType::CRASH)?;
+        }
         self.send(plan, &checked)
     }
 

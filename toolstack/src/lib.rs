@@ -2,6 +2,8 @@
 //! The toolstack side of Xen's `kexec_op`: what libxenctrl's `xc_kexec_*` and the Xen
 //! path of kexec-tools do, in Rust, and the `xen-kexec` command built on it.
 //!
+//! - [`cli`]: the command lines of `xen-kexec` and its `kexec` personality (clap
+//!   definitions, which headgen renders as man pages and shell completions).
 //! - [`client`]: the typed client (`status`, `get_range`, `load`, `unload`, `exec`) over
 //!   a [`Transport`], in the argument layout of the kernel that
 //!   makes the hypercall (the dom0 kernel's width, never this process's).
@@ -13,11 +15,14 @@
 //! - [`plan`]: the ELF image planner (segments from `PT_LOAD`s, blobs, the low-1-MiB
 //!   mapping, the entry point), reading only headers until the load is sent.
 //! - [`input`]: size-checked input files.
+//! - [`record`] and [`tracked`]: the status record kept under `/run/xen-kexec/`, the
+//!   loads and unloads that keep it, and a status answer that says its source.
 //!
 //! Facts followed: Xen 4.23's `xen/include/public/kexec.h`, libxenctrl's
 //! `tools/libs/ctrl/xc_kexec.c`, Linux's `include/uapi/xen/privcmd.h`, and kexec-tools'
 //! `kexec/kexec-xen.c`.
 
+pub mod cli;
 pub mod client;
 pub mod input;
 pub mod linux;
@@ -26,12 +31,15 @@ pub mod num;
 pub mod plan;
 pub mod privcmd;
 pub mod purgatory;
+pub mod record;
 pub mod sim;
+pub mod tracked;
 pub mod transport;
 
 pub use client::{CheckedLoad, Client, ClientError, LoadSummary, RangeAnswer, Refusal, RuleError};
 pub use transport::{
-    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, Transport, TransportError,
+    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, StatusMeaning, Transport,
+    TransportError,
 };
 
 // The README's example is compiled and run as a doctest, so what crates.io shows works.

@@ -24,7 +24,9 @@ use xen_kexec_abi::GuestAbi;
 use xen_kexec_hypervisor::sim::{Entered, Sim, SimConfig};
 use xen_kexec_hypervisor::Error as EngineError;
 
-use crate::transport::{CallError, Hypercall, HypercallBuffer, Refused, Transport, TransportError};
+use crate::transport::{
+    CallError, Hypercall, HypercallBuffer, Refused, StatusMeaning, Transport, TransportError,
+};
 
 /// The `format` of a state file this version reads and writes.
 pub const FORMAT: &str = "xen-kexec-sim 1";
@@ -201,6 +203,11 @@ impl Transport for SimTransport {
 
     fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
         Ok(self.kernel)
+    }
+
+    /// The engine reports presence (its documented departure from Xen).
+    fn status_meaning(&self) -> StatusMeaning {
+        StatusMeaning::Presence
     }
 
     fn alloc(&mut self, len: usize) -> Result<SimBuffer, TransportError> {

@@ -156,6 +156,12 @@ pub trait Transport {
         buffers: &mut [&mut Self::Buffer],
     ) -> Result<i64, CallError>;
 
+    /// What this transport's hypervisor answers to `KEXEC_CMD_kexec_status`: Xen's
+    /// slot-position bit (the default), or presence.
+    fn status_meaning(&self) -> StatusMeaning {
+        StatusMeaning::PositionBit
+    }
+
     /// Makes `kexec_op(cmd, arg)`: [`hypercall`](Self::hypercall) of
     /// [`Hypercall::KexecOp`].
     ///
@@ -169,6 +175,19 @@ pub trait Transport {
     ) -> Result<i64, CallError> {
         self.hypercall(Hypercall::KexecOp { cmd, arg }, buffers)
     }
+}
+
+/// What a hypervisor's `KEXEC_CMD_kexec_status` answer means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusMeaning {
+    /// Xen's slot-position bit (`test_bit(KEXEC_FLAG_*_POS)`): `kexec_swap_images`
+    /// flips it on every load and every unload of the type, so it is the parity of
+    /// those calls since boot (0 at boot), not whether an image is loaded. Xen 4.17 and
+    /// its development head answer this.
+    PositionBit,
+    /// Whether an image of the type is loaded (the simulated hypervisor, which departs
+    /// from Xen here).
+    Presence,
 }
 
 /// A hypervisor's refusal of a hypercall: its errno and, when the transport knows them

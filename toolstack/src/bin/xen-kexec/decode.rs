@@ -18,69 +18,17 @@
 //!   refusal object on stdout);
 //! - exit 2: the command line itself is wrong, with a message naming the value or file.
 
-use std::fmt;
-use std::path::PathBuf;
-
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
-use xen_kexec_abi::host::{HostDescription, MachineRange};
-use xen_kexec_abi::{GuestAbi, KexecCmd};
+use xen_kexec_abi::host::HostDescription;
+use xen_kexec_abi::KexecCmd;
+use xen_kexec_toolstack::cli::{DecodeArgs, MemArg};
 use xen_kexec_toolstack::input::InputFile;
-use xen_kexec_toolstack::num::{parse_range, parse_u32, parse_u64};
 use xen_kexec_toolstack::plan::MAX_LOAD_BYTES;
 use xen_kexec_toolstack::Refusal;
 
 use crate::output::Failure;
 use crate::report::DecodeReport;
-
-/// Arguments of `xen-kexec decode`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct DecodeArgs {
-    /// The width of the guest that made the call: its argument layouts.
-    #[arg(long, value_parser = crate::guest_abi())]
-    guest: GuestAbi,
-    /// The command: kexec_op's first argument (decimal or 0x hex).
-    #[arg(long, value_name = "N", value_parser = parse_u32)]
-    cmd: u32,
-    /// The guest address of the argument structure (decimal or 0x hex).
-    #[arg(long, value_name = "ADDR", value_parser = parse_u64)]
-    arg: u64,
-    /// Guest memory: the bytes of FILE at guest address ADDR. Repeat for more regions;
-    /// regions must not overlap.
-    #[arg(long = "mem", value_name = "ADDR=FILE", value_parser = parse_mem)]
-    mem: Vec<MemArg>,
-    /// The host's crash region, START:SIZE (each decimal or 0x hex). Without it the host
-    /// has none, and every crash-image load is refused.
-    #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
-    crash_region: Option<MachineRange>,
-}
-
-/// One `--mem ADDR=FILE`, as given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct MemArg {
-    addr: u64,
-    path: PathBuf,
-}
-
-impl fmt::Display for MemArg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}={}", self.addr, self.path.display())
-    }
-}
-
-/// `ADDR=FILE`.
-fn parse_mem(text: &str) -> Result<MemArg, String> {
-    let (addr, path) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not ADDR=FILE"))?;
-    if path.is_empty() {
-        return Err(format!("`{text}` names no file after `=`"));
-    }
-    Ok(MemArg {
-        addr: parse_u64(addr)?,
-        path: PathBuf::from(path),
-    })
-}
 
 /// Refuses regions that wrap past 2^64 or share an address, from their sizes alone.
 fn check_regions(args: &[MemArg], lens: &[u64]) -> Result<(), Failure> {
@@ -167,6 +115,10 @@ pub(crate) fn run(args: &DecodeArgs, json: bool) -> Result<String, Failure> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use xen_kexec_toolstack::cli::parse_mem;
+
     use super::*;
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use xen_kexec_abi::host::MachineRange;
 use xen_kexec_abi::{Errno, KexecRangeKind, KexecType};
 use xen_kexec_toolstack::linux::plan::{self, LinuxOptions, LinuxPlan, MachineFacts};
+use xen_kexec_toolstack::record::ImageNote;
 use xen_kexec_toolstack::{Client, ClientError, Transport};
 
 use crate::output::Failure;
@@ -35,6 +36,17 @@ pub(crate) struct LinuxArgs<'a> {
     pub(crate) corrupt_digest: bool,
     /// `--test-no-elfcorehdr` (hidden).
     pub(crate) omit_elfcorehdr: bool,
+}
+
+impl LinuxArgs<'_> {
+    /// What the status record says is loaded: the files and the command line given.
+    pub(crate) fn note(&self) -> ImageNote {
+        ImageNote {
+            kernel: Some(self.kernel.display().to_string()),
+            initrd: self.initrd.map(|p| p.display().to_string()),
+            cmdline: self.append.map(str::to_owned),
+        }
+    }
 }
 
 /// The running kernel's command line minus what belongs to it alone: `crashkernel=`

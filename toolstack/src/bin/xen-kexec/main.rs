@@ -13,6 +13,7 @@
 //!   unload    --type default|crash
 //!   exec      --type default|crash
 //!   memory-map
+//!   kexec     [kexec-tools' options] [KERNEL]   (also: the program run as `kexec`)
 //!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE]
 //!   sim init  PATH --crash-region START:SIZE [--cpus N] [--xen START:SIZE]
 //!             [--vmcoreinfo START:SIZE] [--cpu-notes START:SIZE] [--kernel x86_32|x86_64]
@@ -28,23 +29,24 @@
 mod decode;
 mod linux_load;
 mod output;
+mod personality;
 mod report;
 
+use std::ffi::OsString;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser as _;
 use serde::Serialize;
-use xen_kexec_abi::host::MachineRange;
-use xen_kexec_abi::{GuestAbi, KexecRangeKind, KexecType};
+use xen_kexec_abi::KexecType;
 use xen_kexec_hypervisor::sim::{SimConfig, SimE820, SimError, SimRange};
-use xen_kexec_toolstack::memmap::{parse_memory_map, MemRange};
-use xen_kexec_toolstack::num::{parse_i32, parse_range, parse_u32, parse_u64};
-use xen_kexec_toolstack::plan::{self, BlobArg, PlanOptions, MAX_LOAD_BYTES};
+use xen_kexec_toolstack::cli::{self, Backend, Cli, Command, LoadArgs, SimCommand};
+use xen_kexec_toolstack::plan::{self, PlanOptions, MAX_LOAD_BYTES};
 use xen_kexec_toolstack::privcmd::PrivcmdTransport;
+use xen_kexec_toolstack::record::{ImageNote, RecordStore};
 use xen_kexec_toolstack::sim::SimTransport;
+use xen_kexec_toolstack::tracked::Tracked;
 use xen_kexec_toolstack::{Client, Refusal, Transport, TransportError};
 
 use output::{report_failure, write_stdout, Failure};
@@ -52,283 +54,6 @@ use report::{
     ExecReport, GetRangeReport, Head, Hex, LoadReport, MemoryMapReport, Mode, RangeJson,
     SimInitReport, StatusReport, UnloadReport, SCHEMA,
 };
-
-/// Command line of xen-kexec.
-#[derive(Debug, Parser)]
-#[command(name = "xen-kexec", version, about)]
-struct Cli {
-    /// How hypercalls are made: Linux privcmd (in a Xen dom0), or the simulated
-    /// hypervisor whose state is kept in the file PATH (`sim:PATH`).
-    #[arg(long, value_name = "privcmd|sim:PATH", default_value = "privcmd", value_parser = parse_backend)]
-    backend: Backend,
-    /// The argument layout: the dom0 kernel's (auto), or forced.
-    #[arg(long, value_parser = auto_guest(), default_value = "auto")]
-    guest: AutoGuest,
-    /// Print one JSON object per command on stdout (refusals too).
-    #[arg(long)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// `--backend`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Backend {
-    Privcmd,
-    Sim(PathBuf),
-}
-
-fn parse_backend(text: &str) -> Result<Backend, String> {
-    match text.split_once(':') {
-        None if text == "privcmd" => Ok(Backend::Privcmd),
-        Some(("sim", path)) if !path.is_empty() => Ok(Backend::Sim(PathBuf::from(path))),
-        _ => Err(format!("`{text}` is neither `privcmd` nor `sim:PATH`")),
-    }
-}
-
-/// `--guest`: a width, or `None` for `auto` (the dom0 kernel's). An alias, so that clap
-/// takes the value from the parser below rather than making the option optional.
-type AutoGuest = Option<GuestAbi>;
-
-/// The names `--guest` and `--kernel` take for a [`GuestAbi`]: its own (`x86_32`,
-/// `x86_64`), with clap's list of possible values in messages and help.
-fn guest_abi() -> impl TypedValueParser<Value = GuestAbi> {
-    PossibleValuesParser::new(GuestAbi::ALL.map(GuestAbi::name)).try_map(|name| {
-        GuestAbi::from_name(&name).ok_or_else(|| format!("`{name}` is not a guest width"))
-    })
-}
-
-/// `--guest auto|x86_32|x86_64`.
-fn auto_guest() -> impl TypedValueParser<Value = AutoGuest> {
-    let names = ["auto"]
-        .into_iter()
-        .chain(GuestAbi::ALL.map(GuestAbi::name));
-    PossibleValuesParser::new(names).try_map(|name| match name.as_str() {
-        "auto" => Ok(None),
-        _ => GuestAbi::from_name(&name)
-            .map(Some)
-            .ok_or_else(|| format!("`{name}` is not a guest width")),
-    })
-}
-
-/// `--type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum TypeArg {
-    Default,
-    Crash,
-}
-
-impl TypeArg {
-    fn kexec_type(self) -> KexecType {
-        match self {
-            TypeArg::Default => KexecType::DEFAULT,
-            TypeArg::Crash => KexecType::CRASH,
-        }
-    }
-}
-
-/// `--range`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum RangeArg {
-    Crash,
-    Xen,
-    Cpu,
-    Xenheap,
-    BootParam,
-    EfiMemmap,
-    Vmcoreinfo,
-}
-
-impl RangeArg {
-    fn kind(self) -> KexecRangeKind {
-        match self {
-            RangeArg::Crash => KexecRangeKind::MA_CRASH,
-            RangeArg::Xen => KexecRangeKind::MA_XEN,
-            RangeArg::Cpu => KexecRangeKind::MA_CPU,
-            RangeArg::Xenheap => KexecRangeKind::MA_XENHEAP,
-            RangeArg::BootParam => KexecRangeKind::MA_BOOT_PARAM,
-            RangeArg::EfiMemmap => KexecRangeKind::MA_EFI_MEMMAP,
-            RangeArg::Vmcoreinfo => KexecRangeKind::MA_VMCOREINFO,
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Whether an image of the type is loaded: prints `loaded` or `not loaded`.
-    Status {
-        #[arg(long = "type", value_enum)]
-        type_: TypeArg,
-    },
-    /// A machine range the hypervisor reports: prints `start 0x… size 0x…`.
-    GetRange {
-        #[arg(long, value_enum)]
-        range: RangeArg,
-        /// The physical CPU, for `--range cpu` (decimal or 0x hex; a negative number is
-        /// sent as it is, and the hypervisor refuses it).
-        #[arg(long, value_name = "N", value_parser = parse_i32, allow_hyphen_values = true)]
-        cpu: Option<i32>,
-    },
-    /// Load an ELF image (and blobs) as the image of the type.
-    Load(LoadArgs),
-    /// Unload the image of the type.
-    Unload {
-        #[arg(long = "type", value_enum)]
-        type_: TypeArg,
-    },
-    /// Enter the loaded image of the type (on a real hypervisor, does not return).
-    Exec {
-        #[arg(long = "type", value_enum)]
-        type_: TypeArg,
-    },
-    /// The machine's memory map (memory_op XENMEM_machine_memory_map): one e820 range a
-    /// line.
-    MemoryMap,
-    /// Decode a captured kexec_op hypercall from guest memory images (in words, or JSON
-    /// with --json).
-    Decode(decode::DecodeArgs),
-    /// The simulated hypervisor's state file.
-    #[command(subcommand)]
-    Sim(SimCommand),
-}
-
-/// Arguments of `load`.
-#[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("image").required(true).args(["elf", "kernel"])))]
-#[allow(clippy::struct_excessive_bools)] // each is a command-line flag
-struct LoadArgs {
-    #[arg(long = "type", value_enum)]
-    type_: TypeArg,
-    /// The ELF image: one segment per PT_LOAD at its physical address.
-    #[arg(long, value_name = "FILE")]
-    elf: Option<PathBuf>,
-    /// A Linux bzImage (boot protocol 2.12 or later, 64-bit), entered through
-    /// xen-kexec's purgatory.
-    #[arg(long, value_name = "BZIMAGE")]
-    kernel: Option<PathBuf>,
-    /// The Linux image's initial ramdisk.
-    #[arg(long, value_name = "FILE", conflicts_with = "elf")]
-    initrd: Option<PathBuf>,
-    /// The Linux image's command line.
-    #[arg(
-        long,
-        visible_alias = "command-line",
-        value_name = "TEXT",
-        conflicts_with = "elf"
-    )]
-    append: Option<String>,
-    /// Start the command line with the running kernel's (/proc/cmdline) minus
-    /// crashkernel= and BOOT_IMAGE=.
-    #[arg(long, conflicts_with = "elf")]
-    reuse_cmdline: bool,
-    /// Do not have the purgatory check the segments' SHA-256 digests.
-    #[arg(long, conflicts_with = "elf")]
-    no_checks: bool,
-    /// Test only: give the purgatory one wrong digest, so that it must refuse to enter.
-    #[arg(long, hide = true, conflicts_with = "elf")]
-    test_corrupt_digest: bool,
-    /// Test only: leave elfcorehdr= off a crash kernel's command line.
-    #[arg(long, hide = true, conflicts_with = "elf")]
-    test_no_elfcorehdr: bool,
-    /// A raw blob (initrd, parameter block) at machine address ADDR. Repeatable.
-    #[arg(long = "blob", value_name = "FILE@ADDR", value_parser = parse_blob, conflicts_with = "kernel")]
-    blobs: Vec<BlobArg>,
-    /// The entry point's machine address, overriding the ELF's e_entry.
-    #[arg(long, value_name = "ADDR", value_parser = parse_u64, conflicts_with = "kernel")]
-    entry: Option<u64>,
-    /// Add kexec-tools' segment without a buffer that maps the first MiB.
-    #[arg(long, conflicts_with = "kernel")]
-    map_low_1m: bool,
-    /// Allow 16 segments (real Xen refuses 16; hypervisors built on xen-kexec-hypervisor
-    /// take them).
-    #[arg(long = "allow-16-segments")]
-    allow_16_segments: bool,
-    /// Plan and check the load, print it, and send nothing.
-    #[arg(long)]
-    dry_run: bool,
-}
-
-fn parse_blob(text: &str) -> Result<BlobArg, String> {
-    let (path, addr) = text
-        .rsplit_once('@')
-        .ok_or_else(|| format!("`{text}` is not FILE@ADDR"))?;
-    if path.is_empty() {
-        return Err(format!("`{text}` names no file before `@`"));
-    }
-    Ok(BlobArg {
-        path: PathBuf::from(path),
-        addr: parse_u64(addr)?,
-    })
-}
-
-#[derive(Debug, Subcommand)]
-enum SimCommand {
-    /// Create (or reset) a simulated host in the file PATH.
-    Init {
-        path: PathBuf,
-        /// The crash region (START:SIZE; SIZE 0 for none).
-        #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
-        crash_region: MachineRange,
-        /// The number of CPUs.
-        #[arg(long, value_name = "N", value_parser = parse_u32)]
-        cpus: Option<u32>,
-        /// Xen's own image (KEXEC_RANGE_MA_XEN).
-        #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
-        xen: Option<MachineRange>,
-        /// The vmcoreinfo note.
-        #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
-        vmcoreinfo: Option<MachineRange>,
-        /// CPU 0's crash notes (KEXEC_RANGE_MA_CPU 0); CPU i's are the i-th range of the
-        /// same size after them.
-        #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
-        cpu_notes: Option<MachineRange>,
-        /// The simulated dom0 kernel's width.
-        #[arg(long, value_parser = guest_abi(), default_value = "x86_64")]
-        kernel: GuestAbi,
-        /// The machine's e820 map, in ascending order: START:SIZE:KIND entries separated
-        /// by commas, KIND one of ram, reserved, acpi, nvs, unusable or a number
-        /// (default: a 1 GiB QEMU PC's).
-        #[arg(long, value_name = "START:SIZE:KIND,...", value_parser = parse_memory_map_arg)]
-        memory_map: Option<MemoryMapSpec>,
-    },
-    /// Raw bytes to stdout: what the loaded image of the type finds at machine
-    /// addresses [ADDR, ADDR + N) when entered.
-    Dump {
-        path: PathBuf,
-        #[arg(long = "type", value_enum)]
-        type_: TypeArg,
-        #[arg(long, value_name = "ADDR", value_parser = parse_u64)]
-        maddr: u64,
-        #[arg(long, value_name = "N", value_parser = parse_u64)]
-        len: u64,
-    },
-}
-
-/// `--memory-map`: the ranges it lists.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct MemoryMapSpec(Vec<MemRange>);
-
-fn parse_memory_map_arg(text: &str) -> Result<MemoryMapSpec, String> {
-    parse_memory_map(text)
-        .map(MemoryMapSpec)
-        .map_err(|e| e.to_string())
-}
-
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Status { .. } => "status",
-            Command::GetRange { .. } => "get-range",
-            Command::Load(_) => "load",
-            Command::Unload { .. } => "unload",
-            Command::Exec { .. } => "exec",
-            Command::MemoryMap => "memory-map",
-            Command::Decode(_) => "decode",
-            Command::Sim(SimCommand::Init { .. }) => "sim init",
-            Command::Sim(SimCommand::Dump { .. }) => "sim dump",
-        }
-    }
-}
 
 /// A command's report as it is printed: its JSON object with `--json`, else its text.
 fn render<R: Serialize + fmt::Display>(report: &R, json: bool) -> Result<String, Failure> {
@@ -342,7 +67,7 @@ fn render<R: Serialize + fmt::Display>(report: &R, json: bool) -> Result<String,
 
 /// A transport as the command line uses it: what it says after an exec, and keeping
 /// its state.
-trait CliTransport: Transport {
+pub(crate) trait CliTransport: Transport {
     /// The entry a successful exec made, as text and JSON (the simulated host records
     /// it; on a real hypervisor a successful exec does not return).
     fn entered(&self) -> Option<(u64, xen_kexec_abi::EntryMode)>;
@@ -370,68 +95,79 @@ impl CliTransport for SimTransport {
     }
 }
 
+/// Prints the status record's warnings of `command` on stderr: each operation stands.
+pub(crate) fn warn<T: Transport>(tracked: &mut Tracked<T>, prefix: &str) {
+    for w in tracked.take_warnings() {
+        eprintln!("{prefix}: warning: {w} (status will say presence is unknown)");
+    }
+}
+
 /// Runs a hypervisor command on `transport`: the report to print.
 fn run_on<T: CliTransport>(
     transport: T,
-    guest: AutoGuest,
+    guest: cli::AutoGuest,
     command: &Command,
     json: bool,
 ) -> Result<String, Failure> {
-    let mut client = Client::new(transport, guest)?;
+    let client = Client::new(transport, guest)?;
     let head = Head::new(command.name(), client.abi());
+    let mut tracked = Tracked::new(client, RecordStore::from_env());
+    let report = run_tracked(&mut tracked, head, command, json);
+    warn(&mut tracked, &format!("xen-kexec {}", command.name()));
+    report
+}
+
+/// [`run_on`] with the client in hand.
+fn run_tracked<T: CliTransport>(
+    tracked: &mut Tracked<T>,
+    head: Head,
+    command: &Command,
+    json: bool,
+) -> Result<String, Failure> {
+    let client = tracked.client_mut();
     match command {
         Command::Status { type_ } => {
-            let type_ = type_.kexec_type();
-            let loaded = client.status(type_)?;
-            render(
-                &StatusReport {
-                    head,
-                    type_: type_.into(),
-                    loaded,
-                },
-                json,
-            )
+            let answer = tracked.status(type_.kexec_type())?;
+            render(&StatusReport::new(head, &answer), json)
         }
         Command::GetRange { range, cpu } => {
             let r = client.get_range(range.kind(), cpu.unwrap_or(0))?;
             render(&GetRangeReport::new(head, &r), json)
         }
-        Command::Load(args) => render(&load(&mut client, head, args)?, json),
-        Command::Unload { type_ } => render(&unload(&mut client, head, type_.kexec_type())?, json),
-        Command::Exec { type_ } => render(&exec(&mut client, head, type_.kexec_type())?, json),
+        Command::Load(args) => render(&load(tracked, head, args)?, json),
+        Command::Unload { type_ } => render(&unload(tracked, head, type_.kexec_type())?, json),
+        Command::Exec { type_ } => render(&exec(client, head, type_.kexec_type())?, json),
         Command::MemoryMap => {
             let ranges = client.machine_memory_map()?;
             render(&MemoryMapReport { head, ranges }, json)
         }
-        Command::Decode(_) | Command::Sim(_) => Err(Failure::Usage(format!(
-            "`{}` is not a hypervisor command",
-            command.name()
-        ))),
+        Command::Decode(_) | Command::Sim(_) | Command::Kexec { .. } => Err(Failure::Usage(
+            format!("`{}` is not a hypervisor command", command.name()),
+        )),
     }
 }
 
 /// `load`: plans the image, checks it (a dry run stops there) or loads it.
 fn load<T: CliTransport>(
-    client: &mut Client<T>,
+    tracked: &mut Tracked<T>,
     head: Head,
     args: &LoadArgs,
 ) -> Result<LoadReport, Failure> {
-    let (plan, core) = match (&args.elf, &args.kernel) {
+    let client = tracked.client_mut();
+    let (plan, note, core) = match (&args.elf, &args.kernel) {
         (_, Some(kernel)) => {
-            let linux = linux_load::plan_on(
-                client,
-                &linux_load::LinuxArgs {
-                    type_: args.type_.kexec_type(),
-                    kernel,
-                    initrd: args.initrd.as_ref(),
-                    append: args.append.as_deref(),
-                    reuse_cmdline: args.reuse_cmdline,
-                    no_checks: args.no_checks,
-                    corrupt_digest: args.test_corrupt_digest,
-                    omit_elfcorehdr: args.test_no_elfcorehdr,
-                },
-            )?;
-            (linux.load, linux.layout.core_phdrs)
+            let linux = linux_load::LinuxArgs {
+                type_: args.type_.kexec_type(),
+                kernel,
+                initrd: args.initrd.as_ref(),
+                append: args.append.as_deref(),
+                reuse_cmdline: args.reuse_cmdline,
+                no_checks: args.no_checks,
+                corrupt_digest: args.test_corrupt_digest,
+                omit_elfcorehdr: args.test_no_elfcorehdr,
+            };
+            let plan = linux_load::plan_on(client, &linux)?;
+            (plan.load, linux.note(), plan.layout.core_phdrs)
         }
         (Some(elf), None) => (
             plan::plan(&PlanOptions {
@@ -443,6 +179,10 @@ fn load<T: CliTransport>(
                 allow_16_segments: args.allow_16_segments,
             })
             .map_err(|e| Failure::Usage(e.to_string()))?,
+            ImageNote {
+                kernel: Some(elf.display().to_string()),
+                ..ImageNote::default()
+            },
             Vec::new(),
         ),
         (None, None) => return Err(Failure::Usage("load needs --elf or --kernel".into())),
@@ -450,10 +190,10 @@ fn load<T: CliTransport>(
     let summary = if args.dry_run {
         client.check_plan(&plan)?.summary()
     } else {
-        let s = client.load(&plan);
+        let s = tracked.load(&plan, note);
         // A failed load may have changed the hypervisor's state too (a CRASH load
         // unloads the old image first).
-        client.transport_mut().commit()?;
+        tracked.client_mut().transport_mut().commit()?;
         s?
     };
     Ok(LoadReport::new(
@@ -467,12 +207,12 @@ fn load<T: CliTransport>(
 
 /// `unload`.
 fn unload<T: CliTransport>(
-    client: &mut Client<T>,
+    tracked: &mut Tracked<T>,
     head: Head,
     type_: KexecType,
 ) -> Result<UnloadReport, Failure> {
-    let r = client.unload(type_);
-    client.transport_mut().commit()?;
+    let r = tracked.unload(type_);
+    tracked.client_mut().transport_mut().commit()?;
     r?;
     Ok(UnloadReport {
         head,
@@ -617,7 +357,14 @@ fn run(cli: &Cli) -> Result<Option<String>, Failure> {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.first().is_some_and(|name| cli::is_kexec_name(name)) {
+        return personality::main(&argv[1..], None);
+    }
     let cli = Cli::parse();
+    if let Command::Kexec { args } = &cli.command {
+        return personality::main(args, Some((&cli.backend, cli.guest)));
+    }
     let name = cli.command.name();
     match run(&cli) {
         Ok(Some(report)) => match write_stdout(format!("{report}\n").as_bytes()) {

@@ -23,6 +23,16 @@ pub(crate) enum Failure {
     Unavailable(String),
 }
 
+impl Failure {
+    /// The message, as stderr shows it.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Failure::Refused(r) => r.to_string(),
+            Failure::Usage(m) | Failure::Unavailable(m) => m.clone(),
+        }
+    }
+}
+
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         match e {

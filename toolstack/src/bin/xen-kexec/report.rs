@@ -20,6 +20,7 @@ use xen_kexec_hypervisor::sim::SimRange;
 use xen_kexec_toolstack::linux::corehdr::CorePhdr;
 use xen_kexec_toolstack::memmap::MemRange;
 use xen_kexec_toolstack::plan::PlannedSegment;
+use xen_kexec_toolstack::tracked::StatusAnswer;
 use xen_kexec_toolstack::{LoadSummary, RangeAnswer, Refusal};
 
 /// The version of the JSON schema every object follows (`"schema": 1`).
@@ -167,19 +168,42 @@ fn type_word(t: KexecType) -> String {
     }
 }
 
-/// `status`: whether an image of the type is loaded. Text: `loaded` or `not loaded`.
+/// `status`: whether an image of the type is loaded, and where that came from. Text:
+/// `loaded`, `not loaded`, or `unknown: ` and why.
 #[derive(Debug, Serialize)]
 pub(crate) struct StatusReport {
     #[serde(flatten)]
-    pub(crate) head: Head,
+    head: Head,
     #[serde(flatten)]
-    pub(crate) type_: TypeField,
-    pub(crate) loaded: bool,
+    type_: TypeField,
+    /// `null` when unknown.
+    loaded: Option<bool>,
+    /// `record`, `hypervisor` or `unknown`.
+    source: &'static str,
+    #[serde(skip)]
+    unknown_because: Option<String>,
+}
+
+impl StatusReport {
+    pub(crate) fn new(head: Head, answer: &StatusAnswer) -> StatusReport {
+        StatusReport {
+            head,
+            type_: answer.type_.into(),
+            loaded: answer.loaded,
+            source: answer.source.name(),
+            unknown_because: answer.unknown_because(),
+        }
+    }
 }
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.loaded { "loaded" } else { "not loaded" })
+        match (self.loaded, &self.unknown_because) {
+            (Some(true), _) => f.write_str("loaded"),
+            (Some(false), _) => f.write_str("not loaded"),
+            (None, Some(why)) => write!(f, "unknown: {why}"),
+            (None, None) => f.write_str("unknown"),
+        }
     }
 }
 
