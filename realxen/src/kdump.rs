@@ -44,7 +44,7 @@ pub const EXCEEDED: &str = "Exceeded p_memsz";
 /// The serial lines whose first appearance times the phases.
 pub const PHASES: [(&str, &str); 5] = [
     ("dom0 ready", "@@RX 1 init"),
-    ("loaded", "/status loaded"),
+    ("loaded", "/status "),
     ("Xen executes the crash image", "Executing kexec image"),
     ("crash kernel's first line", "Linux version"),
     ("vmcore checked", "@@VMCORE done"),
@@ -76,14 +76,43 @@ pub fn initrd(busybox: &[u8], vmcore_check: &[u8]) -> Result<Vec<u8>, String> {
 
 /// dom0's shell lines before the steps: a marker of its own, written many times into
 /// its memory (a file of its initramfs), and said on the console.
-pub const BEFORE: &str = "marker=\"XKDUMP-$(cat /proc/sys/kernel/random/uuid)\"\n\
+pub const BEFORE: &str = "ln -s /bin/xen-kexec /bin/kexec\n\
+marker=\"XKDUMP-$(cat /proc/sys/kernel/random/uuid)\"\n\
 i=0; while [ $i -lt 256 ]; do echo \"$marker\"; i=$((i + 1)); done > /tmp/marker\n\
 say marker \"$marker\"\n";
 
 /// dom0's shell lines after the steps: the crash.
 pub const AFTER: &str = "echo 1 > /proc/sys/kernel/panic\necho c > /proc/sysrq-trigger\n";
 
-/// dom0's steps for `boot`: the machine memory map, the crash load, its status.
+/// kdump-config's command forms, through the `kexec` link, as the kdump boot runs them:
+/// (step, arguments, the exit status kexec-tools gives). A load; `-S` (1: loaded); a
+/// second load (which unloads the first: two crash loads can panic Xen); `status
+/// --json` of the native command, which must answer from its record; `-u` and `-S` (0:
+/// not loaded); the load the crash then enters, and `-S` again.
+pub fn personality_steps(kernel: &str, initrd: &str) -> Vec<(&'static str, Vec<String>, i32)> {
+    let load = || {
+        vec![
+            "-p".to_owned(),
+            format!("--command-line={APPEND}"),
+            format!("--initrd={initrd}"),
+            kernel.to_owned(),
+        ]
+    };
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    vec![
+        ("kexec-load", load(), 0),
+        ("kexec-status", args(&["-p", "-S"]), 1),
+        ("kexec-reload", load(), 0),
+        ("kexec-unload", args(&["-p", "-u"]), 0),
+        ("kexec-status-unloaded", args(&["-p", "-S"]), 0),
+        ("load", load(), 0),
+        ("status", args(&["-p", "-S"]), 1),
+    ]
+}
+
+/// dom0's steps for `boot`: the machine memory map, then kdump-config's forms through
+/// the `kexec` link ([`personality_steps`]); for the harness's check, the native crash
+/// load without `elfcorehdr=` and its status.
 pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
     let step = |name: &str, args: &[&str]| Dom0Step {
         id: format!("{boot}/{name}"),
@@ -92,17 +121,83 @@ pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
     };
     let kernel = format!("{IMAGES_DIR}/{}", crate::linux::KERNEL);
     let initrd = format!("{IMAGES_DIR}/{INITRD}");
-    let mut load = vec![
-        "load", "--type", "crash", "--kernel", &kernel, "--initrd", &initrd, "--append", APPEND,
-    ];
+    let mut steps = vec![step("memory-map", &["--json", "memory-map"])];
     if boot == NO_ELFCOREHDR_BOOT {
-        load.push("--test-no-elfcorehdr");
+        steps.push(step(
+            "load",
+            &[
+                "load",
+                "--type",
+                "crash",
+                "--kernel",
+                &kernel,
+                "--initrd",
+                &initrd,
+                "--append",
+                APPEND,
+                "--test-no-elfcorehdr",
+            ],
+        ));
+        steps.push(step("status", &["status", "--type", "crash"]));
+        return steps;
     }
-    vec![
-        step("memory-map", &["--json", "memory-map"]),
-        step("load", &load),
-        step("status", &["status", "--type", "crash"]),
-    ]
+    for (name, args, _) in personality_steps(&kernel, &initrd) {
+        steps.push(Dom0Step {
+            id: format!("{boot}/{name}"),
+            build: Build::Kexec,
+            args,
+        });
+        if name == "kexec-reload" {
+            // The native status after two loads: from the record, which Xen's bit agrees with.
+            steps.push(step(
+                "record-status",
+                &["--json", "status", "--type", "crash"],
+            ));
+        }
+    }
+    steps
+}
+
+/// The verdicts on kdump-config's forms ([`personality_steps`]) and on the native status
+/// after two loads (`record-status`: answered from the record, loaded), by step id.
+pub fn judge_personality(
+    outcome: impl Fn(&str) -> Option<crate::scenario::Outcome>,
+) -> Vec<(String, Result<String, String>)> {
+    let mut out = Vec::new();
+    for (id, args, want) in personality_steps("/images/vmlinuz", "/images/crash-initrd.cpio") {
+        let result = match outcome(id) {
+            Some(o) if o.rc == want => Ok(format!(
+                "kexec {} exits {want}, as kexec-tools does",
+                args.join(" ")
+            )),
+            Some(o) => Err(format!(
+                "kexec {} exits {}, want {want}: {:?}",
+                args.join(" "),
+                o.rc,
+                o.stderr
+            )),
+            None => Err("never ran".into()),
+        };
+        out.push((id.to_owned(), result));
+        if id == "kexec-reload" {
+            let record = outcome("record-status").map_or_else(
+                || Err("never ran".to_owned()),
+                |o| {
+                    let v: serde_json::Value = serde_json::from_str(&o.stdout.join("\n"))
+                        .map_err(|e| format!("{e}: {o:?}"))?;
+                    if v["loaded"] == true && v["source"] == "record" {
+                        Ok(format!(
+                            "status after two loads: loaded, from the record: {v}"
+                        ))
+                    } else {
+                        Err(format!("want loaded from the record, got {v}"))
+                    }
+                },
+            );
+            out.push(("record-status".to_owned(), record));
+        }
+    }
+    out
 }
 
 /// What `vmcore-check` reported, and the crash kernel's warnings.
@@ -313,6 +408,47 @@ mod tests {
              @@VMCORE load 0x2c000000 0x13fe0000\r\n{extra}\
              @@VMCORE marker {marker_in_dump} 0x3000000\r\n@@VMCORE done 4.2\r\n"
         )
+    }
+
+    #[test]
+    fn kdump_configs_forms_are_judged_by_kexec_tools_exit_codes() {
+        use crate::scenario::Outcome;
+        let good = |id: &str| {
+            let rc = personality_steps("k", "i")
+                .into_iter()
+                .find(|(n, _, _)| *n == id)
+                .map_or(0, |(_, _, rc)| rc);
+            let stdout = if id == "record-status" {
+                vec![r#"{"loaded":true,"source":"record"}"#.to_owned()]
+            } else {
+                Vec::new()
+            };
+            Some(Outcome {
+                rc,
+                stdout,
+                stderr: Vec::new(),
+            })
+        };
+        let all = judge_personality(good);
+        assert_eq!(all.len(), 8, "seven forms and the record's status");
+        assert!(all.iter().all(|(_, r)| r.is_ok()), "{all:?}");
+        // -S answering 0 with an image loaded (Xen's bit read as presence) fails.
+        let wrong = |id: &str| {
+            let mut o = good(id)?;
+            if id == "kexec-status" {
+                o.rc = 0;
+            }
+            if id == "record-status" {
+                o.stdout = vec![r#"{"loaded":true,"source":"hypervisor"}"#.to_owned()];
+            }
+            Some(o)
+        };
+        let failed: Vec<String> = judge_personality(wrong)
+            .into_iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(failed, ["kexec-status", "record-status"]);
     }
 
     #[test]

@@ -301,19 +301,31 @@ fn judge_kdump_boot(report: &mut Report, machine: &Machine, name: &'static str) 
     let Some(b) = report.boots.iter().find(|b| b.name == name) else {
         return;
     };
-    let mut vs = Vec::new();
-    for (step, want) in [
-        ("load", scenario::Want::Done),
-        ("status", scenario::Want::Says("loaded")),
-    ] {
-        let outcome = b.log.outcome(&format!("{name}/{step}"));
-        vs.push(scenario::judge(
-            format!("{name}/{step}"),
-            &scenario::Expect::RealOnly(want),
-            outcome.as_ref(),
-            None,
-        ));
-    }
+    let mut vs = if name == kdump::BOOT {
+        kdump::judge_personality(|id| b.log.outcome(&format!("{name}/{id}")))
+            .into_iter()
+            .map(|(id, result)| Verdict {
+                id: format!("{name}/{id}"),
+                pass: result.is_ok(),
+                detail: result.unwrap_or_else(|e| format!("{e} ({})", kept(b))),
+            })
+            .collect()
+    } else {
+        let mut vs = Vec::new();
+        for (step, want) in [
+            ("load", scenario::Want::Done),
+            ("status", scenario::Want::Says("loaded")),
+        ] {
+            let outcome = b.log.outcome(&format!("{name}/{step}"));
+            vs.push(scenario::judge(
+                format!("{name}/{step}"),
+                &scenario::Expect::RealOnly(want),
+                outcome.as_ref(),
+                None,
+            ));
+        }
+        vs
+    };
     let text = String::from_utf8_lossy(&fs::read(&b.log_path).unwrap_or_default()).into_owned();
     let map = b
         .log

@@ -17,13 +17,15 @@ pub enum Build {
     X86_64,
     /// `i686-unknown-linux-musl`.
     I686,
+    /// The x86_64 build run through a link named `kexec`: the kexec-tools personality.
+    Kexec,
 }
 
 impl Build {
     /// The Rust target it is built for.
     pub fn target(self) -> &'static str {
         match self {
-            Build::X86_64 => "x86_64-unknown-linux-musl",
+            Build::X86_64 | Build::Kexec => "x86_64-unknown-linux-musl",
             Build::I686 => "i686-unknown-linux-musl",
         }
     }
@@ -33,6 +35,7 @@ impl Build {
         match self {
             Build::X86_64 => "xen-kexec",
             Build::I686 => "xen-kexec-i686",
+            Build::Kexec => "kexec",
         }
     }
 }

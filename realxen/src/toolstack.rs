@@ -102,7 +102,7 @@ fn check_static(target_dir: &Path, build: Build) -> Result<PathBuf, Problem> {
     let bytes = std::fs::read(&bin).map_err(|e| Problem::Fail(format!("{what}: {e}")))?;
     let summary = elf::summarize(&what, &bytes).map_err(Problem::Fail)?;
     let machine = match build {
-        Build::X86_64 => ElfMachine::EM_X86_64,
+        Build::X86_64 | Build::Kexec => ElfMachine::EM_X86_64,
         Build::I686 => ElfMachine::EM_386,
     };
     if summary.machine != machine.0 || summary.interp {
