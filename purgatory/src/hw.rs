@@ -32,8 +32,10 @@ pub fn machine_bytes(start: u64, len: u64) -> &'static [u8] {
 
 /// Copies `len` bytes from machine address `src` to `dst`.
 pub fn copy_machine(src: u64, dst: u64, len: u64) {
-    // SAFETY: both ranges are mapped (the low-memory segment and the backup segment of a
-    // crash image), and the toolstack places the backup segment apart from the source.
+    // SAFETY: both ranges are mapped: the source by the low-memory segment (the backup)
+    // or by a segment without a buffer over Xen's note pages (the note copies), the
+    // destination inside a segment of the crash region; the toolstack places each
+    // destination apart from every source.
     unsafe {
         core::ptr::copy_nonoverlapping(
             src as usize as *const u8,

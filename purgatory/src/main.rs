@@ -27,7 +27,7 @@ mod serial;
 
 use core::panic::PanicInfo;
 
-use params::{FLAG_VERIFY, MAGIC, MAX_REGIONS};
+use params::{FLAG_VERIFY, MAGIC, MAX_COPIES, MAX_REGIONS};
 use serial::Console;
 use sha2::{Digest, Sha256};
 
@@ -68,6 +68,9 @@ extern "C" fn purgatory_main() {
     }
     if p.backup_len != 0 {
         hw::copy_machine(p.backup_src, p.backup_dst, p.backup_len);
+    }
+    for c in &p.copies[..(p.nr_copies as usize).min(MAX_COPIES)] {
+        hw::copy_machine(c.src, c.dst, c.len);
     }
     let cycles = hw::rdtsc().wrapping_sub(start);
     console.text("xen-kexec purgatory: digests ok, entering the kernel at ");

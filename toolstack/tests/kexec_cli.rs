@@ -150,7 +150,7 @@ fn d_prints_the_plan_on_stderr_and_loads() {
     let out = h.kexec(&["-pd", "--initrd=initrd.gz", "vmlinuz"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.starts_with("loaded crash image: 7 segments"), "{err}");
+    assert!(err.starts_with("loaded crash image: 8 segments"), "{err}");
     assert!(err.contains("initrd.gz"), "{err}");
     assert!(err.contains("core header: PT_LOAD"), "{err}");
     assert_eq!(h.status("crash"), "loaded");

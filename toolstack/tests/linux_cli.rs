@@ -132,7 +132,7 @@ fn a_crash_kernel_lands_where_the_plan_says_with_its_zero_page_and_digests() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(
         report["segments"].as_array().map(Vec::len),
-        Some(7),
+        Some(8),
         "{report}"
     );
 
@@ -232,7 +232,7 @@ fn debian_kernel() -> PathBuf {
 }
 
 #[test]
-fn a_dry_run_of_debians_kernel_prints_its_plan_in_seven_segments() {
+fn a_dry_run_of_debians_kernel_prints_its_plan_in_eight_segments() {
     let host = Host::new();
     let kernel = debian_kernel();
     let initrd = host.write("initrd", &vec![0x5a; 1 << 20]);
@@ -255,7 +255,7 @@ fn a_dry_run_of_debians_kernel_prints_its_plan_in_seven_segments() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.starts_with("would load crash image: 7 segments, entry 0x2"),
+        text.starts_with("would load crash image: 8 segments, entry 0x2"),
         "{text}"
     );
     for what in [
@@ -266,6 +266,7 @@ fn a_dry_run_of_debians_kernel_prints_its_plan_in_seven_segments() {
         "purgatory",
         "backup of the low 640 KiB",
         "ELF core header (elfcorehdr)",
+        "Xen's crash notes (mapped, no buffer; the purgatory copies them)",
         "core header: PT_NOTE paddr",
         "core header: PT_LOAD paddr 0x100000 size 0x1ff00000 read at 0x100000",
     ] {
@@ -446,7 +447,6 @@ fn the_core_header_in_a_sim_dump_describes_the_sims_cpus_vmcoreinfo_and_ram() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let (hdr, len) = segment(&report, "ELF core header");
-    let (backup, _) = segment(&report, "backup");
     let bytes = host.dump(hdr, len);
     let file = ElfFile64::<object::LittleEndian>::parse(&*bytes).expect("an ELF file");
     let e = file.endian();
@@ -459,11 +459,17 @@ fn the_core_header_in_a_sim_dump_describes_the_sims_cpus_vmcoreinfo_and_ram() {
         .iter()
         .map(|p| (p.p_type(e), p.p_offset(e), p.p_paddr(e), p.p_memsz(e)))
         .collect();
+    // Each note area is read from the purgatory's copy beside the header, with 16 zero
+    // bytes after it (Linux's note reader reads one header past the last note).
+    let copy = |n: u64| (n + 16).next_multiple_of(16);
+    let first = hdr + len.next_multiple_of(16);
     let mut want = vec![
-        (PT_NOTE, notes, notes, size),
-        (PT_NOTE, notes + size, notes + size, size),
-        (PT_NOTE, vmcoreinfo, vmcoreinfo, 0x1000),
+        (PT_NOTE, first, notes, size + 16),
+        (PT_NOTE, first + copy(size), notes + size, size + 16),
+        (PT_NOTE, first + 2 * copy(size), vmcoreinfo, 0x1000 + 16),
     ];
+    // The low RAM is read from the backup area, the page after the copies.
+    let backup = (first + 2 * copy(size) + copy(0x1000)).next_multiple_of(0x1000);
     let (crash_start, crash_end) = (0x2000_0000, 0x2c00_0000);
     for (start, end) in ram_ranges(&host) {
         let pieces = [(start, end.min(crash_start)), (start.max(crash_end), end)];

@@ -189,8 +189,9 @@ fn a_crash_kernel_is_planned_inside_the_region_by_the_boot_protocol() {
     assert_eq!(p.layout.serial_port, 0x3f8);
     assert_eq!(
         p.load.segments.len(),
-        7,
-        "low 1 MiB, kernel, initrd, zero page, purgatory, backup, core header"
+        8,
+        "low 1 MiB, kernel, initrd, zero page, purgatory, core header with the backup, and \
+         the two pages of Xen's notes"
     );
 }
 
@@ -413,7 +414,10 @@ fn check_purgatory_and_memory(
             (params.backup_src, params.backup_dst, params.backup_len),
             (0, backup, BACKUP_LEN)
         );
-        assert!(!load.segments[at(load, backup)].buffered);
+        // The backup area follows the core header (and the notes' copies) in its segment.
+        let (hdr, _) = layout.elfcorehdr.as_ref().expect("a core header");
+        let core = &load.segments[at(load, *hdr)];
+        assert!(backup > *hdr && backup + BACKUP_LEN == core.dest_maddr + core.dest_size);
         // The crash kernel is told the low 640 KiB and the region as RAM, the backup area
         // reserved, and the firmware ranges.
         let region = crash.expect("a crash region");
@@ -424,8 +428,9 @@ fn check_purgatory_and_memory(
             .map(|r| r.size)
             .sum();
         let (hdr, hdr_bytes) = layout.elfcorehdr.as_ref().expect("a core header");
-        let hdr_size = (hdr_bytes.len() as u64).next_multiple_of(0x1000);
-        assert_eq!(ram, 0x9fc00 + region.size() - BACKUP_LEN - hdr_size);
+        // The core header's segment (header, notes' copies, backup) is reserved whole.
+        let reserved = load.segments[at(load, *hdr)].dest_size;
+        assert_eq!(ram, 0x9fc00 + region.size() - reserved);
         assert!(layout
             .e820
             .iter()
@@ -434,7 +439,21 @@ fn check_purgatory_and_memory(
             .cmdline_text
             .ends_with(&format!(" elfcorehdr={}K", hdr / 1024)));
         assert_eq!(bytes(load, at(load, *hdr)), *hdr_bytes);
-        check_core_header(hdr_bytes, backup, region);
+        check_core_header(hdr_bytes, *hdr, backup, region);
+        // The purgatory copies each note area beside the header, where its PT_NOTE reads.
+        assert_eq!(params.nr_copies, 2);
+        assert_eq!(
+            (params.copies[0].src, params.copies[0].len),
+            (0x3ffc_f700, 0x1f4)
+        );
+        assert_eq!(
+            (params.copies[1].src, params.copies[1].len),
+            (0x3fd7_c540, 0x1000)
+        );
+        // Xen's note pages are mapped for that copy by segments without a buffer.
+        for page in [0x3ffc_f000, 0x3fd7_c000] {
+            assert!(!load.segments[at(load, page)].buffered);
+        }
         assert!(layout
             .e820
             .iter()
@@ -452,7 +471,7 @@ fn check_purgatory_and_memory(
 /// The core header against the machine `machine()` describes: a PT_NOTE for the CPU's
 /// notes and one for vmcoreinfo, then a PT_LOAD for each RAM range outside the region,
 /// the low RAM read from the backup area.
-fn check_core_header(bytes: &[u8], backup: u64, region: MachineRange) {
+fn check_core_header(bytes: &[u8], hdr: u64, backup: u64, region: MachineRange) {
     use object::elf::{ET_CORE, PT_LOAD, PT_NOTE};
     use object::read::elf::{ElfFile64, FileHeader as _, ProgramHeader as _};
     let file = ElfFile64::<object::LittleEndian>::parse(bytes).expect("an ELF file");
@@ -466,11 +485,14 @@ fn check_core_header(bytes: &[u8], backup: u64, region: MachineRange) {
         .map(|p| (p.p_type(e), p.p_offset(e), p.p_paddr(e), p.p_memsz(e)))
         .collect();
     let region_end = region.end().expect("ends");
+    // The notes are read from their copies after the header, each with 16 zero bytes.
+    let first = hdr + (bytes.len() as u64).next_multiple_of(16);
+    let second = first + (0x1f4 + 16_u64).next_multiple_of(16);
     assert_eq!(
         got,
         [
-            (PT_NOTE, 0x3ffc_f700, 0x3ffc_f700, 0x1f4),
-            (PT_NOTE, 0x3fd7_c540, 0x3fd7_c540, 0x1000),
+            (PT_NOTE, first, 0x3ffc_f700, 0x1f4 + 16),
+            (PT_NOTE, second, 0x3fd7_c540, 0x1000 + 16),
             (PT_LOAD, backup, 0, 0x9fc00),
             (PT_LOAD, 0x10_0000, 0x10_0000, region.start() - 0x10_0000),
             (PT_LOAD, region_end, region_end, 0x3ffe_0000 - region_end),

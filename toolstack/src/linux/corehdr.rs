@@ -77,6 +77,32 @@ pub struct CoreFacts<'a> {
     pub crash_region: MachineRange,
     /// The low RAM the purgatory saved, and where it put it: `(start, size, backup)`.
     pub backup: (u64, u64, u64),
+    /// Where the purgatory copies the notes ([`note_copies`]), if it does: each
+    /// `PT_NOTE` then points at its copy, followed by zeros.
+    pub copies_at: Option<u64>,
+}
+
+/// The zero bytes after each note copy: more than a note header (12 bytes), so that
+/// Linux's note reader, which reads one header past the last note, reads zeros inside
+/// its own buffer.
+pub const NOTE_PAD: u64 = 16;
+
+/// Where each note area (the CPUs' notes, then vmcoreinfo) is copied when the copies
+/// start at `at`: `(source, copy, length)`, 16-byte aligned, each followed by at least
+/// [`NOTE_PAD`] zero bytes. Returns the copies and the bytes they take.
+pub fn note_copies(facts: &CoreFacts<'_>, at: u64) -> (Vec<(u64, u64, u64)>, u64) {
+    let mut next = at;
+    let copies = facts
+        .cpu_notes
+        .iter()
+        .chain(facts.vmcoreinfo.iter())
+        .map(|r| {
+            let copy = (r.start(), next, r.size());
+            next += (r.size() + NOTE_PAD).next_multiple_of(16);
+            copy
+        })
+        .collect();
+    (copies, next - at)
 }
 
 /// The RAM ranges of `map` minus `hole`.
@@ -101,22 +127,31 @@ fn ram_outside(map: &[MemRange], hole: MachineRange) -> Vec<(u64, u64)> {
 
 /// The program headers, in file order: notes first, then the loads by address.
 pub fn program_headers(facts: &CoreFacts<'_>) -> Vec<ProgramHeader> {
-    let note = |r: &MachineRange| ProgramHeader {
+    // A PT_NOTE read at `offset`, `size` bytes, describing the notes at `paddr`.
+    let note = |paddr: u64, offset: u64, size: u64| ProgramHeader {
         p_type: elf::PT_NOTE,
         p_flags: 0,
-        p_offset: r.start(),
+        p_offset: offset,
         p_vaddr: 0,
-        p_paddr: r.start(),
-        p_filesz: r.size(),
-        p_memsz: r.size(),
+        p_paddr: paddr,
+        p_filesz: size,
+        p_memsz: size,
         p_align: 0,
     };
-    let mut headers: Vec<ProgramHeader> = facts
-        .cpu_notes
-        .iter()
-        .chain(facts.vmcoreinfo.iter())
-        .map(note)
-        .collect();
+    let mut headers: Vec<ProgramHeader> = match facts.copies_at {
+        // Each note read from its copy, with the zeros after it.
+        Some(at) => note_copies(facts, at)
+            .0
+            .into_iter()
+            .map(|(src, copy, len)| note(src, copy, len + NOTE_PAD))
+            .collect(),
+        None => facts
+            .cpu_notes
+            .iter()
+            .chain(facts.vmcoreinfo.iter())
+            .map(|r| note(r.start(), r.start(), r.size()))
+            .collect(),
+    };
     let (backup_src, backup_len, backup_at) = facts.backup;
     for (start, end) in ram_outside(facts.memory_map, facts.crash_region) {
         // The low RAM the crash kernel reuses is read from its backup copy; the rest of
@@ -201,6 +236,7 @@ mod tests {
             memory_map: &map,
             crash_region: range(0x2000_0000, 0xc00_0000),
             backup: (0, 0xa_0000, 0x2428_1000),
+            copies_at: None,
         };
         let bytes = build(&facts).expect("builds");
         assert_eq!(bytes.len() as u64, size(6));

@@ -32,8 +32,13 @@ use super::corehdr::{self, CoreFacts};
 use crate::input::{InputError, InputFile};
 use crate::memmap::{E820Type, MemRange};
 use crate::plan::{LoadPlan, PlanError, PlannedSegment, Source, LOW_1M, PAGE};
-use crate::purgatory::params::{Params, Region, FLAG_VERIFY, MAGIC, MAX_REGIONS};
+use crate::purgatory::params::{Copy, Params, Region, FLAG_VERIFY, MAGIC, MAX_COPIES, MAX_REGIONS};
 use crate::purgatory::{Purgatory, PurgatoryError};
+
+/// The segments left for Xen's note pages in a crash load: Xen takes 15, and a crash
+/// kernel's own are at most six (low 1 MiB, kernel, initrd, zero page, purgatory, the
+/// core header with the backup).
+const CRASH_NOTE_SEGMENTS: usize = 15 - 6;
 
 /// The low memory a crash kernel reuses and the purgatory saves first: 640 KiB.
 pub const BACKUP_LEN: u64 = 0xa_0000;
@@ -522,6 +527,8 @@ struct Places {
     purgatory: (u64, u64),
     backup: Option<u64>,
     elfcorehdr: Option<(u64, u64)>,
+    /// Where the purgatory copies Xen's notes, inside the core header's segment.
+    copies_at: Option<u64>,
 }
 
 /// Places every piece in `free`, in the order the module docs give.
@@ -529,7 +536,7 @@ fn place(
     opts: &LinuxOptions,
     inputs: &Inputs,
     purgatory: &Purgatory,
-    core_len: Option<u64>,
+    core_sizes: Option<(u64, u64)>,
     free: &mut Free,
 ) -> Result<Places, LinuxError> {
     let kernel = place_kernel(&inputs.image, opts.type_, free)?;
@@ -546,12 +553,23 @@ fn place(
                 within: free.name.clone(),
             })
     };
-    let (backup, elfcorehdr) = match core_len {
-        Some(len) => (
-            Some(take("the backup of the low 640 KiB", BACKUP_LEN)?.0),
-            Some(take("the ELF core header", len.next_multiple_of(PAGE))?),
-        ),
-        None => (None, None),
+    // A crash kernel's core header, the copies of Xen's notes after it, and the backup
+    // of the low memory: one segment, reserved in the crash kernel's e820 table.
+    let (backup, elfcorehdr, copies_at) = match core_sizes {
+        Some((header_len, copies_len)) => {
+            let header = header_len.next_multiple_of(16);
+            let area = (header + copies_len).next_multiple_of(PAGE);
+            let (at, _) = take(
+                "the ELF core header and the backup of the low 640 KiB",
+                area + BACKUP_LEN,
+            )?;
+            (
+                Some(at + area),
+                Some((at, area)),
+                (copies_len > 0).then_some(at + header),
+            )
+        }
+        None => (None, None, None),
     };
     // A crash kernel's command line grows by " elfcorehdr=NNNNNNNNK" (under 32 bytes).
     let cmdline_room = opts.cmdline.len() as u64 + 32;
@@ -565,6 +583,7 @@ fn place(
         purgatory,
         backup,
         elfcorehdr,
+        copies_at,
     })
 }
 
@@ -586,7 +605,12 @@ fn zero_page_bytes(cmdline: &str, image: &BzImage, at: &Places, e820: &[MemRange
 }
 
 /// The purgatory's parameter block for `at`, with `digests`.
-fn purgatory_params(opts: &LinuxOptions, at: &Places, digests: &[Region]) -> Params {
+fn purgatory_params(
+    opts: &LinuxOptions,
+    at: &Places,
+    digests: &[Region],
+    copies: &[(u64, u64, u64)],
+) -> Params {
     let mut params = Params {
         magic: MAGIC,
         entry: at.kernel.0 + ENTRY_64,
@@ -606,6 +630,11 @@ fn purgatory_params(opts: &LinuxOptions, at: &Places, digests: &[Region]) -> Par
         params.backup_dst = backup;
         params.backup_len = BACKUP_LEN;
     }
+    let n = copies.len().min(MAX_COPIES);
+    for (slot, &(src, dst, len)) in params.copies.iter_mut().zip(&copies[..n]) {
+        *slot = Copy { src, dst, len };
+    }
+    params.nr_copies = u32::try_from(n).unwrap_or(0);
     params
 }
 
@@ -625,12 +654,13 @@ fn digests(pieces: &[Piece], sources: &[Source]) -> Result<Vec<Region>, PlanErro
         .collect()
 }
 
-/// The segments without a buffer: the backup area (CRASH) and the low 1 MiB.
-fn unbuffered(at: &Places) -> Vec<Piece> {
-    let backup = at.backup.map(|b| Piece {
-        what: "backup of the low 640 KiB (mapped, no buffer; the purgatory fills it)".into(),
-        dest: b,
-        dest_size: BACKUP_LEN,
+/// The segments without a buffer: the low 1 MiB, and the pages of Xen's notes that the
+/// purgatory copies (CRASH).
+fn unbuffered(note_pages: &[(u64, u64)]) -> Vec<Piece> {
+    let notes = note_pages.iter().map(|&(start, end)| Piece {
+        what: "Xen's crash notes (mapped, no buffer; the purgatory copies them)".into(),
+        dest: start,
+        dest_size: end - start,
         from: None,
         hashed: false,
     });
@@ -641,7 +671,42 @@ fn unbuffered(at: &Places) -> Vec<Piece> {
         from: None,
         hashed: false,
     };
-    backup.into_iter().chain([low]).collect()
+    [low].into_iter().chain(notes).collect()
+}
+
+/// The pages of Xen's note areas, merged, for segments without a buffer that map them
+/// for the purgatory's copy; `None` when they are not copied: an area below 1 MiB or in
+/// the crash region, more areas than [`MAX_COPIES`], or more segments than `budget`.
+fn note_pages(machine: &MachineFacts, budget: usize) -> Option<Vec<(u64, u64)>> {
+    let region = machine.crash_region?;
+    let (region_start, region_end) = (region.start(), region.end()?);
+    let areas: Vec<MachineRange> = machine
+        .cpu_notes
+        .iter()
+        .chain(machine.vmcoreinfo.iter())
+        .copied()
+        .collect();
+    if areas.is_empty() || areas.len() > MAX_COPIES {
+        return None;
+    }
+    let mut pages = Vec::with_capacity(areas.len());
+    for r in &areas {
+        let start = r.start() / PAGE * PAGE;
+        let end = r.end()?.checked_next_multiple_of(PAGE)?;
+        if start < LOW_1M || (start < region_end && end > region_start) {
+            return None;
+        }
+        pages.push((start, end));
+    }
+    pages.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in pages {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    (merged.len() <= budget).then_some(merged)
 }
 
 /// The segments with a buffer but the purgatory, and their sources: 0 the kernel file,
@@ -697,14 +762,20 @@ pub fn with_kernel_arg(cmdline: &str, arg: &str) -> String {
     words.join(" ")
 }
 
-/// What a crash kernel's core header describes, with the backup copy at `backup_at`.
-fn core_facts(machine: &MachineFacts, backup_at: u64) -> Option<CoreFacts<'_>> {
+/// What a crash kernel's core header describes, with the backup copy at `backup_at`
+/// and the notes' copies at `copies_at`.
+fn core_facts(
+    machine: &MachineFacts,
+    backup_at: u64,
+    copies_at: Option<u64>,
+) -> Option<CoreFacts<'_>> {
     machine.crash_region.map(|region| CoreFacts {
         cpu_notes: &machine.cpu_notes,
         vmcoreinfo: machine.vmcoreinfo,
         memory_map: &machine.memory_map,
         crash_region: region,
         backup: (0, BACKUP_LEN, backup_at),
+        copies_at,
     })
 }
 
@@ -733,14 +804,14 @@ fn crash_view(
     opts: &LinuxOptions,
     machine: &MachineFacts,
     at: &Places,
-    core: impl Fn(u64) -> Option<Result<Vec<u8>, LinuxError>>,
+    core: impl Fn(u64, Option<u64>) -> Option<Result<Vec<u8>, LinuxError>>,
 ) -> Result<KernelView, LinuxError> {
     let (Some(region), Some(backup), Some((hdr, hdr_size))) =
         (machine.crash_region, at.backup, at.elfcorehdr)
     else {
         return Ok((machine.memory_map.clone(), opts.cmdline.clone(), None));
     };
-    let bytes = core(backup).unwrap_or_else(|| Ok(Vec::new()))?;
+    let bytes = core(backup, at.copies_at).unwrap_or_else(|| Ok(Vec::new()))?;
     let e820 = crash_e820(machine, region, &[(backup, BACKUP_LEN), (hdr, hdr_size)]);
     let cmdline = if opts.omit_elfcorehdr {
         opts.cmdline.clone()
@@ -760,24 +831,36 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
     let purgatory = Purgatory::embedded().map_err(LinuxError::Purgatory)?;
     let mut free = free_memory(opts.type_, machine)?;
     // A crash kernel's core header: its size is known before its addresses.
-    let core = |backup_at: u64| {
-        core_facts(machine, backup_at)
+    let core = |backup_at: u64, copies_at: Option<u64>| {
+        core_facts(machine, backup_at, copies_at)
             .map(|facts| corehdr::build(&facts).map_err(|e| LinuxError::CoreHeader(e.to_string())))
     };
-    let core_len = match (opts.type_, core(0)) {
-        (KexecType::CRASH, Some(bytes)) => Some(bytes?.len() as u64),
+    let note_pages = match opts.type_ {
+        KexecType::CRASH => note_pages(machine, CRASH_NOTE_SEGMENTS),
         _ => None,
     };
-    let at = place(opts, &inputs, &purgatory, core_len, &mut free)?;
+    let core_sizes = match (opts.type_, core(0, None)) {
+        (KexecType::CRASH, Some(bytes)) => {
+            let copies = note_pages
+                .as_ref()
+                .and_then(|_| core_facts(machine, 0, Some(0)));
+            let copies_len = copies.map_or(0, |facts| corehdr::note_copies(&facts, 0).1);
+            Some((bytes?.len() as u64, copies_len))
+        }
+        _ => None,
+    };
+    let at = place(opts, &inputs, &purgatory, core_sizes, &mut free)?;
     let (e820, cmdline, core_bytes) = crash_view(opts, machine, &at, core)?;
     check_view(&e820, &cmdline, &inputs.image)?;
     let bp = zero_page_bytes(&cmdline, &inputs.image, &at, &e820);
     let (mut pieces, mut sources) = buffered(opts, inputs, &at, bp);
     if let Some((hdr, bytes)) = &core_bytes {
         pieces.push(Piece {
-            what: "ELF core header (elfcorehdr)".into(),
+            what: "ELF core header (elfcorehdr), then the copies of Xen's notes and the \
+                   backup of the low 640 KiB (the purgatory fills both)"
+                .into(),
             dest: *hdr,
-            dest_size: (bytes.len() as u64).next_multiple_of(PAGE),
+            dest_size: at.elfcorehdr.map_or(0, |(_, area)| area) + BACKUP_LEN,
             from: Some((sources.len(), 0, bytes.len() as u64)),
             hashed: true,
         });
@@ -788,7 +871,12 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
     } else {
         Vec::new()
     };
-    let params = purgatory_params(opts, &at, &digests);
+    let copies = match (at.backup, at.copies_at) {
+        (Some(backup), Some(copies_at)) => core_facts(machine, backup, Some(copies_at))
+            .map_or_else(Vec::new, |facts| corehdr::note_copies(&facts, copies_at).0),
+        _ => Vec::new(),
+    };
+    let params = purgatory_params(opts, &at, &digests, &copies);
     let placed = purgatory.place(at.purgatory.0, &params);
     pieces.push(Piece {
         what: "purgatory (xen-kexec's: digests, backup, 64-bit entry)".into(),
@@ -798,7 +886,7 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
         hashed: false,
     });
     sources.push(Source::Bytes(placed));
-    pieces.extend(unbuffered(&at));
+    pieces.extend(unbuffered(note_pages.as_deref().unwrap_or_default()));
     pieces.sort_by_key(|p| p.dest);
     let segments = pieces
         .into_iter()
@@ -822,7 +910,7 @@ pub fn plan(opts: &LinuxOptions, machine: &MachineFacts) -> Result<LinuxPlan, Li
             core_phdrs: at
                 .backup
                 .filter(|_| core_bytes.is_some())
-                .and_then(|backup| core_facts(machine, backup))
+                .and_then(|backup| core_facts(machine, backup, at.copies_at))
                 .map_or_else(Vec::new, |facts| corehdr::summary(&facts)),
             elfcorehdr: core_bytes,
             cmdline_text: cmdline,

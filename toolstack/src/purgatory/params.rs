@@ -16,6 +16,9 @@ pub const MAGIC: [u8; 8] = *b"XKPURG01";
 /// has at most 16 segments).
 pub const MAX_REGIONS: usize = 16;
 
+/// The most note areas the purgatory copies (see [`Params::copies`]).
+pub const MAX_COPIES: usize = 8;
+
 /// [`Params::flags`]: check every region's SHA-256 digest before entering the kernel.
 pub const FLAG_VERIFY: u32 = 1;
 
@@ -32,6 +35,18 @@ pub struct Region {
     pub len: u64,
     /// SHA-256 of the `len` bytes at `start`.
     pub sha256: [u8; 32],
+}
+
+/// A copy the purgatory makes after the checks: `len` bytes from `src` to `dst`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Copy {
+    /// The first machine address read.
+    pub src: u64,
+    /// The first machine address written.
+    pub dst: u64,
+    /// The length in bytes.
+    pub len: u64,
 }
 
 /// The parameter block (`purgatory_params` in the purgatory's `.data`).
@@ -60,6 +75,14 @@ pub struct Params {
     pub pad: [u8; 6],
     /// The regions to check, the first `nr_regions` of them.
     pub regions: [Region; MAX_REGIONS],
+    /// How many of `copies` are in use.
+    pub nr_copies: u32,
+    /// Zero.
+    pub pad2: u32,
+    /// Copies made after the checks and the backup: a crash kernel's notes, from where
+    /// Xen keeps them to beside the core header, followed there by zeros (so that
+    /// Linux's note reader finds their end inside its buffer).
+    pub copies: [Copy; MAX_COPIES],
 }
 
 impl Params {
@@ -80,6 +103,13 @@ impl Params {
             len: 0,
             sha256: [0; 32],
         }; MAX_REGIONS],
+        nr_copies: 0,
+        pad2: 0,
+        copies: [Copy {
+            src: 0,
+            dst: 0,
+            len: 0,
+        }; MAX_COPIES],
     };
 }
 
@@ -87,4 +117,4 @@ impl Params {
 const _: () = assert!(core::mem::offset_of!(Params, entry) == 8);
 const _: () = assert!(core::mem::offset_of!(Params, boot_params) == 16);
 const _: () = assert!(size_of::<Region>() == 48);
-const _: () = assert!(size_of::<Params>() == 64 + 48 * MAX_REGIONS);
+const _: () = assert!(size_of::<Params>() == 64 + 48 * MAX_REGIONS + 8 + 24 * MAX_COPIES);
