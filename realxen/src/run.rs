@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::cpio::Archive;
-use crate::debian::{self, Files};
+use crate::debian::{self, Files, KexecTools};
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
 use crate::kdump;
@@ -82,6 +82,8 @@ pub struct Report {
     pub wrong_layout: Vec<Verdict>,
     /// Problems outside any step (a boot that did not end as it must).
     pub errors: Vec<String>,
+    /// Figures that are information, not tests (the kdump boot's load times).
+    pub info: Vec<String>,
 }
 
 impl Report {
@@ -212,7 +214,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         judge_entry(&mut report, image, &bin64, &work, machine);
     }
     judge_linux(&mut report);
-    judge_kdump(&mut report, machine);
+    judge_kdump(&mut report, machine, &files.kexec_tools);
     Ok(report)
 }
 
@@ -245,11 +247,14 @@ struct BootPlan {
     name: String,
     steps: Vec<Dom0Step>,
     extra: Vec<(String, Vec<u8>)>,
+    /// Executable files anywhere in dom0's root (path without the leading `/`, bytes);
+    /// their directories are made as needed.
+    root_files: Vec<(String, Vec<u8>)>,
     stop: Option<&'static str>,
     /// The machine, when not the run's.
     machine: Option<Machine>,
     /// dom0's shell lines before and after the steps.
-    around: (&'static str, &'static str),
+    around: (String, String),
     /// Serial lines whose first appearance is timed.
     watch: Vec<&'static str>,
 }
@@ -260,16 +265,52 @@ impl BootPlan {
             name,
             steps,
             extra: Vec::new(),
+            root_files: Vec::new(),
             stop: None,
             machine: None,
-            around: ("", ""),
+            around: (String::new(), String::new()),
             watch: Vec::new(),
         }
     }
 }
 
+/// The directories every initramfs has (`base_archive` makes them).
+const BASE_DIRS: [&str; 8] = [
+    "bin",
+    "dev",
+    "proc",
+    "sys",
+    "tmp",
+    "lib",
+    MODULES_DIR,
+    IMAGES_DIR,
+];
+
+/// The directories `files` need that [`BASE_DIRS`] lacks, each after its parent.
+fn parent_dirs<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let base: Vec<&str> = BASE_DIRS
+        .iter()
+        .map(|d| d.trim_start_matches('/'))
+        .collect();
+    let mut dirs: Vec<String> = Vec::new();
+    for file in files {
+        let mut at = 0;
+        while let Some(slash) = file[at..].find('/') {
+            let dir = &file[..at + slash];
+            if !base.contains(&dir) && !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_owned());
+            }
+            at += slash + 1;
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
 /// The kdump boots: Debian's kernel as the crash kernel, with `vmcore-check` in its
-/// initrd; once as users run it, once without `elfcorehdr=` (which must fail).
+/// initrd; once as users run it, once without `elfcorehdr=` (which must fail). The first
+/// runs `xen-kexec`'s release build, and loads and unloads the same kernel with Debian's
+/// kexec-tools first, when it could be had, to compare load times.
 fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<BootPlan>, Problem> {
     let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
     let check = toolstack::build_vmcore_check(&paths.repo, &paths.target_dir)?;
@@ -278,23 +319,104 @@ fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<Bo
         (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
         (kdump::INITRD.to_owned(), initrd),
     ];
+    let release = stripped(&toolstack::build_release_x86_64(
+        &paths.repo,
+        &paths.target_dir,
+    )?)
+    .map_err(Problem::Fail)?;
+    let kexec_tools = match &files.kexec_tools {
+        Ok(KexecTools { files }) => Some(
+            files
+                .iter()
+                .map(|(dom0, host)| Ok((dom0.clone(), read(host)?)))
+                .collect::<Result<Vec<_>, Problem>>()?,
+        ),
+        Err(_) => None,
+    };
     Ok([kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
         .into_iter()
-        .map(|name| BootPlan {
-            extra: extra.clone(),
-            machine: Some(kdump::machine(machine)),
-            around: (kdump::BEFORE, kdump::AFTER),
-            watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
-            ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
+        .map(|name| {
+            let mut before = kdump::BEFORE.to_owned();
+            let mut root_files = Vec::new();
+            if name == kdump::BOOT {
+                before.push_str(&kdump::use_release_build());
+                root_files.push((kdump::RELEASE_BIN.to_owned(), release.clone()));
+                if let Some(kexec) = &kexec_tools {
+                    before.push_str(&kdump::kexec_tools_lines(name));
+                    root_files.extend(kexec.iter().cloned());
+                }
+            }
+            BootPlan {
+                extra: extra.clone(),
+                root_files,
+                machine: Some(kdump::machine(machine)),
+                around: (before, kdump::AFTER.to_owned()),
+                watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
+                ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
+            }
         })
         .collect())
 }
 
 /// The kdump verdicts: the load and status steps, then the dump. The boot without
-/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`.
-fn judge_kdump(report: &mut Report, machine: &Machine) {
+/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`. The first boot's
+/// kexec-tools load and unload must exit 0 when kexec-tools was there; the load times
+/// are information.
+fn judge_kdump(report: &mut Report, machine: &Machine, kexec_tools: &Result<KexecTools, String>) {
     judge_kdump_boot(report, machine, kdump::BOOT);
     judge_kdump_boot(report, machine, kdump::NO_ELFCOREHDR_BOOT);
+    let Some(b) = report.boots.iter().find(|b| b.name == kdump::BOOT) else {
+        return;
+    };
+    let (vs, info) = against_kexec_tools(b, kexec_tools.as_ref().err());
+    if let Some((_, all)) = report.verdicts.iter_mut().find(|(n, _)| n == kdump::BOOT) {
+        all.splice(0..0, vs);
+    }
+    report.info.push(info);
+}
+
+/// The kdump boot's kexec-tools steps judged (unless kexec-tools could not be packed,
+/// for `not_packed`), dom0's giving up if it did, and the load-time line.
+fn against_kexec_tools(b: &BootReport, not_packed: Option<&String>) -> (Vec<Verdict>, String) {
+    let name = &b.name;
+    let mut vs = Vec::new();
+    if let Some(why) = &b.log.fatal {
+        vs.push(Verdict {
+            id: format!("{name}/dom0"),
+            pass: false,
+            detail: format!("dom0 gave up: {why} ({})", kept(b)),
+        });
+    }
+    let id = |step: &str| format!("{name}/{step}");
+    let measured = if let Some(why) = not_packed {
+        Err(why.clone())
+    } else {
+        for step in [kdump::KEXEC_TOOLS_LOAD, kdump::KEXEC_TOOLS_UNLOAD] {
+            let mut v = scenario::judge(
+                id(step),
+                &scenario::Expect::RealOnly(scenario::Want::Done),
+                b.log.outcome(&id(step)).as_ref(),
+                None,
+            );
+            if !v.pass {
+                let _ = write!(v.detail, " ({})", kept(b));
+            }
+            vs.push(v);
+        }
+        match (
+            b.log.outcome(&id(kdump::KEXEC_TOOLS_LOAD)),
+            b.log.ms(&id(kdump::KEXEC_TOOLS_LOAD)),
+        ) {
+            (Some(o), Some(ms)) if o.rc == 0 => Ok(ms),
+            (Some(o), _) => Err(format!("kexec -p: {}", o.describe())),
+            (None, _) => Err("dom0 reported no kexec -p".to_owned()),
+        }
+    };
+    let info = format!(
+        "{name}: {}",
+        kdump::load_times(b.log.ms(&id("load")), measured, &b.seen)
+    );
+    (vs, info)
 }
 
 fn judge_kdump_boot(report: &mut Report, machine: &Machine, name: &'static str) {
@@ -501,17 +623,9 @@ fn base_archive(
 ) -> Result<Archive, String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut a = Archive::new();
-    for dir in [
-        "bin",
-        "dev",
-        "proc",
-        "sys",
-        "tmp",
-        "lib",
-        MODULES_DIR.trim_start_matches('/'),
-        IMAGES_DIR.trim_start_matches('/'),
-    ] {
-        a.dir(dir).map_err(|e| e.to_string())?;
+    for dir in BASE_DIRS {
+        a.dir(dir.trim_start_matches('/'))
+            .map_err(|e| e.to_string())?;
     }
     let err = |e: crate::cpio::TooLarge| e.to_string();
     a.file("bin/busybox", &read(&files.busybox)?, true)
@@ -576,7 +690,13 @@ fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
             .file(&path, bytes, false)
             .map_err(|e| e.to_string())?;
     }
-    let script = dom0::render_around(name, &files.modules, plan.around.0, steps, plan.around.1);
+    for dir in parent_dirs(plan.root_files.iter().map(|(f, _)| f.as_str())) {
+        archive.dir(&dir).map_err(|e| e.to_string())?;
+    }
+    for (file, bytes) in &plan.root_files {
+        archive.file(file, bytes, true).map_err(|e| e.to_string())?;
+    }
+    let script = dom0::render_around(name, &files.modules, &plan.around.0, steps, &plan.around.1);
     archive
         .file("init", script.as_bytes(), true)
         .map_err(|e| e.to_string())?;
@@ -844,6 +964,9 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(s, "  expected failure {}: {}", v.id, v.detail);
         }
     }
+    for i in &report.info {
+        let _ = writeln!(s, "information, not a test: {i}");
+    }
     for e in &report.errors {
         let _ = writeln!(s, "error: {e}");
     }
@@ -892,6 +1015,29 @@ mod tests {
             .errors
             .push("boot scenarios: QEMU TimedOut".into());
         assert!(!with_error.pass());
+    }
+
+    #[test]
+    fn files_outside_the_base_directories_get_their_directories_parents_first() {
+        let dirs = parent_dirs([
+            "sbin/kexec",
+            "lib64/ld-linux-x86-64.so.2",
+            "lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libxenctrl.so.4.17",
+            "usr/lib/x86_64-linux-gnu/libz.so.1",
+            "images/extra",
+        ]);
+        assert_eq!(
+            dirs,
+            [
+                "lib/x86_64-linux-gnu",
+                "lib64",
+                "sbin",
+                "usr",
+                "usr/lib",
+                "usr/lib/x86_64-linux-gnu"
+            ]
+        );
     }
 
     #[test]
