@@ -9,10 +9,16 @@
 //! one `PT_LOAD` per RAM range outside the crash region, as `memory-map` reported it in
 //! dom0; dom0's marker found in a `PT_LOAD`; no `Exceeded p_memsz` from the crash kernel.
 //!
-//! Side by side (issue 26, item 6): before `xen-kexec`'s load, the same dom0 runs Debian's
-//! `kexec -p` on the same kernel, initrd and command line, then `kexec -p -u`; both are
-//! timed as every step is, and the two load times are printed with their ratio
-//! (information, not a test: only the two `kexec` commands must exit 0).
+//! Side by side (issue 26, item 6), in a boot of its own ([`COMPARE_BOOT`]) on the same
+//! machine: dom0 runs Debian's `kexec -p` on the same kernel, initrd and command line,
+//! then `kexec -p -u`, then `xen-kexec`'s release build loads, checks and unloads the
+//! same crash image; each step is timed, and the two load times are printed with their
+//! ratio (information, not a test: only the commands must exit 0). Not in the kdump boot
+//! itself: kexec-tools' image stays in the crash region after its unload, and the crash
+//! kernel takes the region as its RAM. With the comparison in the kdump boot, the crash
+//! kernel warned `Exceeded p_memsz` in 5 of 8 boots, against 1 of 6 without it (the
+//! garbage note headers were mostly kernel pointers, so those bytes are not the only
+//! cause); the dump check should see only `xen-kexec`'s doing.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -25,6 +31,8 @@ use crate::scenario::Build;
 
 /// The boot's name.
 pub const BOOT: &str = "kdump";
+/// The boot that times kexec-tools' crash load against `xen-kexec`'s, with no crash.
+pub const COMPARE_BOOT: &str = "kdump-vs-kexec-tools";
 /// The harness's own check: the same boot with `elfcorehdr=` left off the crash kernel's
 /// command line (`--test-no-elfcorehdr`) must fail.
 pub const NO_ELFCOREHDR_BOOT: &str = "kdump-no-elfcorehdr";
@@ -136,7 +144,7 @@ pub fn kexec_tools_lines(boot: &str) -> String {
 
 /// The load-time comparison line: `xen-kexec`'s crash load and kexec-tools' (or why
 /// kexec-tools was not measured), their ratio, and the crash-to-crash-kernel time of
-/// `xen-kexec`'s image (the phases' third and fourth marks).
+/// `xen-kexec`'s image in the kdump boot (its phases' third and fourth marks).
 pub fn load_times(
     xen_kexec_ms: Option<u64>,
     kexec_tools_ms: Result<u64, String>,
@@ -153,7 +161,10 @@ pub fn load_times(
             ms_ratio(x, k)
         ),
         (_, Ok(k)) => format!("crash load: xen-kexec {ours}, kexec-tools {k} ms, no ratio"),
-        (_, Err(why)) => format!("crash load: xen-kexec {ours}; kexec-tools NOT MEASURED ({why})"),
+        (Some(_), Err(why)) => {
+            format!("crash load: xen-kexec {ours}; kexec-tools NOT MEASURED ({why})")
+        }
+        (None, Err(why)) => format!("crash load: kexec-tools NOT MEASURED ({why})"),
     };
     if let (Some(Some(crash)), Some(Some(first))) = (phase_times.get(2), phase_times.get(3)) {
         if let Some(d) = first.checked_sub(*crash) {
@@ -176,7 +187,8 @@ fn ms_ratio(x: u64, k: u64) -> f64 {
 /// dom0's shell lines after the steps: the crash.
 pub const AFTER: &str = "echo 1 > /proc/sys/kernel/panic\necho c > /proc/sysrq-trigger\n";
 
-/// dom0's steps for `boot`: the machine memory map, the crash load, its status.
+/// dom0's steps for `boot`: the machine memory map, the crash load, its status; for
+/// [`COMPARE_BOOT`] the load, its status and an unload.
 pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
     let step = |name: &str, args: &[&str]| Dom0Step {
         id: format!("{boot}/{name}"),
@@ -190,6 +202,13 @@ pub fn dom0_steps(boot: &str) -> Vec<Dom0Step> {
     ];
     if boot == NO_ELFCOREHDR_BOOT {
         load.push("--test-no-elfcorehdr");
+    }
+    if boot == COMPARE_BOOT {
+        return vec![
+            step("load", &load),
+            step("status", &["status", "--type", "crash"]),
+            step("unload", &["unload", "--type", "crash"]),
+        ];
     }
     vec![
         step("memory-map", &["--json", "memory-map"]),
@@ -410,7 +429,7 @@ mod tests {
 
     #[test]
     fn kexec_tools_loads_then_must_unload_before_anything_else() {
-        let lines = kexec_tools_lines(BOOT);
+        let lines = kexec_tools_lines("kdump");
         let at = |needle: &str| lines.find(needle).unwrap_or_else(|| panic!("{needle}"));
         assert!(at("mount -t xenfs xenfs /proc/xen") < at("step 'kdump/kexec-tools-load'"));
         assert!(lines.contains(
@@ -422,6 +441,25 @@ mod tests {
         assert!(
             at("step 'kdump/kexec-tools-unload' /sbin/kexec '-p' '-u'") < at("kexec -p -u exited")
         );
+    }
+
+    #[test]
+    fn the_comparison_boot_loads_as_the_kdump_boot_does_then_unloads() {
+        let kdump = dom0_steps(BOOT);
+        let compare = dom0_steps(COMPARE_BOOT);
+        let ids: Vec<&str> = compare.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "kdump-vs-kexec-tools/load",
+                "kdump-vs-kexec-tools/status",
+                "kdump-vs-kexec-tools/unload"
+            ]
+        );
+        assert_eq!(compare[0].args, kdump[1].args);
+        assert_eq!(compare[2].args, ["unload", "--type", "crash"]);
+        let lines = kexec_tools_lines(COMPARE_BOOT);
+        assert!(lines.contains(&format!("--append={APPEND}")), "{lines}");
     }
 
     #[test]
@@ -439,6 +477,12 @@ mod tests {
             line,
             "crash load: xen-kexec (release build, digests on) 800 ms; kexec-tools NOT MEASURED \
              (no /sbin/kexec)"
+        );
+        let line = load_times(None, Err("no kexec-tools package".into()), &phases);
+        assert_eq!(
+            line,
+            "crash load: kexec-tools NOT MEASURED (no kexec-tools package); crash to the \
+             crash kernel's first line 7.5 s"
         );
         let line = load_times(None, Ok(0), &[]);
         assert_eq!(

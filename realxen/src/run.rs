@@ -22,8 +22,9 @@ use crate::toolstack::{self, Observed};
 use crate::Problem;
 
 /// How long one boot may take before it is killed and fails.
-/// Eight boots share the two cores under emulation: a kdump boot took 80 s to reach the
-/// crash with a build running beside it, so the limit leaves room to spare.
+/// Nine boots share the two cores under emulation: a kdump boot took 80 s to reach the
+/// crash with a build running beside it (of eight boots then), so the limit leaves room
+/// to spare.
 pub const BOOT_LIMIT: Duration = Duration::from_secs(240);
 
 /// Where the harness reads and writes.
@@ -308,9 +309,9 @@ fn parent_dirs<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// The kdump boots: Debian's kernel as the crash kernel, with `vmcore-check` in its
-/// initrd; once as users run it, once without `elfcorehdr=` (which must fail). The first
-/// runs `xen-kexec`'s release build, and loads and unloads the same kernel with Debian's
-/// kexec-tools first, when it could be had, to compare load times.
+/// initrd; once as users run it, once without `elfcorehdr=` (which must fail); and, when
+/// kexec-tools could be had, the comparison boot: its crash load and unload, then
+/// `xen-kexec`'s release build's, with no crash.
 fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<BootPlan>, Problem> {
     let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
     let check = toolstack::build_vmcore_check(&paths.repo, &paths.target_dir)?;
@@ -319,103 +320,104 @@ fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<Bo
         (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
         (kdump::INITRD.to_owned(), initrd),
     ];
-    let release = stripped(&toolstack::build_release_x86_64(
-        &paths.repo,
-        &paths.target_dir,
-    )?)
-    .map_err(Problem::Fail)?;
-    let kexec_tools = match &files.kexec_tools {
-        Ok(KexecTools { files }) => Some(
-            files
-                .iter()
-                .map(|(dom0, host)| Ok((dom0.clone(), read(host)?)))
-                .collect::<Result<Vec<_>, Problem>>()?,
-        ),
-        Err(_) => None,
-    };
-    Ok([kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
+    let mut boots: Vec<BootPlan> = [kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
         .into_iter()
-        .map(|name| {
-            let mut before = kdump::BEFORE.to_owned();
-            let mut root_files = Vec::new();
-            if name == kdump::BOOT {
-                before.push_str(&kdump::use_release_build());
-                root_files.push((kdump::RELEASE_BIN.to_owned(), release.clone()));
-                if let Some(kexec) = &kexec_tools {
-                    before.push_str(&kdump::kexec_tools_lines(name));
-                    root_files.extend(kexec.iter().cloned());
-                }
-            }
-            BootPlan {
-                extra: extra.clone(),
-                root_files,
-                machine: Some(kdump::machine(machine)),
-                around: (before, kdump::AFTER.to_owned()),
-                watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
-                ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
-            }
+        .map(|name| BootPlan {
+            extra: extra.clone(),
+            machine: Some(kdump::machine(machine)),
+            around: (kdump::BEFORE.to_owned(), kdump::AFTER.to_owned()),
+            watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
+            ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
         })
-        .collect())
+        .collect();
+    if let Ok(KexecTools { files: kexec }) = &files.kexec_tools {
+        let release = toolstack::build_release_x86_64(&paths.repo, &paths.target_dir)?;
+        let mut root_files = vec![(
+            kdump::RELEASE_BIN.to_owned(),
+            stripped(&release).map_err(Problem::Fail)?,
+        )];
+        for (dom0, host) in kexec {
+            root_files.push((dom0.clone(), read(host)?));
+        }
+        let name = kdump::COMPARE_BOOT;
+        let before = kdump::use_release_build() + &kdump::kexec_tools_lines(name);
+        boots.push(BootPlan {
+            extra,
+            root_files,
+            machine: Some(kdump::machine(machine)),
+            around: (before, String::new()),
+            ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
+        });
+    }
+    Ok(boots)
 }
 
 /// The kdump verdicts: the load and status steps, then the dump. The boot without
-/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`. The first boot's
-/// kexec-tools load and unload must exit 0 when kexec-tools was there; the load times
-/// are information.
+/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`. The comparison
+/// boot's commands must exit 0 and its script end; the load times are information.
 fn judge_kdump(report: &mut Report, machine: &Machine, kexec_tools: &Result<KexecTools, String>) {
     judge_kdump_boot(report, machine, kdump::BOOT);
     judge_kdump_boot(report, machine, kdump::NO_ELFCOREHDR_BOOT);
-    let Some(b) = report.boots.iter().find(|b| b.name == kdump::BOOT) else {
-        return;
+    let compare = report.boots.iter().find(|b| b.name == kdump::COMPARE_BOOT);
+    let kdump_seen = report
+        .boots
+        .iter()
+        .find(|b| b.name == kdump::BOOT)
+        .map_or(&[][..], |b| &b.seen[..]);
+    let (vs, info) = match (kexec_tools, compare) {
+        (Err(why), _) => (
+            Vec::new(),
+            kdump::load_times(None, Err(why.clone()), kdump_seen),
+        ),
+        (Ok(_), None) => return, // not among the boots run (REALXEN_ONLY)
+        (Ok(_), Some(b)) => against_kexec_tools(b, kdump_seen),
     };
-    let (vs, info) = against_kexec_tools(b, kexec_tools.as_ref().err());
-    if let Some((_, all)) = report.verdicts.iter_mut().find(|(n, _)| n == kdump::BOOT) {
-        all.splice(0..0, vs);
-    }
     report.info.push(info);
+    if !vs.is_empty() {
+        report.verdicts.push((kdump::COMPARE_BOOT.to_owned(), vs));
+    }
 }
 
-/// The kdump boot's kexec-tools steps judged (unless kexec-tools could not be packed,
-/// for `not_packed`), dom0's giving up if it did, and the load-time line.
-fn against_kexec_tools(b: &BootReport, not_packed: Option<&String>) -> (Vec<Verdict>, String) {
+/// The comparison boot's steps judged (each must exit 0, `status` say loaded, the script
+/// end), and the load-time line with the kdump boot's phase times `kdump_seen`.
+fn against_kexec_tools(b: &BootReport, kdump_seen: &[Option<Duration>]) -> (Vec<Verdict>, String) {
     let name = &b.name;
     let mut vs = Vec::new();
-    if let Some(why) = &b.log.fatal {
+    if let Err(e) = check_poweroff(b) {
         vs.push(Verdict {
             id: format!("{name}/dom0"),
             pass: false,
-            detail: format!("dom0 gave up: {why} ({})", kept(b)),
+            detail: e,
         });
     }
     let id = |step: &str| format!("{name}/{step}");
-    let measured = if let Some(why) = not_packed {
-        Err(why.clone())
-    } else {
-        for step in [kdump::KEXEC_TOOLS_LOAD, kdump::KEXEC_TOOLS_UNLOAD] {
-            let mut v = scenario::judge(
-                id(step),
-                &scenario::Expect::RealOnly(scenario::Want::Done),
-                b.log.outcome(&id(step)).as_ref(),
-                None,
-            );
-            if !v.pass {
-                let _ = write!(v.detail, " ({})", kept(b));
-            }
-            vs.push(v);
+    for (step, want) in [
+        (kdump::KEXEC_TOOLS_LOAD, scenario::Want::Done),
+        (kdump::KEXEC_TOOLS_UNLOAD, scenario::Want::Done),
+        ("load", scenario::Want::Done),
+        ("status", scenario::Want::Says("loaded")),
+        ("unload", scenario::Want::Done),
+    ] {
+        let mut v = scenario::judge(
+            id(step),
+            &scenario::Expect::RealOnly(want),
+            b.log.outcome(&id(step)).as_ref(),
+            None,
+        );
+        if !v.pass {
+            let _ = write!(v.detail, " ({})", kept(b));
         }
-        match (
-            b.log.outcome(&id(kdump::KEXEC_TOOLS_LOAD)),
-            b.log.ms(&id(kdump::KEXEC_TOOLS_LOAD)),
-        ) {
-            (Some(o), Some(ms)) if o.rc == 0 => Ok(ms),
-            (Some(o), _) => Err(format!("kexec -p: {}", o.describe())),
-            (None, _) => Err("dom0 reported no kexec -p".to_owned()),
-        }
+        vs.push(v);
+    }
+    let measured = match (
+        b.log.outcome(&id(kdump::KEXEC_TOOLS_LOAD)),
+        b.log.ms(&id(kdump::KEXEC_TOOLS_LOAD)),
+    ) {
+        (Some(o), Some(ms)) if o.rc == 0 => Ok(ms),
+        (Some(o), _) => Err(format!("kexec -p: {}", o.describe())),
+        (None, _) => Err("dom0 reported no kexec -p".to_owned()),
     };
-    let info = format!(
-        "{name}: {}",
-        kdump::load_times(b.log.ms(&id("load")), measured, &b.seen)
-    );
+    let info = kdump::load_times(b.log.ms(&id("load")), measured, kdump_seen);
     (vs, info)
 }
 
