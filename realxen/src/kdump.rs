@@ -17,7 +17,7 @@
 //! itself: kexec-tools' image stays in the crash region after its unload, and the crash
 //! kernel takes the region as its RAM; the dump check should judge `xen-kexec`'s image
 //! alone. (With the comparison in the kdump boot the crash kernel warned `Exceeded
-//! p_memsz` in 5 of 8 boots, without it in 2 of 7: the garbage note headers were mostly
+//! p_memsz` in 5 of 8 boots, without it in 3 of 8: the garbage note headers were mostly
 //! kernel pointers, so kexec-tools' bytes are at most one cause.)
 
 use std::fmt::Write as _;
