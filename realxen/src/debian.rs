@@ -2,7 +2,9 @@
 //! Debian's Xen, dom0 kernel and busybox, as `scripts/setup` leaves them: the packages
 //! `xen-hypervisor-4.17-amd64`, `linux-image-<release>-amd64` (the one `linux-image-amd64`
 //! names) and `busybox-static` unpacked with `dpkg-deb -x` under one root, not installed,
-//! so the machine's own `/boot` is left alone.
+//! so the machine's own `/boot` is left alone. Beside them, when it could be had,
+//! `kexec-tools`' `/sbin/kexec` with the loader and shared libraries it links, which the
+//! kdump boot runs in dom0 to compare load times.
 
 use std::fs;
 use std::io::Write as _;
@@ -27,7 +29,26 @@ pub struct Files {
     pub modules: Vec<Module>,
     /// The static busybox (`bin/busybox`).
     pub busybox: PathBuf,
+    /// Debian's `kexec` and what it links, or why they cannot be had.
+    pub kexec_tools: Result<KexecTools, String>,
 }
+
+/// Debian's `/sbin/kexec` (package `kexec-tools`) and the files it needs to run in dom0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KexecTools {
+    /// Each file: its path in dom0's root (no leading `/`) and the unpacked file. `kexec`
+    /// first, then its loader (at the path its `PT_INTERP` names) and every shared library
+    /// the loader resolved, in `/lib/x86_64-linux-gnu` under the name `kexec` links.
+    pub files: Vec<(String, PathBuf)>,
+}
+
+/// `kexec` in dom0.
+pub const KEXEC: &str = "/sbin/kexec";
+/// Where dom0 finds `kexec`'s shared libraries.
+pub const KEXEC_LIBS: &str = "/lib/x86_64-linux-gnu";
+/// The unpacked dynamic loader, relative to the root (`lib64`'s is an absolute link that
+/// would run the host's).
+const LOADER: &str = "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
 
 /// A kernel module file and what its `.modinfo` says.
 #[derive(Debug, Clone)]
@@ -81,7 +102,95 @@ pub fn locate(root: &Path) -> Result<Files, String> {
         release,
         modules: load_order(found)?,
         busybox,
+        kexec_tools: kexec_tools(root),
     })
+}
+
+/// Finds `kexec` under `root` and what it links, as the unpacked loader resolves it on
+/// the host (`ld-linux-x86-64.so.2 --library-path … --list`) with only the unpacked
+/// libraries.
+///
+/// # Errors
+/// No `kexec`, no loader, a loader that fails, or a library it finds nowhere or outside
+/// `root`.
+pub fn kexec_tools(root: &Path) -> Result<KexecTools, String> {
+    let kexec = root.join(KEXEC.trim_start_matches('/'));
+    let loader = root.join(LOADER);
+    for (file, package) in [(&kexec, "kexec-tools"), (&loader, "libc6")] {
+        if !file.is_file() {
+            return Err(format!(
+                "{}: missing (package {package}; scripts/setup unpacks it)",
+                file.display()
+            ));
+        }
+    }
+    let dirs = [KEXEC_LIBS, "/usr/lib/x86_64-linux-gnu"]
+        .map(|d| root.join(d.trim_start_matches('/')).display().to_string());
+    let out = Command::new(&loader)
+        .arg("--library-path")
+        .arg(dirs.join(":"))
+        .arg("--list")
+        .arg(&kexec)
+        .output()
+        .map_err(|e| format!("{}: {e}", loader.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "{} --list {}: {}{}",
+            loader.display(),
+            kexec.display(),
+            text.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let mut files = vec![(KEXEC.trim_start_matches('/').to_owned(), kexec.clone())];
+    for (name, path) in loader_list(&text)? {
+        let host = if name.starts_with('/') {
+            loader.clone()
+        } else if path.starts_with(root) {
+            path
+        } else {
+            return Err(format!(
+                "{}: {name} resolved to {}, outside the unpacked root",
+                kexec.display(),
+                path.display()
+            ));
+        };
+        let dom0 = if name.starts_with('/') {
+            name.trim_start_matches('/').to_owned()
+        } else {
+            format!("{}/{name}", KEXEC_LIBS.trim_start_matches('/'))
+        };
+        files.push((dom0, host));
+    }
+    Ok(KexecTools { files })
+}
+
+/// The libraries in a loader's `--list` output, each as the name the program links
+/// (`libc.so.6`, or the interpreter's absolute path) and the file the loader found; the
+/// kernel's vDSO, which is no file, left out.
+///
+/// # Errors
+/// A library the loader did not find, or a line that is not a `--list` line.
+pub fn loader_list(text: &str) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut libs = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let bad = || format!("unreadable loader --list line {line:?}");
+        let (name, rest) = match line.split_once(" => ") {
+            Some((_, "not found")) => return Err(format!("the loader found no {line}")),
+            Some((name, rest)) => (name, rest),
+            None => {
+                let (name, _) = line.split_once(" (0x").ok_or_else(bad)?;
+                if !name.starts_with('/') {
+                    continue; // linux-vdso.so.1
+                }
+                (name, line)
+            }
+        };
+        let (path, _) = rest.rsplit_once(" (0x").ok_or_else(bad)?;
+        libs.push((name.to_owned(), PathBuf::from(path)));
+    }
+    Ok(libs)
 }
 
 fn file_name(path: &Path) -> &str {
@@ -314,6 +423,48 @@ mod tests {
         let err = vmlinux(&fake, &dir.join("out")).unwrap_err();
         assert!(err.contains("not xz, gzip or zstd"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_loader_list_gives_each_linked_name_and_its_file_without_the_vdso() {
+        let text = "\tlinux-vdso.so.1 (0x00007f5088a16000)\n\
+            \tlibxenctrl.so.4.17 => /r/usr/lib/x86_64-linux-gnu/libxenctrl.so.4.17 (0x00007f50888dc000)\n\
+            \tlibc.so.6 => /r/lib/x86_64-linux-gnu/libc.so.6 (0x00007f50886fa000)\n\
+            \t/lib64/ld-linux-x86-64.so.2 => /r/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 (0x00007f5088a18000)\n";
+        let libs = loader_list(text).unwrap();
+        let names: Vec<&str> = libs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "libxenctrl.so.4.17",
+                "libc.so.6",
+                "/lib64/ld-linux-x86-64.so.2"
+            ]
+        );
+        assert_eq!(
+            libs[1].1,
+            PathBuf::from("/r/lib/x86_64-linux-gnu/libc.so.6")
+        );
+        // The interpreter as a loader run as a program may print it: a path, no arrow.
+        let libs = loader_list("\t/lib64/ld-linux-x86-64.so.2 (0x00007f5088a18000)\n").unwrap();
+        assert_eq!(libs[0].0, "/lib64/ld-linux-x86-64.so.2");
+    }
+
+    #[test]
+    fn a_library_the_loader_did_not_find_is_named() {
+        let err = loader_list("\tlibxenctrl.so.4.17 => not found\n").unwrap_err();
+        assert!(err.contains("libxenctrl.so.4.17"), "{err}");
+        let err = loader_list("garbage\n").unwrap_err();
+        assert!(err.contains("unreadable"), "{err}");
+    }
+
+    #[test]
+    fn kexec_tools_missing_is_named_with_its_package() {
+        let err = kexec_tools(Path::new("/nonexistent-realxen-root")).unwrap_err();
+        assert!(
+            err.contains("sbin/kexec: missing (package kexec-tools"),
+            "{err}"
+        );
     }
 
     #[test]

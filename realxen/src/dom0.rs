@@ -3,7 +3,9 @@
 //! each on the console (which reaches the serial log through Xen) and power off.
 //!
 //! Every report line is `@@RX SEQ TAG ...` ([`crate::serial`] reads them back); `SEQ`
-//! counts up so a line the console repeats is recognised as the same line.
+//! counts up so a line the console repeats is recognised as the same line. Each step
+//! reports its stdout and stderr lines, its exit status and how long it ran (`ms ID MS`:
+//! milliseconds of `/proc/uptime`, which counts in 10 ms steps).
 
 use std::fmt::Write as _;
 
@@ -27,6 +29,10 @@ pub struct Dom0Step {
     /// Its arguments, image paths already made dom0 paths.
     pub args: Vec<String>,
 }
+
+/// The shell arithmetic that turns `$up`, an uptime with two decimals (`12.34`), into
+/// milliseconds; `1` before the decimals keeps `05` from reading as octal.
+pub const UPTIME_MS: &str = "$((${up%.*} * 1000 + 1${up#*.} * 10 - 1000))";
 
 /// Quotes a word for the shell.
 pub fn quote(word: &str) -> String {
@@ -58,13 +64,18 @@ mount -t devtmpfs devtmpfs /dev
 seq=0
 say() {{ seq=$((seq + 1)); echo "{MARK} $seq $*"; }}
 fatal() {{ say fatal "$*"; poweroff -f; }}
+# Milliseconds of uptime (/proc/uptime has two decimals).
+ms() {{ read -r up _ </proc/uptime; echo {UPTIME_MS}; }}
 step() {{
     id=$1; shift
+    t0=$(ms)
     "$@" >/tmp/out 2>/tmp/err
     rc=$?
+    t1=$(ms)
     while IFS= read -r line || [ -n "$line" ]; do say out "$id" "$line"; done </tmp/out
     while IFS= read -r line || [ -n "$line" ]; do say err "$id" "$line"; done </tmp/err
     say rc "$id" "$rc"
+    say ms "$id" "$((t1 - t0))"
 }}
 say init "$(cut -d' ' -f1 /proc/uptime)"
 say uname "$(uname -r -v)"
@@ -128,6 +139,33 @@ mod tests {
                 < at("step 'a/b' /bin/xen-kexec-i686 'status' '--type' 'crash'")
         );
         assert!(script.trim_end().ends_with("poweroff -f"));
+    }
+
+    #[test]
+    fn each_step_is_timed_around_the_command_alone() {
+        let script = render("t", &[], &[]);
+        let step = &script[script.find("step() {").expect("step()")..];
+        let at = |needle: &str| step.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        assert!(at("t0=$(ms)") < at("\"$@\" >/tmp/out") && at("rc=$?") < at("t1=$(ms)"));
+        assert!(at("t1=$(ms)") < at("say out"));
+        assert!(step.contains("say ms \"$id\" \"$((t1 - t0))\""));
+        assert!(script.contains(&format!("echo {UPTIME_MS};")));
+    }
+
+    #[test]
+    fn an_uptime_with_two_decimals_becomes_milliseconds_in_the_shell() {
+        for (uptime, want) in [("0.05", "50"), ("12.90", "12900"), ("3762.08", "3762080")] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("up={uptime}; echo {UPTIME_MS}"))
+                .output()
+                .expect("sh runs");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                want,
+                "{uptime}"
+            );
+        }
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! step by step beside the same steps on `xen-kexec`'s simulated hypervisor.
 //!
 //! - [`machine`]: the emulated machine and Xen's command line, one description;
-//! - [`debian`]: the unpacked packages (Xen, kernel, modules, busybox);
+//! - [`debian`]: the unpacked packages (Xen, kernel, modules, busybox, kexec-tools);
 //! - [`images`] and [`elf`]: the entry-mode test images, built by gcc and ld;
 //! - [`toolstack`]: `xen-kexec`'s static builds, and its sim backend on the host;
 //! - [`scenario`]: the steps, their expected outcomes, the judgement;
 //! - [`dom0`], [`cpio`], [`qemu`], [`serial`]: dom0's script, the initramfs, the boot, the log;
 //! - [`linux`]: the Linux boots: Debian's kernel loaded by `xen-kexec` and entered;
-//! - [`kdump`]: the kdump boot: a crashed dom0's crash kernel reads `/proc/vmcore`;
+//! - [`kdump`]: the kdump boot: a crashed dom0's crash kernel reads `/proc/vmcore`; and
+//!   its crash load timed against Debian's kexec-tools in a boot of its own;
 //! - [`run`]: all of it, and the report.
 
 pub mod cpio;

@@ -82,6 +82,16 @@ pub fn run_watching(
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("{QEMU}: {e}"))? {
             let end = status.code().map_or(End::Signalled, End::Exited);
+            // The lines QEMU wrote just before it exited: seen now at the latest.
+            let text = std::fs::read(log).map_or_else(
+                |_| String::new(),
+                |t| String::from_utf8_lossy(&t).into_owned(),
+            );
+            for (mark, when) in watch.iter().zip(seen.iter_mut()) {
+                if when.is_none() && text.contains(mark) {
+                    *when = Some(start.elapsed());
+                }
+            }
             return Ok((
                 Run {
                     end,

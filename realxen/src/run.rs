@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::cpio::Archive;
-use crate::debian::{self, Files};
+use crate::debian::{self, Files, KexecTools};
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
 use crate::kdump;
@@ -22,8 +22,9 @@ use crate::toolstack::{self, Observed};
 use crate::Problem;
 
 /// How long one boot may take before it is killed and fails.
-/// Eight boots share the two cores under emulation: a kdump boot took 80 s to reach the
-/// crash with a build running beside it, so the limit leaves room to spare.
+/// Nine boots share the two cores under emulation: a kdump boot took 80 s to reach the
+/// crash with a build running beside it (of eight boots then), so the limit leaves room
+/// to spare.
 pub const BOOT_LIMIT: Duration = Duration::from_secs(240);
 
 /// Where the harness reads and writes.
@@ -82,6 +83,8 @@ pub struct Report {
     pub wrong_layout: Vec<Verdict>,
     /// Problems outside any step (a boot that did not end as it must).
     pub errors: Vec<String>,
+    /// Figures that are information, not tests (the kdump boot's load times).
+    pub info: Vec<String>,
 }
 
 impl Report {
@@ -212,7 +215,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
         judge_entry(&mut report, image, &bin64, &work, machine);
     }
     judge_linux(&mut report);
-    judge_kdump(&mut report, machine);
+    judge_kdump(&mut report, machine, &files.kexec_tools);
     Ok(report)
 }
 
@@ -245,11 +248,14 @@ struct BootPlan {
     name: String,
     steps: Vec<Dom0Step>,
     extra: Vec<(String, Vec<u8>)>,
+    /// Executable files anywhere in dom0's root (path without the leading `/`, bytes);
+    /// their directories are made as needed.
+    root_files: Vec<(String, Vec<u8>)>,
     stop: Option<&'static str>,
     /// The machine, when not the run's.
     machine: Option<Machine>,
     /// dom0's shell lines before and after the steps.
-    around: (&'static str, &'static str),
+    around: (String, String),
     /// Serial lines whose first appearance is timed.
     watch: Vec<&'static str>,
 }
@@ -260,16 +266,52 @@ impl BootPlan {
             name,
             steps,
             extra: Vec::new(),
+            root_files: Vec::new(),
             stop: None,
             machine: None,
-            around: ("", ""),
+            around: (String::new(), String::new()),
             watch: Vec::new(),
         }
     }
 }
 
+/// The directories every initramfs has (`base_archive` makes them).
+const BASE_DIRS: [&str; 8] = [
+    "bin",
+    "dev",
+    "proc",
+    "sys",
+    "tmp",
+    "lib",
+    MODULES_DIR,
+    IMAGES_DIR,
+];
+
+/// The directories `files` need that [`BASE_DIRS`] lacks, each after its parent.
+fn parent_dirs<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let base: Vec<&str> = BASE_DIRS
+        .iter()
+        .map(|d| d.trim_start_matches('/'))
+        .collect();
+    let mut dirs: Vec<String> = Vec::new();
+    for file in files {
+        let mut at = 0;
+        while let Some(slash) = file[at..].find('/') {
+            let dir = &file[..at + slash];
+            if !base.contains(&dir) && !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_owned());
+            }
+            at += slash + 1;
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
 /// The kdump boots: Debian's kernel as the crash kernel, with `vmcore-check` in its
-/// initrd; once as users run it, once without `elfcorehdr=` (which must fail).
+/// initrd; once as users run it, once without `elfcorehdr=` (which must fail); and, when
+/// kexec-tools could be had, the comparison boot: its crash load and unload, then
+/// `xen-kexec`'s release build's, with no crash.
 fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<BootPlan>, Problem> {
     let read = |p: &Path| fs::read(p).map_err(|e| Problem::Fail(format!("{}: {e}", p.display())));
     let check = toolstack::build_vmcore_check(&paths.repo, &paths.target_dir)?;
@@ -278,23 +320,105 @@ fn kdump_boots(paths: &Paths, files: &Files, machine: &Machine) -> Result<Vec<Bo
         (linux::KERNEL.to_owned(), read(&files.vmlinuz)?),
         (kdump::INITRD.to_owned(), initrd),
     ];
-    Ok([kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
+    let mut boots: Vec<BootPlan> = [kdump::BOOT, kdump::NO_ELFCOREHDR_BOOT]
         .into_iter()
         .map(|name| BootPlan {
             extra: extra.clone(),
             machine: Some(kdump::machine(machine)),
-            around: (kdump::BEFORE, kdump::AFTER),
+            around: (kdump::BEFORE.to_owned(), kdump::AFTER.to_owned()),
             watch: kdump::PHASES.iter().map(|(_, mark)| *mark).collect(),
             ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
         })
-        .collect())
+        .collect();
+    if let Ok(KexecTools { files: kexec }) = &files.kexec_tools {
+        let release = toolstack::build_release_x86_64(&paths.repo, &paths.target_dir)?;
+        let mut root_files = vec![(
+            kdump::RELEASE_BIN.to_owned(),
+            stripped(&release).map_err(Problem::Fail)?,
+        )];
+        for (dom0, host) in kexec {
+            root_files.push((dom0.clone(), read(host)?));
+        }
+        let name = kdump::COMPARE_BOOT;
+        let before = kdump::use_release_build() + &kdump::kexec_tools_lines(name);
+        boots.push(BootPlan {
+            extra,
+            root_files,
+            machine: Some(kdump::machine(machine)),
+            around: (before, String::new()),
+            ..BootPlan::plain(name.to_owned(), kdump::dom0_steps(name))
+        });
+    }
+    Ok(boots)
 }
 
 /// The kdump verdicts: the load and status steps, then the dump. The boot without
-/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`.
-fn judge_kdump(report: &mut Report, machine: &Machine) {
+/// `elfcorehdr=` must fail its dump check, for want of `/proc/vmcore`. The comparison
+/// boot's commands must exit 0 and its script end; the load times are information.
+fn judge_kdump(report: &mut Report, machine: &Machine, kexec_tools: &Result<KexecTools, String>) {
     judge_kdump_boot(report, machine, kdump::BOOT);
     judge_kdump_boot(report, machine, kdump::NO_ELFCOREHDR_BOOT);
+    let compare = report.boots.iter().find(|b| b.name == kdump::COMPARE_BOOT);
+    let kdump_seen = report
+        .boots
+        .iter()
+        .find(|b| b.name == kdump::BOOT)
+        .map_or(&[][..], |b| &b.seen[..]);
+    let (vs, info) = match (kexec_tools, compare) {
+        (Err(why), _) => (
+            Vec::new(),
+            kdump::load_times(None, Err(why.clone()), kdump_seen),
+        ),
+        (Ok(_), None) => return, // not among the boots run (REALXEN_ONLY)
+        (Ok(_), Some(b)) => against_kexec_tools(b, kdump_seen),
+    };
+    report.info.push(info);
+    if !vs.is_empty() {
+        report.verdicts.push((kdump::COMPARE_BOOT.to_owned(), vs));
+    }
+}
+
+/// The comparison boot's steps judged (each must exit 0, `status` say loaded, the script
+/// end), and the load-time line with the kdump boot's phase times `kdump_seen`.
+fn against_kexec_tools(b: &BootReport, kdump_seen: &[Option<Duration>]) -> (Vec<Verdict>, String) {
+    let name = &b.name;
+    let mut vs = Vec::new();
+    if let Err(e) = check_poweroff(b) {
+        vs.push(Verdict {
+            id: format!("{name}/dom0"),
+            pass: false,
+            detail: e,
+        });
+    }
+    let id = |step: &str| format!("{name}/{step}");
+    for (step, want) in [
+        (kdump::KEXEC_TOOLS_LOAD, scenario::Want::Done),
+        (kdump::KEXEC_TOOLS_UNLOAD, scenario::Want::Done),
+        ("load", scenario::Want::Done),
+        ("status", scenario::Want::Says("loaded")),
+        ("unload", scenario::Want::Done),
+    ] {
+        let mut v = scenario::judge(
+            id(step),
+            &scenario::Expect::RealOnly(want),
+            b.log.outcome(&id(step)).as_ref(),
+            None,
+        );
+        if !v.pass {
+            let _ = write!(v.detail, " ({})", kept(b));
+        }
+        vs.push(v);
+    }
+    let measured = match (
+        b.log.outcome(&id(kdump::KEXEC_TOOLS_LOAD)),
+        b.log.ms(&id(kdump::KEXEC_TOOLS_LOAD)),
+    ) {
+        (Some(o), Some(ms)) if o.rc == 0 => Ok(ms),
+        (Some(o), _) => Err(format!("kexec -p: {}", o.describe())),
+        (None, _) => Err("dom0 reported no kexec -p".to_owned()),
+    };
+    let info = kdump::load_times(b.log.ms(&id("load")), measured, kdump_seen);
+    (vs, info)
 }
 
 fn judge_kdump_boot(report: &mut Report, machine: &Machine, name: &'static str) {
@@ -513,17 +637,9 @@ fn base_archive(
 ) -> Result<Archive, String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut a = Archive::new();
-    for dir in [
-        "bin",
-        "dev",
-        "proc",
-        "sys",
-        "tmp",
-        "lib",
-        MODULES_DIR.trim_start_matches('/'),
-        IMAGES_DIR.trim_start_matches('/'),
-    ] {
-        a.dir(dir).map_err(|e| e.to_string())?;
+    for dir in BASE_DIRS {
+        a.dir(dir.trim_start_matches('/'))
+            .map_err(|e| e.to_string())?;
     }
     let err = |e: crate::cpio::TooLarge| e.to_string();
     a.file("bin/busybox", &read(&files.busybox)?, true)
@@ -588,7 +704,13 @@ fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
             .file(&path, bytes, false)
             .map_err(|e| e.to_string())?;
     }
-    let script = dom0::render_around(name, &files.modules, plan.around.0, steps, plan.around.1);
+    for dir in parent_dirs(plan.root_files.iter().map(|(f, _)| f.as_str())) {
+        archive.dir(&dir).map_err(|e| e.to_string())?;
+    }
+    for (file, bytes) in &plan.root_files {
+        archive.file(file, bytes, true).map_err(|e| e.to_string())?;
+    }
+    let script = dom0::render_around(name, &files.modules, &plan.around.0, steps, &plan.around.1);
     archive
         .file("init", script.as_bytes(), true)
         .map_err(|e| e.to_string())?;
@@ -856,6 +978,9 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(s, "  expected failure {}: {}", v.id, v.detail);
         }
     }
+    for i in &report.info {
+        let _ = writeln!(s, "information, not a test: {i}");
+    }
     for e in &report.errors {
         let _ = writeln!(s, "error: {e}");
     }
@@ -904,6 +1029,29 @@ mod tests {
             .errors
             .push("boot scenarios: QEMU TimedOut".into());
         assert!(!with_error.pass());
+    }
+
+    #[test]
+    fn files_outside_the_base_directories_get_their_directories_parents_first() {
+        let dirs = parent_dirs([
+            "sbin/kexec",
+            "lib64/ld-linux-x86-64.so.2",
+            "lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libxenctrl.so.4.17",
+            "usr/lib/x86_64-linux-gnu/libz.so.1",
+            "images/extra",
+        ]);
+        assert_eq!(
+            dirs,
+            [
+                "lib/x86_64-linux-gnu",
+                "lib64",
+                "sbin",
+                "usr",
+                "usr/lib",
+                "usr/lib/x86_64-linux-gnu"
+            ]
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct StepLog {
     pub stderr: Vec<String>,
     /// Its exit status, once reported.
     pub rc: Option<i32>,
+    /// How long it ran, in milliseconds of dom0's uptime (10 ms steps), once reported.
+    pub ms: Option<u64>,
 }
 
 impl Log {
@@ -47,6 +49,11 @@ impl Log {
             stdout: s.stdout.clone(),
             stderr: s.stderr.clone(),
         })
+    }
+
+    /// How long a step ran, in milliseconds, when that was reported.
+    pub fn ms(&self, id: &str) -> Option<u64> {
+        self.steps.iter().find(|(i, _)| i == id)?.1.ms
     }
 
     fn step(&mut self, id: &str) -> &mut StepLog {
@@ -106,12 +113,13 @@ pub fn parse(text: &str) -> Result<Log, String> {
             "end" => log.end_uptime = rest.parse().ok(),
             "uname" => log.kernel = Some(rest.to_owned()),
             "fatal" => log.fatal = Some(rest.to_owned()),
-            "out" | "err" | "rc" => {
+            "out" | "err" | "rc" | "ms" => {
                 let (id, text) = rest.split_once(' ').ok_or_else(bad)?;
                 let step = log.step(id);
                 match tag {
                     "out" => step.stdout.push(text.to_owned()),
                     "err" => step.stderr.push(text.to_owned()),
+                    "ms" => step.ms = Some(text.parse().map_err(|_| bad())?),
                     _ => step.rc = Some(text.parse().map_err(|_| bad())?),
                 }
             }
@@ -170,6 +178,16 @@ mod tests {
     }
 
     #[test]
+    fn a_steps_time_is_read_in_milliseconds_beside_its_outcome() {
+        let log = parse("@@RX 1 rc k/load 0\r\n@@RX 2 ms k/load 2010\r\n").unwrap();
+        assert_eq!(log.ms("k/load"), Some(2010));
+        assert_eq!(log.outcome("k/load").unwrap().rc, 0);
+        assert_eq!(log.ms("k/other"), None);
+        let err = parse("@@RX 1 ms k/load 2.01\n").unwrap_err();
+        assert!(err.contains("unreadable"), "{err}");
+    }
+
+    #[test]
     fn a_step_without_its_exit_status_has_no_outcome() {
         let log = parse("@@RX 1 out s/exec entering\n").unwrap();
         assert_eq!(log.outcome("s/exec"), None);
@@ -181,6 +199,7 @@ mod tests {
         for line in [
             "@@RX x init 1",
             "@@RX 1 rc s/a zero",
+            "@@RX 1 ms s/a -5",
             "@@RX 1 what 1",
             "@@RX 1 out",
         ] {
