@@ -47,7 +47,7 @@ use xen_kexec_toolstack::privcmd::PrivcmdTransport;
 use xen_kexec_toolstack::record::{ImageNote, RecordStore};
 use xen_kexec_toolstack::sim::SimTransport;
 use xen_kexec_toolstack::tracked::Tracked;
-use xen_kexec_toolstack::{Client, Refusal, Transport, TransportError};
+use xen_kexec_toolstack::{Client, ClientError, Refusal, Transport, TransportError};
 
 use output::{report_failure, write_stdout, Failure};
 use report::{
@@ -92,6 +92,25 @@ impl CliTransport for SimTransport {
 
     fn commit(&mut self) -> Result<(), TransportError> {
         self.save()
+    }
+}
+
+/// Keeps what a state-changing call did, whatever its result: a success whose state
+/// cannot be kept is that failure (exit 2: on the simulated host the change is lost); a
+/// refusal stands as the answer, and a state that cannot be kept after it is a warning
+/// on stderr (prefixed `prefix`), never in its place.
+pub(crate) fn kept<T: CliTransport, R>(
+    transport: &mut T,
+    result: Result<R, ClientError>,
+    prefix: &str,
+) -> Result<R, ClientError> {
+    match (transport.commit(), result) {
+        (Ok(()), r) => r,
+        (Err(e), Ok(_)) => Err(ClientError::Transport(e)),
+        (Err(e), Err(refusal)) => {
+            eprintln!("{prefix}: warning: {e}");
+            Err(refusal)
+        }
     }
 }
 
@@ -193,8 +212,7 @@ fn load<T: CliTransport>(
         let s = tracked.load(&plan, note);
         // A failed load may have changed the hypervisor's state too (a CRASH load
         // unloads the old image first).
-        tracked.client_mut().transport_mut().commit()?;
-        s?
+        kept(tracked.client_mut().transport_mut(), s, "xen-kexec load")?
     };
     Ok(LoadReport::new(
         head,
@@ -212,8 +230,7 @@ fn unload<T: CliTransport>(
     type_: KexecType,
 ) -> Result<UnloadReport, Failure> {
     let r = tracked.unload(type_);
-    tracked.client_mut().transport_mut().commit()?;
-    r?;
+    kept(tracked.client_mut().transport_mut(), r, "xen-kexec unload")?;
     Ok(UnloadReport {
         head,
         type_: type_.into(),
@@ -228,8 +245,7 @@ fn exec<T: CliTransport>(
     type_: KexecType,
 ) -> Result<ExecReport, Failure> {
     let r = client.exec(type_);
-    client.transport_mut().commit()?;
-    r?;
+    kept(client.transport_mut(), r, "xen-kexec exec")?;
     let entered = client.transport().entered();
     Ok(ExecReport {
         head,

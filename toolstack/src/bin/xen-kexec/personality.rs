@@ -22,7 +22,7 @@ use xen_kexec_toolstack::{Client, ClientError, TransportError};
 
 use crate::output::Failure;
 use crate::report::{Head, LoadReport};
-use crate::{linux_load, warn, CliTransport};
+use crate::{kept, linux_load, warn, CliTransport};
 
 /// What ends a run that did not succeed.
 enum Exit {
@@ -146,8 +146,8 @@ fn print_ckr_size<T: CliTransport>(client: &mut Client<T>) -> Result<u8, Exit> {
 fn run<T: CliTransport>(tracked: &mut Tracked<T>, steps: &KexecSteps) -> Result<(), Exit> {
     if let Some(type_) = steps.unload {
         let r = tracked.unload(type_);
-        tracked.client_mut().transport_mut().commit()?;
-        r.map_err(|e| Exit::Failed(format!("unload failed: {}", Failure::from(e).text())))?;
+        kept(tracked.client_mut().transport_mut(), r, "kexec")
+            .map_err(|e| Exit::Failed(format!("unload failed: {}", Failure::from(e).text())))?;
     }
     if let Some(load) = &steps.load {
         load_linux(tracked, load, steps.debug)?;
@@ -179,9 +179,8 @@ fn load_linux<T: CliTransport>(
     };
     let linux = linux_load::plan_on(tracked.client_mut(), &args)?;
     let r = tracked.load(&linux.load, args.note());
-    tracked.client_mut().transport_mut().commit()?;
-    let summary =
-        r.map_err(|e| Exit::Failed(format!("load failed: {}", Failure::from(e).text())))?;
+    let summary = kept(tracked.client_mut().transport_mut(), r, "kexec")
+        .map_err(|e| Exit::Failed(format!("load failed: {}", Failure::from(e).text())))?;
     if debug {
         // The plan as loaded (the load ran the rules once; the report reuses its answer).
         let head = Head::new("load", tracked.client_mut().abi());
@@ -201,8 +200,7 @@ fn load_linux<T: CliTransport>(
 /// says). ENOENT: nothing is loaded, refused as kexec-tools refuses it.
 fn exec<T: CliTransport>(client: &mut Client<T>) -> Result<(), Exit> {
     let r = client.exec(KexecType::DEFAULT);
-    client.transport_mut().commit()?;
-    match r {
+    match kept(client.transport_mut(), r, "kexec") {
         Ok(()) => Ok(()),
         Err(ClientError::Refused(r)) if r.errno == Errno::ENOENT => {
             Err(Exit::Usage("Nothing has been loaded!".into()))
