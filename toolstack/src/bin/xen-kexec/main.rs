@@ -26,9 +26,10 @@
 //! 3 no hypervisor interface. `docs/cli.md` documents the output and the JSON schema
 //! (the types of [`report`]).
 
+#[macro_use]
+mod output;
 mod decode;
 mod linux_load;
-mod output;
 mod personality;
 mod report;
 
@@ -108,7 +109,7 @@ pub(crate) fn kept<T: CliTransport, R>(
         (Ok(()), r) => r,
         (Err(e), Ok(_)) => Err(ClientError::Transport(e)),
         (Err(e), Err(refusal)) => {
-            eprintln!("{prefix}: warning: {e}");
+            note!("{prefix}: warning: {e}");
             Err(refusal)
         }
     }
@@ -117,7 +118,7 @@ pub(crate) fn kept<T: CliTransport, R>(
 /// Prints the status record's warnings of `command` on stderr: each operation stands.
 pub(crate) fn warn<T: Transport>(tracked: &mut Tracked<T>, prefix: &str) {
     for w in tracked.take_warnings() {
-        eprintln!("{prefix}: warning: {w} (status will say presence is unknown)");
+        note!("{prefix}: warning: {w} (status will say presence is unknown)");
     }
 }
 
@@ -357,6 +358,17 @@ fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
     }
 }
 
+/// Whether `command`, once it succeeded, changed the hypervisor's (or the simulated
+/// host's) state.
+fn changes_state(command: &Command) -> bool {
+    match command {
+        Command::Load(args) => !args.dry_run,
+        Command::Unload { .. } | Command::Exec { .. } => true,
+        Command::Sim(sim) => matches!(sim, SimCommand::Init { .. }),
+        _ => false,
+    }
+}
+
 fn run(cli: &Cli) -> Result<Option<String>, Failure> {
     match &cli.command {
         Command::Decode(args) => decode::run(args, cli.json).map(Some),
@@ -382,9 +394,16 @@ fn main() -> ExitCode {
         return personality::main(args, Some((&cli.backend, cli.guest)));
     }
     let name = cli.command.name();
+    if let Err(f) = output::check_stdout() {
+        return report_failure(name, false, &f);
+    }
     match run(&cli) {
         Ok(Some(report)) => match write_stdout(format!("{report}\n").as_bytes()) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(Failure::Usage(m)) if changes_state(&cli.command) => {
+                let done = Failure::Usage(format!("{m} (the {name} was done)"));
+                report_failure(name, false, &done)
+            }
             Err(f) => report_failure(name, cli.json, &f),
         },
         Ok(None) => ExitCode::SUCCESS,

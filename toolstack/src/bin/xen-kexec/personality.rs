@@ -57,10 +57,19 @@ pub(crate) fn main(args: &[OsString], native: Option<(&Backend, AutoGuest)>) -> 
     let action = match cli::parse_kexec(args) {
         Ok(action) => action,
         Err(KexecUsage(message)) => {
-            eprintln!("kexec: {message}");
+            note!("kexec: {message}");
             return ExitCode::from(1);
         }
     };
+    // What prints needs a stdout; the rest only a closed descriptor filled.
+    let prints = matches!(
+        action,
+        KexecAction::Help | KexecAction::Version | KexecAction::PrintCkrSize
+    );
+    if let (Err(f), true) = (crate::output::check_stdout(), prints) {
+        note!("kexec: {}", f.text());
+        return ExitCode::from(1);
+    }
     let result = match action {
         KexecAction::Help => print(&cli::kexec_command().render_long_help().to_string()),
         KexecAction::Version => print(&format!("kexec (xen-kexec) {}\n", cli::version_text())),
@@ -76,11 +85,11 @@ pub(crate) fn main(args: &[OsString], native: Option<(&Backend, AutoGuest)>) -> 
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Exit::Usage(m)) => {
-            eprintln!("kexec: {m}");
+            note!("kexec: {m}");
             ExitCode::from(1)
         }
         Err(Exit::Failed(m)) => {
-            eprintln!("kexec: {m}");
+            note!("kexec: {m}");
             ExitCode::from(255)
         }
     }
@@ -126,7 +135,7 @@ fn status<T: CliTransport>(tracked: &mut Tracked<T>, type_: KexecType) -> Result
         .map_err(|e| Exit::Failed(format!("status failed: {}", Failure::from(e).text())))?;
     let loaded = answer.loaded.unwrap_or_else(|| {
         debug_assert_eq!(answer.source, StatusSource::Unknown);
-        eprintln!(
+        note!(
             "kexec: warning: {}; answering with Xen's status bit ({}), as kexec-tools does",
             answer.unknown_because().unwrap_or_default(),
             u8::from(answer.hypervisor_answer)
@@ -191,7 +200,7 @@ fn load_linux<T: CliTransport>(
             &summary,
             &linux.layout.core_phdrs,
         );
-        eprintln!("{report}");
+        note!("{report}");
     }
     Ok(())
 }
