@@ -207,6 +207,13 @@ fn load<T: CliTransport>(
         ),
         (None, None) => return Err(Failure::Usage("load needs --elf or --kernel".into())),
     };
+    if !plan.entry_in_a_segment() {
+        note!(
+            "xen-kexec load: warning: entry {:#x} is in no segment of the image: nothing \
+             is loaded there",
+            plan.entry_maddr
+        );
+    }
     let summary = if args.dry_run {
         client.check_plan(&plan)?.summary()
     } else {
@@ -272,7 +279,8 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
         } => {
             let defaults = SimConfig::default();
             let config = SimConfig {
-                crash_region: Some(SimRange::from(*crash_region)),
+                // SIZE 0 is none, as Xen answers without `crashkernel=` (0/0).
+                crash_region: Some(SimRange::from(*crash_region)).filter(|r| r.size != 0),
                 cpus: cpus.unwrap_or(defaults.cpus),
                 xen: xen.map_or(defaults.xen, SimRange::from),
                 vmcoreinfo: vmcoreinfo.map(SimRange::from).or(defaults.vmcoreinfo),
@@ -294,7 +302,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
                 command: "sim init",
                 path: path.display().to_string(),
                 kernel: kernel.name(),
-                crash_region: (*crash_region).into(),
+                crash_region: config.crash_region.map_or(RangeJson::NONE, RangeJson::from),
                 xen: config.xen.into(),
                 cpus: config.cpus,
                 cpu_notes: config.cpu_notes.map(RangeJson::from),
