@@ -11,7 +11,7 @@
 //!   with a message naming stdout and exit status 2, never a panic. When the command
 //!   had already changed the hypervisor's state (a load, an unload, an exec, `sim init`),
 //!   the message says so: the action stands, only its report was lost.
-//! - Writes to stderr ([`note!`]) never panic: a full or closed stderr loses the message,
+//! - Writes to stderr (`note!`) never panic: a full or closed stderr loses the message,
 //!   and the exit status still tells.
 
 use std::fmt;
