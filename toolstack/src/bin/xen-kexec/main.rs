@@ -418,3 +418,76 @@ fn main() -> ExitCode {
         Err(failure) => report_failure(name, cli.json, &failure),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xen_kexec_abi::{Errno, GuestAbi, KexecCmd};
+    use xen_kexec_toolstack::sim::SimBuffer;
+    use xen_kexec_toolstack::{CallError, Hypercall};
+
+    /// A simulated host whose state can never be saved (a read-only directory).
+    struct Unsaveable(SimTransport);
+
+    impl Transport for Unsaveable {
+        type Buffer = SimBuffer;
+        fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+            self.0.kernel_abi()
+        }
+        fn alloc(&mut self, len: usize) -> Result<SimBuffer, TransportError> {
+            self.0.alloc(len)
+        }
+        fn hypercall(
+            &mut self,
+            call: Hypercall,
+            buffers: &mut [&mut SimBuffer],
+        ) -> Result<i64, CallError> {
+            self.0.hypercall(call, buffers)
+        }
+    }
+
+    impl CliTransport for Unsaveable {
+        fn entered(&self) -> Option<(u64, xen_kexec_abi::EntryMode)> {
+            None
+        }
+        fn commit(&mut self) -> Result<(), TransportError> {
+            Err(TransportError::Sim {
+                message: "cannot save simulated host: read-only directory".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failed_save_never_hides_a_refusal_and_fails_a_success() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = SimTransport::create(
+            &dir.path().join("h.json"),
+            SimConfig::default(),
+            GuestAbi::X86_64,
+        )
+        .expect("sim");
+        let mut t = Unsaveable(sim);
+        let refusal = Refusal {
+            cmd: KexecCmd::LOAD.into(),
+            errno: Errno::EADDRNOTAVAIL,
+            rule: Some("CrashEntryOutside"),
+            segment: None,
+            reason: "entry outside".into(),
+            local: false,
+        };
+        match kept(
+            &mut t,
+            Err::<(), _>(ClientError::Refused(refusal.clone())),
+            "test",
+        ) {
+            Err(ClientError::Refused(r)) => assert_eq!(r, refusal),
+            other => panic!("{other:?}"),
+        }
+        match kept(&mut t, Ok(()), "test") {
+            Err(ClientError::Transport(e)) => {
+                assert!(e.to_string().contains("cannot save"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
