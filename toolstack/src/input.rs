@@ -2,10 +2,15 @@
 //! Input files, size-checked before a byte is read: only regular files (a device such
 //! as `/dev/zero` has no size to check), at most [`MAX_INPUT_BYTES`], read with
 //! positioned reads straight into their destination (never whole into memory).
+//!
+//! Every file the tool reads goes through [`open_regular`]: its `metadata` is checked
+//! before it is opened, and it is opened `O_NONBLOCK`, so a FIFO, socket or device
+//! where a regular file is expected is an immediate error, never a read that waits for
+//! ever.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The largest input file accepted (512 MiB): more than any kernel and initrd pair a
@@ -34,6 +39,8 @@ pub enum InputError {
     NotRegular {
         /// The file.
         path: PathBuf,
+        /// What it is instead ("a FIFO", "a character device", ...).
+        kind: &'static str,
     },
     /// It is larger than [`MAX_INPUT_BYTES`].
     TooLarge {
@@ -59,11 +66,9 @@ impl std::fmt::Display for InputError {
             InputError::Open { path, source } => {
                 write!(f, "cannot read {}: {source}", path.display())
             }
-            InputError::NotRegular { path } => write!(
-                f,
-                "{} is not a regular file (its size cannot be checked before reading)",
-                path.display()
-            ),
+            InputError::NotRegular { path, kind } => {
+                write!(f, "{} is {kind}, not a regular file", path.display())
+            }
             InputError::TooLarge { path, len } => write!(
                 f,
                 "{} is {len} bytes, more than the {} MiB an input file may have",
@@ -85,6 +90,61 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// Opens `path` for reading if it is a regular file (a symlink is followed): its
+/// `metadata` is checked before `open`, the open is `O_NONBLOCK` (so a FIFO put there in
+/// between does not block it), and the open file is checked again.
+///
+/// # Errors
+/// [`InputError::Open`] when it cannot be opened or its metadata read;
+/// [`InputError::NotRegular`] for a FIFO, socket, device or directory.
+pub fn open_regular(path: &Path) -> Result<File, InputError> {
+    let open = |source| InputError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let not_regular = |meta: &std::fs::Metadata| InputError::NotRegular {
+        path: path.to_owned(),
+        kind: file_kind(meta),
+    };
+    let meta = std::fs::metadata(path).map_err(open)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let nonblock = i32::try_from(rustix::fs::OFlags::NONBLOCK.bits())
+        .map_err(|e| open(io::Error::other(e)))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock)
+        .open(path)
+        .map_err(open)?;
+    let meta = file.metadata().map_err(open)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    Ok(file)
+}
+
+/// What a file is, in words: "a FIFO", "a directory", ...
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    }
+}
+
 impl InputFile {
     /// Opens `path` and checks that it is a regular file of at most
     /// [`MAX_INPUT_BYTES`].
@@ -96,13 +156,8 @@ impl InputFile {
             path: path.to_owned(),
             source,
         };
-        let file = File::open(path).map_err(open)?;
+        let file = open_regular(path)?;
         let meta = file.metadata().map_err(open)?;
-        if !meta.is_file() {
-            return Err(InputError::NotRegular {
-                path: path.to_owned(),
-            });
-        }
         if meta.len() > MAX_INPUT_BYTES {
             return Err(InputError::TooLarge {
                 path: path.to_owned(),

@@ -14,7 +14,8 @@
 //!   over a simulated host whose state persists in a file.
 //! - [`plan`]: the ELF image planner (segments from `PT_LOAD`s, blobs, the low-1-MiB
 //!   mapping, the entry point), reading only headers until the load is sent.
-//! - [`input`]: size-checked input files.
+//! - [`input`]: size-checked input files, opened only when they are regular files.
+//! - [`store`]: the sim's state file as a store: locked, replaced whole and synced.
 //! - [`record`] and [`tracked`]: the status record kept under `/run/xen-kexec/`, the
 //!   loads and unloads that keep it, and a status answer that says its source.
 //!
@@ -33,6 +34,7 @@ pub mod privcmd;
 pub mod purgatory;
 pub mod record;
 pub mod sim;
+pub mod store;
 pub mod tracked;
 pub mod transport;
 

@@ -119,6 +119,17 @@ pub enum PlanError {
         /// Its size in bytes.
         size: u64,
     },
+    /// A blob file is empty: it would be a segment of no bytes, which loads nothing.
+    EmptyBlob {
+        /// The blob (`blob FILE@ADDR`).
+        what: String,
+    },
+    /// A 32-bit (`EM_386`) image's entry point is above 4 GiB: it is entered in
+    /// protected mode, with 32-bit addresses.
+    Entry32Above4G {
+        /// The entry point's machine address.
+        entry: u64,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -137,6 +148,14 @@ impl fmt::Display for PlanError {
                 f,
                 "{what}: {size:#x} bytes of sources, more than the {} MiB a load may carry",
                 MAX_LOAD_BYTES >> 20
+            ),
+            PlanError::EmptyBlob { what } => {
+                write!(f, "{what}: the file is empty: a segment of no bytes")
+            }
+            PlanError::Entry32Above4G { entry } => write!(
+                f,
+                "entry {entry:#x} is above 4 GiB, and an EM_386 image is entered in 32-bit \
+                 protected mode"
             ),
         }
     }
@@ -305,12 +324,37 @@ impl LoadPlan {
         Ok(req)
     }
 
-    /// Refuses a plan of 16 segments unless allowed: real Xen refuses 16.
+    /// Whether the entry point lies in one of the segments. An entry outside every
+    /// segment (an `--entry` mistyped) is a warning, not a refusal: Xen does not check
+    /// it, and a test of Xen's own rules needs such a plan to reach them.
+    pub fn entry_in_a_segment(&self) -> bool {
+        self.segments.iter().any(|s| {
+            self.entry_maddr >= s.dest_maddr && self.entry_maddr - s.dest_maddr < s.dest_size
+        })
+    }
+
+    /// Refuses a plan of more segments than a load carries (naming how many it needs),
+    /// and one of 16 unless allowed: real Xen refuses 16.
     ///
     /// # Errors
-    /// A local `EINVAL` refusal, rule `XenSegmentLimit`.
+    /// A local `EINVAL` refusal, rule `TooManySegments` or `XenSegmentLimit`.
     pub fn check_segment_limit(&self) -> Result<(), Box<Refusal>> {
         let n = self.segments.len();
+        let capacity = xen_kexec_abi::load::SegmentList::CAPACITY;
+        if n > capacity {
+            // The request cannot even be built: say how many the image needs.
+            return Err(Box::new(Refusal {
+                cmd: KexecCmd::LOAD.into(),
+                errno: Errno::EINVAL,
+                rule: Some("TooManySegments"),
+                segment: None,
+                reason: format!(
+                    "the image needs {n} segments and a load carries at most {capacity} \
+                     (KEXEC_SEGMENT_MAX)"
+                ),
+                local: true,
+            }));
+        }
         if n > XEN_SEGMENT_LIMIT
             && n <= xen_kexec_abi::load::SegmentList::CAPACITY
             && !self.allow_16_segments
@@ -526,6 +570,7 @@ pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
     if opts.map_low_1m {
         map_low_1m(&mut segments);
     }
+    check_entry(facts.machine, entry)?;
     Ok(LoadPlan {
         type_: opts.type_,
         arch: facts.machine,
@@ -536,12 +581,24 @@ pub fn plan(opts: &PlanOptions) -> Result<LoadPlan, PlanError> {
     })
 }
 
+/// Refuses an `EM_386` image's entry point above 4 GiB: it is entered in 32-bit
+/// protected mode and would fault. Xen does not check it (nor does kexec-tools).
+fn check_entry(machine: ElfMachine, entry: u64) -> Result<(), PlanError> {
+    if machine == ElfMachine::EM_386 && entry > u64::from(u32::MAX) {
+        return Err(PlanError::Entry32Above4G { entry });
+    }
+    Ok(())
+}
+
 /// One piece per blob, its file opened and appended to `files`; each region checked.
 fn blob_pieces(blobs: &[BlobArg], files: &mut Vec<InputFile>) -> Result<Vec<Piece>, PlanError> {
     let mut pieces = Vec::with_capacity(blobs.len());
     for blob in blobs {
         let input = InputFile::open(&blob.path)?;
         let what = format!("blob {}@{:#x}", blob.path.display(), blob.addr);
+        if input.is_empty() {
+            return Err(PlanError::EmptyBlob { what });
+        }
         pieces.push(Piece {
             what,
             file: files.len(),

@@ -6,15 +6,17 @@
 //! vmcoreinfo), the simulated dom0 kernel's width, the engine's image slots, the machine
 //! bytes the loads wrote and the last entry: everything a later invocation needs. It is
 //! JSON (`{"format": "xen-kexec-sim 1", "kernel": "x86_64", "sim": {...}}`; the pages
-//! are hex strings keyed by machine address), written whole to a temporary file and
-//! renamed over the old one, so an interrupted command never leaves half a state.
+//! are hex strings keyed by machine address), kept by [`crate::store`]: locked by one
+//! process from [`SimTransport::open`] to its drop, written whole to a unique temporary
+//! file that is synced and renamed over the old one, so that commands run at once take
+//! turns and an interrupted command never leaves half a state. A command that changed
+//! nothing (a status, a refused load) writes nothing.
 //!
 //! The simulated dom0's memory is the hypercall buffers of the call, each at its own
 //! guest address below 4 GiB (so that a 32-bit kernel's handles hold them); every other
 //! guest address faults.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,8 @@ use xen_kexec_abi::GuestAbi;
 use xen_kexec_hypervisor::sim::{Entered, Sim, SimConfig};
 use xen_kexec_hypervisor::Error as EngineError;
 
+use crate::input::InputError;
+use crate::store::{self, LockedFile, StoreError};
 use crate::transport::{
     CallError, Hypercall, HypercallBuffer, Refused, StatusMeaning, Transport, TransportError,
 };
@@ -94,6 +98,9 @@ pub struct SimTransport {
     kernel: GuestAbi,
     sim: Sim,
     next_addr: u64,
+    /// The state file, locked, and the simulated host as it was read (`None` for a
+    /// host [`create`](SimTransport::create)d, not yet saved).
+    stored: Option<(LockedFile, Sim)>,
 }
 
 fn sim_error(message: String) -> TransportError {
@@ -121,27 +128,36 @@ impl SimTransport {
             kernel,
             sim,
             next_addr: GUEST_BASE,
+            stored: None,
         }
     }
 
-    /// Reads the state at `path`.
+    /// Reads the state at `path` (a symlink is followed to its file), and keeps the file
+    /// locked until this transport is dropped: another `xen-kexec` process that opens it
+    /// waits until then.
     ///
     /// # Errors
-    /// [`TransportError::Sim`] naming the file: missing, not a state file, or a state
-    /// its host refuses.
+    /// [`TransportError::Sim`] naming the file: missing, not a regular file, not a state
+    /// file, or a state its host refuses.
     pub fn open(path: &Path) -> Result<SimTransport, TransportError> {
-        let file = File::open(path).map_err(|e| {
-            sim_error(format!(
-                "cannot open simulated host {}: {e} (create it with `xen-kexec sim init`)",
-                path.display()
-            ))
+        let locked = LockedFile::open(path).map_err(|e| match e {
+            StoreError::Open(InputError::Open { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                sim_error(format!(
+                    "cannot open simulated host {}: {source} (create it with `xen-kexec sim init`)",
+                    path.display()
+                ))
+            }
+            e => sim_error(format!("cannot open simulated host: {e}")),
         })?;
-        let state: SimFile = serde_json::from_reader(BufReader::new(file)).map_err(|e| {
-            sim_error(format!(
-                "{} is not a simulated host's state: {e}",
-                path.display()
-            ))
-        })?;
+        let state: SimFile =
+            serde_json::from_reader(BufReader::new(locked.file())).map_err(|e| {
+                sim_error(format!(
+                    "{} is not a simulated host's state: {e}",
+                    path.display()
+                ))
+            })?;
         if state.format != FORMAT {
             return Err(sim_error(format!(
                 "{} has state format `{}`, not `{FORMAT}`",
@@ -149,32 +165,36 @@ impl SimTransport {
                 state.format
             )));
         }
-        Ok(SimTransport::with(path, state.sim, state.kernel))
+        let mut sim = SimTransport::with(path, state.sim.clone(), state.kernel);
+        sim.stored = Some((locked, state.sim));
+        Ok(sim)
     }
 
-    /// Writes the state back to its file (through a temporary file renamed over it).
+    /// Writes the state back to its file when it changed since it was read (a new
+    /// host: always), through [`crate::store`]: the file's permissions are kept, and
+    /// it stays locked.
     ///
     /// # Errors
-    /// [`TransportError::Sim`] naming the file.
-    pub fn save(&self) -> Result<(), TransportError> {
-        let tmp = self.path.with_extension("tmp");
-        let failed = |e: &dyn std::fmt::Display| {
-            sim_error(format!(
-                "cannot save simulated host {}: {e}",
-                self.path.display()
-            ))
-        };
+    /// [`TransportError::Sim`] naming the file; the file is then as it was.
+    pub fn save(&mut self) -> Result<(), TransportError> {
+        let failed = |e: StoreError| sim_error(format!("cannot save simulated host: {e}"));
         let state = SimFile {
             format: FORMAT.to_owned(),
             kernel: self.kernel,
             sim: self.sim.clone(),
         };
-        let file = File::create(&tmp).map_err(|e| failed(&e))?;
-        let mut out = BufWriter::new(file);
-        serde_json::to_writer(&mut out, &state).map_err(|e| failed(&e))?;
-        out.flush().map_err(|e| failed(&e))?;
-        drop(out);
-        std::fs::rename(&tmp, &self.path).map_err(|e| failed(&e))
+        let write = |out: &mut dyn std::io::Write| {
+            serde_json::to_writer(out, &state).map_err(std::io::Error::from)
+        };
+        match &mut self.stored {
+            Some((_, read)) if *read == self.sim => Ok(()),
+            Some((locked, read)) => {
+                locked.replace(write).map_err(failed)?;
+                read.clone_from(&self.sim);
+                Ok(())
+            }
+            None => store::create(&self.path, write).map_err(failed),
+        }
     }
 
     /// The path of the state file.

@@ -267,6 +267,23 @@ pub enum TransportError {
         /// The device path.
         path: PathBuf,
     },
+    /// The file opened as a privcmd or hypercall device is not that device (checked
+    /// before any ioctl or mmap: a regular file, or another character device).
+    WrongDevice {
+        /// The device path.
+        path: PathBuf,
+        /// What it is instead, in words ("a regular file", "the character device
+        /// `loop-control`").
+        found: String,
+    },
+    /// The kernel failed the privcmd hypercall ioctl with an errno that `kexec_op` and
+    /// `memory_op` never return: the kernel's own failure, not the hypervisor's answer.
+    Kernel {
+        /// The privcmd device.
+        path: PathBuf,
+        /// The errno.
+        source: io::Error,
+    },
     /// The hypercall ioctl failed for a reason other than the hypercall's refusal.
     Ioctl {
         /// Why.
@@ -297,6 +314,7 @@ impl TransportError {
                 | TransportError::NeedsNativeBuild { .. }
                 | TransportError::UnknownKernel { .. }
                 | TransportError::NotPrivcmd { .. }
+                | TransportError::WrongDevice { .. }
         )
     }
 }
@@ -329,6 +347,19 @@ impl fmt::Display for TransportError {
                 "{} does not take IOCTL_PRIVCMD_HYPERCALL (ENOTTY): not a privcmd device",
                 path.display()
             ),
+            TransportError::WrongDevice { path, found } => {
+                write!(
+                    f,
+                    "{} is {found}, not the device it should be",
+                    path.display()
+                )
+            }
+            TransportError::Kernel { path, source } => write!(
+                f,
+                "the kernel failed IOCTL_PRIVCMD_HYPERCALL on {}: {source} (an errno kexec_op \
+                 and memory_op never return: the kernel's failure, not the hypervisor's refusal)",
+                path.display()
+            ),
             TransportError::Ioctl { source } => {
                 write!(f, "IOCTL_PRIVCMD_HYPERCALL failed: {source}")
             }
@@ -343,6 +374,7 @@ impl std::error::Error for TransportError {
         match self {
             TransportError::OpenPrivcmd { source, .. }
             | TransportError::Ioctl { source }
+            | TransportError::Kernel { source, .. }
             | TransportError::Memory { source, .. } => Some(source),
             _ => None,
         }

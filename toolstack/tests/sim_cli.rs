@@ -506,7 +506,7 @@ fn bad_images_and_blobs_are_refused_with_their_names() {
         (
             vec!["--elf".into(), "/dev/zero".into()],
             2,
-            "/dev/zero is not a regular file",
+            "/dev/zero is a character device, not a regular file",
         ),
         (
             vec!["--elf".into(), sparse.display().to_string()],

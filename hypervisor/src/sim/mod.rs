@@ -355,7 +355,8 @@ impl SimHost {
             page_size: PageSize::new(config.page_size).ok_or(SimError::PageSize {
                 page_size: config.page_size,
             })?,
-            crash_region: checked_opt("crash_region", config.crash_region)?,
+            // A crash region of size 0 is none: Xen answers 0/0 without `crashkernel=`.
+            crash_region: checked_opt("crash_region", config.crash_region.filter(|r| r.size != 0))?,
             xen: checked("xen", config.xen)?,
             cpu_notes: checked_opt("cpu_notes", config.cpu_notes)?,
             vmcoreinfo: checked_opt("vmcoreinfo", config.vmcoreinfo)?,

@@ -21,7 +21,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use xen_kexec_abi::memory::{MemoryMapArg, E820_ENTRY_SIZE};
-use xen_kexec_abi::{x86_64, GuestAbi};
+use xen_kexec_abi::{x86_64, Errno, GuestAbi};
 
 use crate::transport::{CallError, Hypercall, HypercallBuffer, Refused, Transport, TransportError};
 
@@ -74,6 +74,43 @@ pub fn check_process_width(kernel_machine: &str) -> Result<(), TransportError> {
         return Err(TransportError::NeedsNativeBuild {
             kernel: kernel_machine.to_owned(),
         });
+    }
+    Ok(())
+}
+
+/// Checks that `file` (opened from `path`) is the character device the kernel names
+/// `devname` (`xen/privcmd`, `xen/hypercall`): a character device, and, where sysfs
+/// tells (`/sys/dev/char/MAJOR:MINOR/uevent`), the one of that name. A regular file at
+/// `/dev/xen/hypercall` would be mapped as hypercall memory (and fault, `SIGBUS`);
+/// another device at `/dev/xen/privcmd` would answer the ioctl with its own errno.
+///
+/// # Errors
+/// [`TransportError::WrongDevice`], naming what the file is.
+fn check_device(file: &File, path: &Path, devname: &str) -> Result<(), TransportError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let wrong = |found: String| TransportError::WrongDevice {
+        path: path.to_owned(),
+        found,
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| wrong(format!("a file whose type cannot be read ({e})")))?;
+    if !meta.file_type().is_char_device() {
+        return Err(wrong(crate::input::file_kind(&meta).to_owned()));
+    }
+    let (major, minor) = (
+        rustix::fs::major(meta.rdev()),
+        rustix::fs::minor(meta.rdev()),
+    );
+    let uevent = format!("/sys/dev/char/{major}:{minor}/uevent");
+    // Without sysfs, a character device is taken as the one asked for.
+    if let Ok(text) = std::fs::read_to_string(uevent) {
+        let name = text.lines().find_map(|l| l.strip_prefix("DEVNAME="));
+        if let Some(name) = name.filter(|&n| n != devname) {
+            return Err(wrong(format!(
+                "the character device `{name}` ({major}:{minor})"
+            )));
+        }
     }
     Ok(())
 }
@@ -162,11 +199,20 @@ impl PrivcmdTransport {
                     source,
                 },
             })?;
-        let hypercall = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(hypercall)
-            .ok();
+        check_device(&device, privcmd, "xen/privcmd")?;
+        let hypercall = match OpenOptions::new().read(true).write(true).open(hypercall) {
+            Ok(file) => {
+                check_device(&file, hypercall, "xen/hypercall")?;
+                Some(file)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(TransportError::OpenPrivcmd {
+                    path: hypercall.to_owned(),
+                    source,
+                })
+            }
+        };
         Ok(PrivcmdTransport {
             privcmd: device,
             privcmd_path: privcmd.to_owned(),
@@ -226,23 +272,37 @@ impl Transport for PrivcmdTransport {
             // A negative value is a refusal, however the kernel passed it on.
             Ok(value) if value < 0 => Err(CallError::Refused(Refused::from_ret(value.into()))),
             Ok(value) => Ok(i64::from(value)),
-            Err(e) => Err(match e.raw_os_error() {
-                // privcmd returns the hypercall's -errno as the ioctl's failure. Xen's
-                // errno values are Linux's for every value kexec_op and memory_op
-                // return.
-                Some(errno) if errno != rustix::io::Errno::NOTTY.raw_os_error() => {
-                    CallError::Refused(Refused::from_ret(-i64::from(errno)))
-                }
-                _ if e.raw_os_error() == Some(rustix::io::Errno::NOTTY.raw_os_error()) => {
-                    CallError::Transport(match check_process_width(&self.machine) {
-                        Err(native) => native,
-                        Ok(()) => TransportError::NotPrivcmd {
-                            path: self.privcmd_path.clone(),
-                        },
-                    })
-                }
-                _ => CallError::Transport(TransportError::Ioctl { source: e }),
+            Err(e) => Err(self.ioctl_error(e)),
+        }
+    }
+}
+
+impl PrivcmdTransport {
+    /// What a failed hypercall ioctl means. privcmd returns the hypercall's -errno as
+    /// the ioctl's failure (Xen's errno values are Linux's for every value kexec_op and
+    /// memory_op return). On the privcmd device (checked at open), the ioctl fails on
+    /// its own only with EFAULT for an unreadable `struct privcmd_hypercall` (ours is
+    /// always readable) and EPERM after IOCTL_PRIVCMD_RESTRICT (never made): so an
+    /// errno the hypervisor can return is its answer, and any other is the kernel's.
+    fn ioctl_error(&self, e: io::Error) -> CallError {
+        let notty = rustix::io::Errno::NOTTY.raw_os_error();
+        match e.raw_os_error() {
+            Some(errno) if Errno(errno).is_known() => {
+                CallError::Refused(Refused::from_ret(-i64::from(errno)))
+            }
+            Some(errno) if errno == notty => {
+                CallError::Transport(match check_process_width(&self.machine) {
+                    Err(native) => native,
+                    Ok(()) => TransportError::NotPrivcmd {
+                        path: self.privcmd_path.clone(),
+                    },
+                })
+            }
+            Some(_) => CallError::Transport(TransportError::Kernel {
+                path: self.privcmd_path.clone(),
+                source: e,
             }),
+            None => CallError::Transport(TransportError::Ioctl { source: e }),
         }
     }
 }
@@ -339,21 +399,90 @@ mod tests {
         }
     }
 
-    /// A file that is not the privcmd device: the path up to the ioctl runs (open,
-    /// buffers from locked memory since there is no hypercall device, the argument
-    /// written), and the ioctl's ENOTTY is reported as "not a privcmd device".
+    /// A transport over `file` as its privcmd device, without the device check (for
+    /// the tests of what happens after it), buffers from locked memory.
+    fn unchecked(file: &Path) -> Option<PrivcmdTransport> {
+        let machine = kernel_machine();
+        check_process_width(&machine).ok()?;
+        let privcmd = OpenOptions::new().read(true).write(true).open(file).ok()?;
+        Some(PrivcmdTransport {
+            privcmd,
+            privcmd_path: file.to_owned(),
+            hypercall: None,
+            machine,
+        })
+    }
+
+    #[test]
+    fn a_file_or_another_device_is_refused_before_any_ioctl_or_mmap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("privcmd");
+        std::fs::write(&plain, b"").expect("write");
+        let missing = dir.path().join("hypercall");
+        match PrivcmdTransport::open_paths(&plain, &missing) {
+            Err(e @ TransportError::WrongDevice { .. }) => {
+                assert!(e.is_unavailable());
+                assert!(e.to_string().contains("is a regular file"), "{e}");
+            }
+            Err(e @ TransportError::NeedsNativeBuild { .. }) => {
+                assert_eq!(PROCESS_ABI, GuestAbi::X86_32, "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A plain file at /dev/xen/hypercall would be mmapped and SIGBUS.
+        let file = File::open(&plain).expect("open");
+        let e = check_device(&file, &plain, "xen/hypercall").expect_err("refused");
+        assert!(e.to_string().contains("is a regular file"), "{e}");
+        // Another character device: named, where sysfs tells.
+        for dev in ["/dev/null", "/dev/loop-control"] {
+            let Ok(file) = File::open(dev) else { continue };
+            let e = check_device(&file, Path::new(dev), "xen/privcmd").expect_err(dev);
+            if Path::new("/sys/dev/char").exists() {
+                let name = dev.trim_start_matches("/dev/");
+                assert!(e.to_string().contains(&format!("`{name}`")), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_errno_the_hypervisor_never_returns_is_the_kernels() {
+        let Some(t) = unchecked(Path::new("/dev/null")) else {
+            return;
+        };
+        for (errno, hypervisor) in [
+            (Errno::EADDRNOTAVAIL.0, true),
+            (Errno::ENOSYS.0, true),
+            (Errno::EPERM.0, true),
+            (rustix::io::Errno::BADF.raw_os_error(), false),
+            (rustix::io::Errno::NODEV.raw_os_error(), false),
+        ] {
+            match t.ioctl_error(io::Error::from_raw_os_error(errno)) {
+                CallError::Refused(r) => {
+                    assert!(hypervisor, "{errno}");
+                    assert_eq!(r.errno.0, errno);
+                }
+                CallError::Transport(e @ TransportError::Kernel { .. }) => {
+                    assert!(!hypervisor, "{errno}");
+                    assert!(!e.is_unavailable());
+                    let text = e.to_string();
+                    assert!(text.contains("the kernel's failure"), "{text}");
+                }
+                other @ CallError::Transport(_) => panic!("{errno}: {other:?}"),
+            }
+        }
+    }
+
+    /// A file that is not the privcmd device, past the device check: the path up to the
+    /// ioctl runs (buffers from locked memory since there is no hypercall device, the
+    /// argument written), and the ioctl's ENOTTY is reported as "not a privcmd device".
     #[test]
     fn an_ordinary_file_is_not_a_privcmd_device() {
         let dir = tempfile::tempdir().expect("tempdir");
         let fake = dir.path().join("privcmd");
         std::fs::write(&fake, b"").expect("write");
-        let mut t = match PrivcmdTransport::open_paths(&fake, &dir.path().join("hypercall")) {
-            Ok(t) => t,
-            Err(e @ TransportError::NeedsNativeBuild { .. }) => {
-                assert_eq!(PROCESS_ABI, GuestAbi::X86_32, "{e}");
-                return;
-            }
-            Err(e) => panic!("{e}"),
+        let Some(mut t) = unchecked(&fake) else {
+            assert_eq!(PROCESS_ABI, GuestAbi::X86_32);
+            return;
         };
         assert!(!t.has_hypercall_device());
         let mut buf = match t.alloc(24) {

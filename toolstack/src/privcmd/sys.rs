@@ -80,9 +80,11 @@ pub(super) fn hypercall(
     fd: BorrowedFd<'_>,
     call: &mut PrivcmdHypercall,
 ) -> io::Result<IoctlOutput> {
-    // SAFETY: the ioctl's own contract is met by `Hypercall` (above). The hypervisor
-    // reads guest memory through the kernel's copy_from_guest, which fails cleanly
-    // (EFAULT) on an address the process has not mapped, and writes only what the
+    // SAFETY: the ioctl's own contract is met by `Hypercall` (above): the kernel copies
+    // in the `struct privcmd_hypercall` alone (copy_from_user) and makes the call. The
+    // hypervisor reads the arguments through its own copy_from_guest (Xen's, with
+    // exception fixups; not a kernel routine), which fails cleanly (EFAULT) on an
+    // address the process has not mapped, and writes only what the
     // module documentation lists (the get_range answer, the machine memory map and its
     // argument), which the caller has checked lies inside mappings it holds
     // exclusively for the duration of this call.
@@ -96,7 +98,10 @@ pub enum MappingKind {
     /// Pages of `/dev/xen/hypercall`: the kernel keeps them safe for hypercalls.
     HypercallDevice,
     /// Anonymous memory locked with `mlock`, as libxencall falls back to on kernels
-    /// without `/dev/xen/hypercall`.
+    /// without `/dev/xen/hypercall` (before Linux 4.18). Its limit: `mlock` keeps the
+    /// pages in RAM but does not stop the kernel migrating them (compaction, NUMA
+    /// balancing), so on a PVH dom0 a hypercall can meet a page in flight and fail
+    /// with a spurious `EFAULT`: the reason libxencall moved to the device.
     LockedAnonymous,
 }
 

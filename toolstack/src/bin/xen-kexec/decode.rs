@@ -94,7 +94,8 @@ fn decode_args(args: &DecodeArgs) -> Result<Operation, Failure> {
         .collect();
     let mut mem = SparseMemory::new(&mut regions)
         .map_err(|e| Failure::Usage(format!("--mem regions: {e}")))?;
-    let host = HostDescription::x86(args.crash_region);
+    // SIZE 0 is none, as for `sim init`.
+    let host = HostDescription::x86(args.crash_region.filter(|r| r.size() != 0));
     let cmd = KexecCmd(args.cmd);
     decode(args.guest, cmd, args.arg, &mut mem, &host)
         .map_err(|e| Failure::Refused(Refusal::from_error(cmd, &e, false)))

@@ -26,9 +26,10 @@
 //! 3 no hypervisor interface. `docs/cli.md` documents the output and the JSON schema
 //! (the types of [`report`]).
 
+#[macro_use]
+mod output;
 mod decode;
 mod linux_load;
-mod output;
 mod personality;
 mod report;
 
@@ -47,7 +48,7 @@ use xen_kexec_toolstack::privcmd::PrivcmdTransport;
 use xen_kexec_toolstack::record::{ImageNote, RecordStore};
 use xen_kexec_toolstack::sim::SimTransport;
 use xen_kexec_toolstack::tracked::Tracked;
-use xen_kexec_toolstack::{Client, Refusal, Transport, TransportError};
+use xen_kexec_toolstack::{Client, ClientError, Refusal, Transport, TransportError};
 
 use output::{report_failure, write_stdout, Failure};
 use report::{
@@ -95,10 +96,29 @@ impl CliTransport for SimTransport {
     }
 }
 
+/// Keeps what a state-changing call did, whatever its result: a success whose state
+/// cannot be kept is that failure (exit 2: on the simulated host the change is lost); a
+/// refusal stands as the answer, and a state that cannot be kept after it is a warning
+/// on stderr (prefixed `prefix`), never in its place.
+pub(crate) fn kept<T: CliTransport, R>(
+    transport: &mut T,
+    result: Result<R, ClientError>,
+    prefix: &str,
+) -> Result<R, ClientError> {
+    match (transport.commit(), result) {
+        (Ok(()), r) => r,
+        (Err(e), Ok(_)) => Err(ClientError::Transport(e)),
+        (Err(e), Err(refusal)) => {
+            note!("{prefix}: warning: {e}");
+            Err(refusal)
+        }
+    }
+}
+
 /// Prints the status record's warnings of `command` on stderr: each operation stands.
 pub(crate) fn warn<T: Transport>(tracked: &mut Tracked<T>, prefix: &str) {
     for w in tracked.take_warnings() {
-        eprintln!("{prefix}: warning: {w} (status will say presence is unknown)");
+        note!("{prefix}: warning: {w} (status will say presence is unknown)");
     }
 }
 
@@ -187,14 +207,20 @@ fn load<T: CliTransport>(
         ),
         (None, None) => return Err(Failure::Usage("load needs --elf or --kernel".into())),
     };
+    if !plan.entry_in_a_segment() {
+        note!(
+            "xen-kexec load: warning: entry {:#x} is in no segment of the image: nothing \
+             is loaded there",
+            plan.entry_maddr
+        );
+    }
     let summary = if args.dry_run {
         client.check_plan(&plan)?.summary()
     } else {
         let s = tracked.load(&plan, note);
         // A failed load may have changed the hypervisor's state too (a CRASH load
         // unloads the old image first).
-        tracked.client_mut().transport_mut().commit()?;
-        s?
+        kept(tracked.client_mut().transport_mut(), s, "xen-kexec load")?
     };
     Ok(LoadReport::new(
         head,
@@ -212,8 +238,7 @@ fn unload<T: CliTransport>(
     type_: KexecType,
 ) -> Result<UnloadReport, Failure> {
     let r = tracked.unload(type_);
-    tracked.client_mut().transport_mut().commit()?;
-    r?;
+    kept(tracked.client_mut().transport_mut(), r, "xen-kexec unload")?;
     Ok(UnloadReport {
         head,
         type_: type_.into(),
@@ -228,8 +253,7 @@ fn exec<T: CliTransport>(
     type_: KexecType,
 ) -> Result<ExecReport, Failure> {
     let r = client.exec(type_);
-    client.transport_mut().commit()?;
-    r?;
+    kept(client.transport_mut(), r, "xen-kexec exec")?;
     let entered = client.transport().entered();
     Ok(ExecReport {
         head,
@@ -255,7 +279,8 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
         } => {
             let defaults = SimConfig::default();
             let config = SimConfig {
-                crash_region: Some(SimRange::from(*crash_region)),
+                // SIZE 0 is none, as Xen answers without `crashkernel=` (0/0).
+                crash_region: Some(SimRange::from(*crash_region)).filter(|r| r.size != 0),
                 cpus: cpus.unwrap_or(defaults.cpus),
                 xen: xen.map_or(defaults.xen, SimRange::from),
                 vmcoreinfo: vmcoreinfo.map(SimRange::from).or(defaults.vmcoreinfo),
@@ -277,7 +302,7 @@ fn sim_command(command: &SimCommand, json: bool) -> Result<Option<String>, Failu
                 command: "sim init",
                 path: path.display().to_string(),
                 kernel: kernel.name(),
-                crash_region: (*crash_region).into(),
+                crash_region: config.crash_region.map_or(RangeJson::NONE, RangeJson::from),
                 xen: config.xen.into(),
                 cpus: config.cpus,
                 cpu_notes: config.cpu_notes.map(RangeJson::from),
@@ -341,6 +366,17 @@ fn sim_dump_failure(type_: KexecType, error: &SimError) -> Failure {
     }
 }
 
+/// Whether `command`, once it succeeded, changed the hypervisor's (or the simulated
+/// host's) state.
+fn changes_state(command: &Command) -> bool {
+    match command {
+        Command::Load(args) => !args.dry_run,
+        Command::Unload { .. } | Command::Exec { .. } => true,
+        Command::Sim(sim) => matches!(sim, SimCommand::Init { .. }),
+        _ => false,
+    }
+}
+
 fn run(cli: &Cli) -> Result<Option<String>, Failure> {
     match &cli.command {
         Command::Decode(args) => decode::run(args, cli.json).map(Some),
@@ -366,12 +402,92 @@ fn main() -> ExitCode {
         return personality::main(args, Some((&cli.backend, cli.guest)));
     }
     let name = cli.command.name();
+    if let Err(f) = output::check_stdout() {
+        return report_failure(name, false, &f);
+    }
     match run(&cli) {
         Ok(Some(report)) => match write_stdout(format!("{report}\n").as_bytes()) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(Failure::Usage(m)) if changes_state(&cli.command) => {
+                let done = Failure::Usage(format!("{m} (the {name} was done)"));
+                report_failure(name, false, &done)
+            }
             Err(f) => report_failure(name, cli.json, &f),
         },
         Ok(None) => ExitCode::SUCCESS,
         Err(failure) => report_failure(name, cli.json, &failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xen_kexec_abi::{Errno, GuestAbi, KexecCmd};
+    use xen_kexec_toolstack::sim::SimBuffer;
+    use xen_kexec_toolstack::{CallError, Hypercall};
+
+    /// A simulated host whose state can never be saved (a read-only directory).
+    struct Unsaveable(SimTransport);
+
+    impl Transport for Unsaveable {
+        type Buffer = SimBuffer;
+        fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+            self.0.kernel_abi()
+        }
+        fn alloc(&mut self, len: usize) -> Result<SimBuffer, TransportError> {
+            self.0.alloc(len)
+        }
+        fn hypercall(
+            &mut self,
+            call: Hypercall,
+            buffers: &mut [&mut SimBuffer],
+        ) -> Result<i64, CallError> {
+            self.0.hypercall(call, buffers)
+        }
+    }
+
+    impl CliTransport for Unsaveable {
+        fn entered(&self) -> Option<(u64, xen_kexec_abi::EntryMode)> {
+            None
+        }
+        fn commit(&mut self) -> Result<(), TransportError> {
+            Err(TransportError::Sim {
+                message: "cannot save simulated host: read-only directory".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failed_save_never_hides_a_refusal_and_fails_a_success() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = SimTransport::create(
+            &dir.path().join("h.json"),
+            SimConfig::default(),
+            GuestAbi::X86_64,
+        )
+        .expect("sim");
+        let mut t = Unsaveable(sim);
+        let refusal = Refusal {
+            cmd: KexecCmd::LOAD.into(),
+            errno: Errno::EADDRNOTAVAIL,
+            rule: Some("CrashEntryOutside"),
+            segment: None,
+            reason: "entry outside".into(),
+            local: false,
+        };
+        match kept(
+            &mut t,
+            Err::<(), _>(ClientError::Refused(refusal.clone())),
+            "test",
+        ) {
+            Err(ClientError::Refused(r)) => assert_eq!(r, refusal),
+            other => panic!("{other:?}"),
+        }
+        match kept(&mut t, Ok(()), "test") {
+            Err(ClientError::Transport(e)) => {
+                assert!(e.to_string().contains("cannot save"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -22,7 +22,7 @@ use xen_kexec_toolstack::{Client, ClientError, TransportError};
 
 use crate::output::Failure;
 use crate::report::{Head, LoadReport};
-use crate::{linux_load, warn, CliTransport};
+use crate::{kept, linux_load, warn, CliTransport};
 
 /// What ends a run that did not succeed.
 enum Exit {
@@ -57,10 +57,19 @@ pub(crate) fn main(args: &[OsString], native: Option<(&Backend, AutoGuest)>) -> 
     let action = match cli::parse_kexec(args) {
         Ok(action) => action,
         Err(KexecUsage(message)) => {
-            eprintln!("kexec: {message}");
+            note!("kexec: {message}");
             return ExitCode::from(1);
         }
     };
+    // What prints needs a stdout; the rest only a closed descriptor filled.
+    let prints = matches!(
+        action,
+        KexecAction::Help | KexecAction::Version | KexecAction::PrintCkrSize
+    );
+    if let (Err(f), true) = (crate::output::check_stdout(), prints) {
+        note!("kexec: {}", f.text());
+        return ExitCode::from(1);
+    }
     let result = match action {
         KexecAction::Help => print(&cli::kexec_command().render_long_help().to_string()),
         KexecAction::Version => print(&format!("kexec (xen-kexec) {}\n", cli::version_text())),
@@ -76,11 +85,11 @@ pub(crate) fn main(args: &[OsString], native: Option<(&Backend, AutoGuest)>) -> 
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Exit::Usage(m)) => {
-            eprintln!("kexec: {m}");
+            note!("kexec: {m}");
             ExitCode::from(1)
         }
         Err(Exit::Failed(m)) => {
-            eprintln!("kexec: {m}");
+            note!("kexec: {m}");
             ExitCode::from(255)
         }
     }
@@ -126,7 +135,7 @@ fn status<T: CliTransport>(tracked: &mut Tracked<T>, type_: KexecType) -> Result
         .map_err(|e| Exit::Failed(format!("status failed: {}", Failure::from(e).text())))?;
     let loaded = answer.loaded.unwrap_or_else(|| {
         debug_assert_eq!(answer.source, StatusSource::Unknown);
-        eprintln!(
+        note!(
             "kexec: warning: {}; answering with Xen's status bit ({}), as kexec-tools does",
             answer.unknown_because().unwrap_or_default(),
             u8::from(answer.hypervisor_answer)
@@ -146,8 +155,8 @@ fn print_ckr_size<T: CliTransport>(client: &mut Client<T>) -> Result<u8, Exit> {
 fn run<T: CliTransport>(tracked: &mut Tracked<T>, steps: &KexecSteps) -> Result<(), Exit> {
     if let Some(type_) = steps.unload {
         let r = tracked.unload(type_);
-        tracked.client_mut().transport_mut().commit()?;
-        r.map_err(|e| Exit::Failed(format!("unload failed: {}", Failure::from(e).text())))?;
+        kept(tracked.client_mut().transport_mut(), r, "kexec")
+            .map_err(|e| Exit::Failed(format!("unload failed: {}", Failure::from(e).text())))?;
     }
     if let Some(load) = &steps.load {
         load_linux(tracked, load, steps.debug)?;
@@ -179,9 +188,8 @@ fn load_linux<T: CliTransport>(
     };
     let linux = linux_load::plan_on(tracked.client_mut(), &args)?;
     let r = tracked.load(&linux.load, args.note());
-    tracked.client_mut().transport_mut().commit()?;
-    let summary =
-        r.map_err(|e| Exit::Failed(format!("load failed: {}", Failure::from(e).text())))?;
+    let summary = kept(tracked.client_mut().transport_mut(), r, "kexec")
+        .map_err(|e| Exit::Failed(format!("load failed: {}", Failure::from(e).text())))?;
     if debug {
         // The plan as loaded (the load ran the rules once; the report reuses its answer).
         let head = Head::new("load", tracked.client_mut().abi());
@@ -192,7 +200,7 @@ fn load_linux<T: CliTransport>(
             &summary,
             &linux.layout.core_phdrs,
         );
-        eprintln!("{report}");
+        note!("{report}");
     }
     Ok(())
 }
@@ -201,8 +209,7 @@ fn load_linux<T: CliTransport>(
 /// says). ENOENT: nothing is loaded, refused as kexec-tools refuses it.
 fn exec<T: CliTransport>(client: &mut Client<T>) -> Result<(), Exit> {
     let r = client.exec(KexecType::DEFAULT);
-    client.transport_mut().commit()?;
-    match r {
+    match kept(client.transport_mut(), r, "kexec") {
         Ok(()) => Ok(()),
         Err(ClientError::Refused(r)) if r.errno == Errno::ENOENT => {
             Err(Exit::Usage("Nothing has been loaded!".into()))

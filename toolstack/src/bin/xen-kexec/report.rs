@@ -50,6 +50,14 @@ pub(crate) struct RangeJson {
     size: Hex,
 }
 
+impl RangeJson {
+    /// No range: 0/0, as Xen answers for a crash region it does not have.
+    pub(crate) const NONE: RangeJson = RangeJson {
+        start: Hex(0),
+        size: Hex(0),
+    };
+}
+
 impl From<MachineRange> for RangeJson {
     fn from(r: MachineRange) -> Self {
         RangeJson {
