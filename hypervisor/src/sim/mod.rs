@@ -436,8 +436,8 @@ impl SimHost {
     }
 
     /// Whether a hook that may change the pages (a write, a zeroing, a release or a
-    /// free) ran since this host was made, read or [`Sim::put_pages`] last gave it
-    /// pages: when not, its pages are the ones it started with.
+    /// free) ran since this host was made or read, or since
+    /// [`Sim::forget_pages_touched`]: when not, its pages are the ones it started with.
     pub const fn pages_touched(&self) -> bool {
         self.touched
     }
@@ -653,7 +653,8 @@ impl Sim {
     }
 
     /// Gives the host `pages` (replacing its own), as [`Sim::take_pages`] took them or as
-    /// they were read back; [`SimHost::pages_touched`] is false again.
+    /// they were read back. [`SimHost::pages_touched`] is unchanged (see
+    /// [`Sim::forget_pages_touched`]).
     ///
     /// # Errors
     /// [`SimError::Inconsistent`] when they hold more than
@@ -666,8 +667,12 @@ impl Sim {
         }
         self.host.machine = pages.machine;
         self.host.staged = pages.staged;
-        self.host.touched = false;
         Ok(())
+    }
+
+    /// [`SimHost::pages_touched`] is false again: the pages as they are now were saved.
+    pub fn forget_pages_touched(&mut self) {
+        self.host.touched = false;
     }
 
     /// `kexec_op(cmd, arg)` from a guest of width `abi`: [`Kexec::hypercall`] on this
