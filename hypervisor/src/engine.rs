@@ -384,6 +384,7 @@ impl Kexec {
             // exists where a partly overwritten image is marked loaded.
             if self.crash.take().is_some() {
                 host.release(ImageSlot::Crash);
+                host.free_crash_image();
             }
             if let Err(e) = copy_segments(load, ImageSlot::Crash, mem, host) {
                 host.release(ImageSlot::Crash);
@@ -427,6 +428,9 @@ impl Kexec {
         };
         if let Some(old) = slot.take() {
             host.release(old.slot);
+            if old.slot == ImageSlot::Crash {
+                host.free_crash_image();
+            }
         }
         Ok(Outcome::Unloaded)
     }

@@ -189,6 +189,14 @@ pub trait Host {
     /// called for a slot that holds nothing.
     fn release(&mut self, slot: ImageSlot);
 
+    /// The CRASH image was unloaded, or is about to be replaced by a new load: called
+    /// after [`release`](Self::release) of [`ImageSlot::Crash`], and only when an image
+    /// was loaded (never for a failed load's partial content, which stays in machine
+    /// memory as on Xen). A host that keeps machine memory in storage it must pay for
+    /// (a simulated host) may free the image's bytes here; Xen's crash region keeps
+    /// them, which is what the default (nothing) does.
+    fn free_crash_image(&mut self) {}
+
     /// Enters `image` (`KEXEC_CMD_kexec`): a reboot into a DEFAULT image, relocating
     /// its staged pages to their destinations, or a crash into the CRASH image; at
     /// [`Image::entry_maddr`] in [`Image::entry_mode`]. On a real machine this does

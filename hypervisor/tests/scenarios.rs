@@ -517,21 +517,25 @@ fn machine_bytes_equal_the_sources_with_tails_zeroed_each_source_byte_read_once(
     }
 }
 
-/// Writes `bytes` into the sim's crash region as an earlier, unloaded crash image would
-/// have left them.
+/// Writes `bytes` into the sim's crash region as an earlier, failed crash load leaves
+/// them.
 fn sim_write_machine(sim: &mut Sim, maddr: u64, bytes: &[u8]) {
     let mut g = Guest::new();
     g.map(0x30_0000, bytes.to_vec());
     let mut req = LoadRequest::new(KexecType::CRASH, ElfMachine::EM_X86_64, maddr);
     req.push_segment(Segment {
         buf: 0x30_0000,
-        buf_size: bytes.len() as u64,
+        // One page more than is mapped: the load faults after writing `bytes`, which
+        // stay in machine memory (an unloaded image's bytes are freed).
+        buf_size: bytes.len() as u64 + 0x1000,
         dest_maddr: maddr,
-        dest_size: bytes.len() as u64,
+        dest_size: bytes.len() as u64 + 0x1000,
     })
     .unwrap();
-    assert_eq!(load(sim, &mut g, GuestAbi::X86_64, &req), 0);
-    assert_eq!(unload(sim, &mut g, GuestAbi::X86_64, KexecType::CRASH), 0);
+    assert_eq!(
+        load(sim, &mut g, GuestAbi::X86_64, &req),
+        errno(Errno::EFAULT)
+    );
 }
 
 #[test]
@@ -934,5 +938,69 @@ fn the_sim_host_refuses_bad_configs_and_writes_outside_its_crash_region() {
             maddr: u64::MAX,
             len: 2
         })
+    );
+}
+
+/// A crash image of `len` bytes from `SRC` at `dest`.
+fn crash_image(len: u64, dest: u64) -> LoadRequest {
+    let mut req = LoadRequest::new(KexecType::CRASH, ElfMachine::EM_X86_64, dest);
+    req.push_segment(Segment {
+        buf: SRC,
+        buf_size: len,
+        dest_maddr: dest,
+        dest_size: len,
+    })
+    .unwrap();
+    req
+}
+
+#[test]
+fn unloaded_and_replaced_crash_images_free_their_memory_so_cycles_never_run_out() {
+    // Room for one 1 MiB image, not two: each load goes elsewhere in the crash region,
+    // so only freeing the old image's pages lets the next one in.
+    let config = SimConfig {
+        memory_limit: 0x18_0000,
+        ..SimConfig::default()
+    };
+    let len = 0x10_0000u64;
+    let mut sim = Sim::new(config).unwrap();
+    let mut g = Guest::new();
+    with_source(&mut g, SRC, 7, 0x10_0000);
+    for round in 0..8u64 {
+        let req = crash_image(len, CRASH_START + round * len);
+        let abi = GuestAbi::X86_64;
+        assert_eq!(load(&mut sim, &mut g, abi, &req), 0, "load {round}");
+        assert_eq!(sim.host().stored_bytes(), len, "only this image's pages");
+        // Replaced by a load elsewhere: the old pages go.
+        let req = crash_image(len, CRASH_START + 0x100_0000 + round * len);
+        assert_eq!(load(&mut sim, &mut g, abi, &req), 0, "replace {round}");
+        assert_eq!(
+            sim.host().stored_bytes(),
+            len,
+            "the replaced image is freed"
+        );
+        assert_eq!(unload(&mut sim, &mut g, abi, KexecType::CRASH), 0);
+        assert_eq!(sim.host().stored_bytes(), 0, "the unloaded image is freed");
+    }
+}
+
+#[test]
+fn a_failed_crash_load_leaves_its_bytes_in_machine_memory() {
+    let config = SimConfig {
+        memory_limit: 0x3000,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(config).unwrap();
+    let mut g = Guest::new();
+    with_source(&mut g, SRC, 3, 0x4000);
+    let req = crash_image(0x4000, CRASH_START);
+    assert_eq!(
+        load(&mut sim, &mut g, GuestAbi::X86_64, &req),
+        errno(Errno::ENOMEM)
+    );
+    assert_eq!(
+        sim.host().stored_bytes(),
+        0x3000,
+        "as on Xen: written pages stay"
     );
 }

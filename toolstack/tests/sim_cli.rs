@@ -865,3 +865,138 @@ fn a_bad_memory_map_spec_is_refused_naming_the_value() {
         assert!(!state.exists(), "{spec}: nothing written");
     }
 }
+
+/// `len` bytes that are never a whole page of zeros.
+fn busy_bytes(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| u8::try_from(i % 251).unwrap_or(0) | 1)
+        .collect()
+}
+
+/// Loads a crash image with a blob of `blob_len` bytes at 0x2010_0000 and returns the
+/// state file's size.
+fn load_with_blob(dir: &Scratch, state: &Path, blob_len: usize) -> u64 {
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    let blob = dir.path("big.blob");
+    std::fs::write(&blob, busy_bytes(blob_len)).expect("write blob");
+    ok(&on(
+        state,
+        &[
+            "load",
+            "--type",
+            "crash",
+            "--elf",
+            &elf.display().to_string(),
+            "--blob",
+            &format!("{}@0x20100000", blob.display()),
+        ],
+    ));
+    std::fs::metadata(state).expect("state").len()
+}
+
+#[test]
+fn a_16_mib_load_costs_its_bytes_of_state_and_status_reads_no_pages() {
+    let dir = Scratch::new();
+    let state = init(&dir, "h.state", CRASH, "x86_64");
+    let len = 16 << 20;
+    let size = load_with_blob(&dir, &state, len);
+    // The image's own pages (a few) and the header: a small constant.
+    assert!(
+        size <= len as u64 * 105 / 100 + 0x10_0000,
+        "{size} bytes of state for {len} bytes loaded"
+    );
+    assert_eq!(dump(&state, 0x2010_0000, 0x1000), busy_bytes(0x1000));
+    // Damage the pages, keeping the header line: status still answers, since it reads
+    // only the header; what needs the bytes says they are damaged.
+    let mut bytes = std::fs::read(&state).expect("state");
+    let header = bytes.iter().position(|&b| b == b'\n').expect("header line") + 1;
+    bytes.truncate(header + 100);
+    std::fs::write(&state, &bytes).expect("damage");
+    assert_eq!(
+        ok(&on(&state, &["status", "--type", "crash"])).trim(),
+        "loaded"
+    );
+    let out = xen_kexec(&[
+        "sim",
+        "dump",
+        &state.display().to_string(),
+        "--type",
+        "crash",
+        "--maddr",
+        "0x20100000",
+        "--len",
+        "16",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pages end early"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn unloading_frees_the_pages_so_the_state_file_does_not_grow_across_cycles() {
+    let dir = Scratch::new();
+    let state = init(&dir, "h.state", CRASH, "x86_64");
+    let empty = std::fs::metadata(&state).expect("state").len();
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        sizes.push(load_with_blob(&dir, &state, 1 << 20));
+        ok(&on(&state, &["unload", "--type", "crash"]));
+        assert_eq!(std::fs::metadata(&state).expect("state").len(), empty);
+    }
+    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
+}
+
+#[test]
+fn a_format_1_state_with_hex_pages_still_loads_and_is_saved_as_format_2() {
+    let dir = Scratch::new();
+    let state = init(&dir, "h.state", CRASH, "x86_64");
+    load_with_blob(&dir, &state, 0x3000);
+    let want = dump(&state, 0x2010_0000, 0x3000);
+    // Rewrite it as format 1: all JSON, the pages hex strings keyed by address.
+    let bytes = std::fs::read(&state).expect("state");
+    let at = bytes.iter().position(|&b| b == b'\n').expect("header line");
+    let mut v: Value = serde_json::from_slice(&bytes[..at]).expect("header");
+    let counts: Vec<u64> = v["pages"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .map(|n| n.as_u64().expect("count"))
+        .collect();
+    assert_eq!(counts[1..], [0, 0], "a crash load stages nothing");
+    let mut machine = serde_json::Map::new();
+    for record in bytes[at + 1..].chunks(8 + 4096) {
+        let addr = u64::from_le_bytes(record[..8].try_into().expect("address"));
+        let hex: String = record[8..]
+            .iter()
+            .flat_map(|b| [b >> 4, b & 0xf])
+            .map(|d| char::from_digit(u32::from(d), 16).expect("a digit"))
+            .collect();
+        machine.insert(addr.to_string(), Value::String(hex));
+    }
+    assert_eq!(machine.len() as u64, counts[0]);
+    v["sim"]["host"]["machine"] = Value::Object(machine);
+    v["format"] = Value::String("xen-kexec-sim 1".into());
+    v.as_object_mut().expect("object").remove("pages");
+    std::fs::write(&state, serde_json::to_vec(&v).expect("JSON")).expect("write");
+
+    assert_eq!(
+        ok(&on(&state, &["status", "--type", "crash"])).trim(),
+        "loaded"
+    );
+    assert_eq!(dump(&state, 0x2010_0000, 0x3000), want);
+    let text = std::fs::read(&state).expect("state");
+    assert!(
+        text.starts_with(b"{") && !text.contains(&b'\n'),
+        "unchanged: still format 1"
+    );
+    // A change saves it as format 2, with the same bytes.
+    load_with_blob(&dir, &state, 0x3000);
+    let bytes = std::fs::read(&state).expect("state");
+    let at = bytes.iter().position(|&b| b == b'\n').expect("header line");
+    let v: Value = serde_json::from_slice(&bytes[..at]).expect("header");
+    assert_eq!(v["format"], "xen-kexec-sim 2");
+    assert_eq!(dump(&state, 0x2010_0000, 0x3000), want);
+}

@@ -335,8 +335,20 @@ fn stress_round(d: &Dir, round: u32, rng: &mut u64, n: usize) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let text = std::fs::read_to_string(&state).expect("state");
-    serde_json::from_str::<serde_json::Value>(&text).expect("the state is JSON");
+    let bytes = std::fs::read(&state).expect("state");
+    let header = bytes.split(|&b| b == b'\n').next().expect("a header line");
+    let header: serde_json::Value = serde_json::from_slice(header).expect("the header is JSON");
+    let pages: u64 = header["pages"]
+        .as_array()
+        .expect("page counts")
+        .iter()
+        .map(|n| n.as_u64().expect("a count"))
+        .sum();
+    assert_eq!(
+        bytes.len() as u64,
+        header.to_string().len() as u64 + 1 + pages * (8 + 4096),
+        "round {round}: the state is whole"
+    );
     for (i, type_) in ["default", "crash"].into_iter().enumerate() {
         let want = if loads[i] { "loaded" } else { "not loaded" };
         assert_eq!(d.status(&state, type_), want, "round {round}: {type_}");

@@ -78,7 +78,7 @@ use crate::error::Error;
 use crate::host::{Host, HostError, ImageSlot, StagingArea};
 
 pub use memory_map::{default_memory_map, MemoryOpError, SimE820, SIM_E820_MAX};
-pub use pages::{PageMap, SIM_PAGE};
+pub use pages::{PageMap, SIM_PAGE, SIM_PAGE_LEN};
 
 /// A machine range as plain data: `size` bytes from `start`. The simulated host checks
 /// it with [`MachineRange::new`] when it is configured.
@@ -270,7 +270,9 @@ pub struct Entered {
 /// Every write hook checks what the engine promises (crash writes inside the crash
 /// region) and refuses otherwise with `EADDRNOTAVAIL`, so a test would see an engine
 /// that broke the promise.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Equality ignores whether a hook has touched the pages ([`SimHost::pages_touched`]).
+#[derive(Clone, Debug)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -286,6 +288,37 @@ pub struct SimHost {
     machine: PageMap,
     staged: [PageMap; 2],
     entered: Option<Entered>,
+    /// A hook that may change the pages ran since the host was made or read.
+    touched: bool,
+}
+
+impl PartialEq for SimHost {
+    fn eq(&self, other: &SimHost) -> bool {
+        // The ranges are derived from the configuration.
+        self.config == other.config
+            && self.machine == other.machine
+            && self.staged == other.staged
+            && self.entered == other.entered
+    }
+}
+
+impl Eq for SimHost {}
+
+/// The pages of a [`SimHost`], taken out of it ([`Sim::take_pages`]) to be stored apart
+/// from its small description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimPages {
+    /// Machine memory: the crash image's bytes.
+    pub machine: PageMap,
+    /// The DEFAULT staging areas A and B.
+    pub staged: [PageMap; 2],
+}
+
+impl SimPages {
+    /// Bytes of the pages stored, all three maps together.
+    pub fn stored_bytes(&self) -> u64 {
+        self.machine.stored_bytes() + self.staged.iter().map(PageMap::stored_bytes).sum::<u64>()
+    }
 }
 
 /// The plain-data form of [`SimHost`].
@@ -363,6 +396,7 @@ impl SimHost {
             config,
             machine: PageMap::new(),
             staged: [PageMap::new(), PageMap::new()],
+            touched: false,
             entered: None,
         })
     }
@@ -399,6 +433,13 @@ impl SimHost {
             StagingArea::A => &mut self.staged[0],
             StagingArea::B => &mut self.staged[1],
         }
+    }
+
+    /// Whether a hook that may change the pages (a write, a zeroing, a release or a
+    /// free) ran since this host was made or read, or since
+    /// [`Sim::forget_pages_touched`]: when not, its pages are the ones it started with.
+    pub const fn pages_touched(&self) -> bool {
+        self.touched
     }
 
     /// Bytes of non-zero pages held, machine memory and staging areas together.
@@ -460,12 +501,14 @@ impl Host for SimHost {
 
     fn write_crash(&mut self, maddr: u64, bytes: &[u8]) -> Result<(), HostError> {
         self.in_crash_region(maddr, len64(bytes))?;
+        self.touched = true;
         let room = self.room();
         self.machine.write(maddr, bytes, room)
     }
 
     fn zero_crash(&mut self, maddr: u64, len: u64) -> Result<(), HostError> {
         self.in_crash_region(maddr, len)?;
+        self.touched = true;
         self.machine.zero(maddr, len);
         Ok(())
     }
@@ -477,10 +520,12 @@ impl Host for SimHost {
         bytes: &[u8],
     ) -> Result<(), HostError> {
         let room = self.room();
+        self.touched = true;
         self.area_mut(area).write(maddr, bytes, room)
     }
 
     fn zero_default(&mut self, area: StagingArea, maddr: u64, len: u64) -> Result<(), HostError> {
+        self.touched = true;
         self.area_mut(area).zero(maddr, len);
         Ok(())
     }
@@ -489,8 +534,22 @@ impl Host for SimHost {
         match slot {
             // The bytes stay in machine memory; they are simply no image any more.
             ImageSlot::Crash => {}
-            ImageSlot::Default(area) => self.area_mut(area).clear(),
+            ImageSlot::Default(area) => {
+                self.touched = true;
+                self.area_mut(area).clear();
+            }
         }
+    }
+
+    /// **Departure** from Xen, whose crash region keeps an unloaded image's bytes: the
+    /// simulated host frees machine memory, so that its pages (and the state file that
+    /// holds them) do not grow with every load, and unloaded bytes stop counting
+    /// against [`SimConfig::memory_limit`]. Machine memory holds only crash-region
+    /// bytes, and a successful crash load writes every page it uses, so what is freed
+    /// is the old image and any earlier failed load's leftovers.
+    fn free_crash_image(&mut self) {
+        self.touched = true;
+        self.machine.clear();
     }
 
     fn enter(&mut self, image: &Image) -> Result<(), HostError> {
@@ -582,6 +641,38 @@ impl Sim {
     /// The simulated host.
     pub const fn host(&self) -> &SimHost {
         &self.host
+    }
+
+    /// Takes the host's pages out, leaving it with zeroed memory and nothing staged:
+    /// to store the pages apart from the rest, which is then small.
+    pub fn take_pages(&mut self) -> SimPages {
+        SimPages {
+            machine: core::mem::take(&mut self.host.machine),
+            staged: core::mem::take(&mut self.host.staged),
+        }
+    }
+
+    /// Gives the host `pages` (replacing its own), as [`Sim::take_pages`] took them or as
+    /// they were read back. [`SimHost::pages_touched`] is unchanged (see
+    /// [`Sim::forget_pages_touched`]).
+    ///
+    /// # Errors
+    /// [`SimError::Inconsistent`] when they hold more than
+    /// [`SimConfig::memory_limit`]; the host is then unchanged.
+    pub fn put_pages(&mut self, pages: SimPages) -> Result<(), SimError> {
+        if pages.stored_bytes() > self.host.config.memory_limit {
+            return Err(SimError::Inconsistent {
+                reason: "more memory stored than memory_limit",
+            });
+        }
+        self.host.machine = pages.machine;
+        self.host.staged = pages.staged;
+        Ok(())
+    }
+
+    /// [`SimHost::pages_touched`] is false again: the pages as they are now were saved.
+    pub fn forget_pages_touched(&mut self) {
+        self.host.touched = false;
     }
 
     /// `kexec_op(cmd, arg)` from a guest of width `abi`: [`Kexec::hypercall`] on this

@@ -12,7 +12,8 @@ use crate::host::HostError;
 pub const SIM_PAGE: u64 = 4096;
 
 /// `SIM_PAGE` as a length.
-const PAGE_LEN: usize = 4096;
+pub const SIM_PAGE_LEN: usize = 4096;
+use SIM_PAGE_LEN as PAGE_LEN;
 const _: () = assert!(PAGE_LEN as u64 == SIM_PAGE);
 
 /// Sparse bytes keyed by address: only pages with a non-zero byte are stored, so zeroing
@@ -66,6 +67,26 @@ impl PageMap {
     /// The addresses of the stored pages, ascending.
     pub fn page_addrs(&self) -> impl Iterator<Item = u64> + '_ {
         self.pages.keys().copied()
+    }
+
+    /// The stored pages with their addresses, ascending.
+    pub fn pages(&self) -> impl Iterator<Item = (u64, &[u8; PAGE_LEN])> + '_ {
+        self.pages.iter().map(|(&addr, page)| (addr, &**page))
+    }
+
+    /// Stores `page` at `addr` (a multiple of [`SIM_PAGE`]), replacing what was there;
+    /// a page of zeros is not stored. Returns `false`, storing nothing, for an address
+    /// that is not a page's.
+    pub fn insert_page(&mut self, addr: u64, page: Box<[u8; PAGE_LEN]>) -> bool {
+        if addr % SIM_PAGE != 0 {
+            return false;
+        }
+        if page.iter().any(|&b| b != 0) {
+            self.pages.insert(addr, page);
+        } else {
+            self.pages.remove(&addr);
+        }
+        true
     }
 
     /// Every byte zero again.

@@ -333,7 +333,8 @@ fn sim_dump(path: &Path, type_: KexecType, maddr: u64, len: u64) -> Result<(), F
             "--maddr {maddr:#x} --len {len:#x} runs past the top of the address space"
         )));
     }
-    let sim = SimTransport::open(path)?;
+    let mut sim = SimTransport::open(path)?;
+    sim.load_pages()?;
     let mut chunk = vec![0u8; 1 << 16];
     let mut at = maddr;
     let mut left = len;
