@@ -23,6 +23,16 @@ extern "C" {
 #endif
 
 /**
+ * xen_kexec_host_t.profile: this crate's rules (16 segments, a non-zero _pad refused).
+ */
+#define XEN_KEXEC_RULES_STRICT 0
+
+/**
+ * xen_kexec_host_t.profile: Xen's answers (at most 15 segments, _pad ignored).
+ */
+#define XEN_KEXEC_RULES_XEN 1
+
+/**
  * Copies len bytes from guest address guest_addr to dst. Returns 0 when all len bytes
  * were copied, nonzero on a fault.
  */
@@ -83,6 +93,11 @@ struct xen_kexec_host {
      * Its size; 0 when no crash region is reserved.
      */
     uint64_t crash_size;
+    /**
+     * Which rules: XEN_KEXEC_RULES_STRICT (0, the default) or XEN_KEXEC_RULES_XEN (at
+     * most 15 segments and _pad ignored, as Xen's own kexec_load).
+     */
+    uint64_t profile;
 };
 
 /**

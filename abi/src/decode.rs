@@ -290,9 +290,10 @@ impl ValidatedLoad {
             GuestAbi::X86_32 => read_object::<x86_32::KexecLoad, M>(mem, arg).map(Into::into),
         };
         let checked = header.map_err(Error::from).and_then(|load| {
-            let count = check_count(load.nr_segments)?;
+            let count = check_count(load.nr_segments, host.profile)?;
             #[allow(clippy::used_underscore_binding)] // Xen's name for the reserved byte
-            let fields = (load.type_, load._pad, load.arch, load.entry_maddr);
+            let pad = host.profile.reserved(load._pad);
+            let fields = (load.type_, pad, load.arch, load.entry_maddr);
             self.decode_in_place(mem, abi, host, fields, load.segments.addr(abi), count)
         });
         if checked.is_err() {

@@ -164,6 +164,54 @@ mod tests {
     }
 }
 
+/// Which statement of the load rules a host follows. [`Strict`](Self::Strict), the
+/// default, is this crate's: Xen's rules with Xen's weaknesses fixed.
+/// [`Xen`](Self::Xen) keeps the two departures that would make a hypervisor answer
+/// differently from Xen's C to callers Xen accepts today, for Xen itself when it calls
+/// this crate (see `xen/README.md`):
+///
+/// - at most 15 segments, as Xen's `nr_segments >= KEXEC_SEGMENT_MAX` test; 16 is
+///   refused (`EINVAL`, [`Error::TooManySegments`](crate::Error::TooManySegments));
+/// - the reserved `_pad` byte is ignored, as Xen does: libxenctrl's `xc_kexec_load` never
+///   writes it, so it holds whatever the hypercall buffer held.
+///
+/// Every other rule (the wrap check, the crash entry inside the region, the order of the
+/// rules) is the same in both.
+///
+/// ```
+/// use xen_kexec_abi::host::RuleProfile;
+/// assert_eq!(RuleProfile::Strict.max_segments(), 16);
+/// assert_eq!(RuleProfile::Xen.max_segments(), 15);
+/// assert_eq!(RuleProfile::Xen.reserved(0xff), 0); // ignored
+/// assert_eq!(RuleProfile::Strict.reserved(0xff), 0xff); // refused by the rules
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RuleProfile {
+    /// This crate's rules: 16 segments accepted, a non-zero `_pad` refused.
+    #[default]
+    Strict,
+    /// Xen's answers: at most 15 segments, `_pad` ignored.
+    Xen,
+}
+
+impl RuleProfile {
+    /// The most segments a load may have.
+    pub const fn max_segments(self) -> u32 {
+        match self {
+            RuleProfile::Strict => crate::consts::KEXEC_SEGMENT_MAX,
+            RuleProfile::Xen => crate::consts::KEXEC_SEGMENT_MAX - 1,
+        }
+    }
+
+    /// The reserved byte the rules check: `pad` itself, or 0 where it is ignored.
+    pub const fn reserved(self, pad: u8) -> u8 {
+        match self {
+            RuleProfile::Strict => pad,
+            RuleProfile::Xen => 0,
+        }
+    }
+}
+
 /// The host facts the load rules need, supplied by the hypervisor.
 ///
 /// ```
@@ -178,14 +226,30 @@ pub struct HostDescription {
     /// The machine range reserved for the crash image (Xen's `kexec_crash_area`), or
     /// `None` when the host reserves none: every crash load is then refused.
     pub crash_region: Option<MachineRange>,
+    /// Which statement of the rules to apply ([`RuleProfile::Strict`] unless the host is
+    /// Xen itself).
+    pub profile: RuleProfile,
 }
 
 impl HostDescription {
-    /// An x86 host (4 KiB pages) with the given crash region.
+    /// An x86 host (4 KiB pages) with the given crash region, under the strict rules.
     pub const fn x86(crash_region: Option<MachineRange>) -> HostDescription {
         HostDescription {
             page_size: PageSize::X86,
             crash_region,
+            profile: RuleProfile::Strict,
         }
+    }
+
+    /// This host under `profile`.
+    ///
+    /// ```
+    /// use xen_kexec_abi::host::{HostDescription, RuleProfile};
+    /// let xen = HostDescription::x86(None).with_profile(RuleProfile::Xen);
+    /// assert_eq!(xen.profile.max_segments(), 15);
+    /// ```
+    #[must_use]
+    pub const fn with_profile(self, profile: RuleProfile) -> HostDescription {
+        HostDescription { profile, ..self }
     }
 }

@@ -11,6 +11,7 @@
 //! cmd = "KEXEC_CMD_kexec_load"                # a C name or a number
 //! arg = "0x10000"                             # numbers: TOML integers or "0x..." strings
 //! crash_region = ["0x1000000", "0x1000000"]   # optional: start, size
+//! rules = "xen"                               # optional: the host's rule profile (default "strict")
 //! expect.ok = { load = { ... } }              # the decoded operation's JSON, or:
 //! # expect.errno = "EINVAL"  with  expect.error = { too_many_segments = { ... } }
 //!
@@ -36,7 +37,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{Copying, GuestRegion, SparseMemory};
-use xen_kexec_abi::host::{HostDescription, MachineRange};
+use xen_kexec_abi::host::{HostDescription, MachineRange, RuleProfile};
 use xen_kexec_abi::{layout, x86_32, x86_64, Error, GuestAbi, KexecCmd};
 use zerocopy::FromBytes;
 
@@ -161,6 +162,10 @@ pub struct Case {
     /// The host's crash region: start and size.
     #[serde(default)]
     pub crash_region: Option<[Num; 2]>,
+    /// The host's rule profile: `"strict"` (the default) or `"xen"`
+    /// ([`RuleProfile::Xen`]).
+    #[serde(default)]
+    pub rules: Option<String>,
     /// For get_range: the hypervisor's answer, `[size, start]`, to write back; the
     /// expected `ok` is then `{ written = <the guest's structure read back> }`.
     #[serde(default)]
@@ -346,7 +351,12 @@ impl Case {
                     .ok_or_else(|| format!("case {}: crash region wraps", self.name))?,
             ),
         };
-        Ok(HostDescription::x86(crash))
+        let profile = match self.rules.as_deref() {
+            None | Some("strict") => RuleProfile::Strict,
+            Some("xen") => RuleProfile::Xen,
+            Some(other) => return Err(format!("case {}: unknown rules {other:?}", self.name)),
+        };
+        Ok(HostDescription::x86(crash).with_profile(profile))
     }
 
     /// The expected outcome.

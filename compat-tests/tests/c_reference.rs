@@ -11,7 +11,7 @@ use compat_tests::c_reference::{CReference, RefLoad};
 use proptest::prelude::*;
 use xen_kexec_abi::decode;
 use xen_kexec_abi::guest_mem::FlatMemory;
-use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
+use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize, RuleProfile};
 use xen_kexec_abi::load::ValidatedLoad;
 use xen_kexec_abi::{EntryMode, Error, GuestAbi, KexecType};
 
@@ -104,7 +104,7 @@ fn a_host() -> impl Strategy<Value = HostDescription> {
     prop_oneof![
         4 => Just(host()),
         1 => Just(HostDescription::x86(None)),
-        1 => Just(HostDescription { page_size: PageSize::new(0x2000).expect("2^13"), crash_region: MachineRange::new(CRASH_BASE, CRASH_SIZE) }),
+        1 => Just(HostDescription { page_size: PageSize::new(0x2000).expect("2^13"), crash_region: MachineRange::new(CRASH_BASE, CRASH_SIZE), profile: RuleProfile::Strict }),
         1 => Just(HostDescription::x86(MachineRange::new(CRASH_BASE + 0x2000, 0x4000))),
     ]
 }

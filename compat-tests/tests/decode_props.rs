@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::encode::{EncodeError, HandleField};
 use xen_kexec_abi::guest_mem::{Copying, GuestRegion, SparseMemory};
-use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
+use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize, RuleProfile};
 use xen_kexec_abi::layout;
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
 use xen_kexec_abi::{
@@ -114,6 +114,7 @@ fn host() -> impl Strategy<Value = HostDescription> {
     (page, region).prop_map(|(page_size, crash_region)| HostDescription {
         page_size,
         crash_region,
+        profile: RuleProfile::Strict,
     })
 }
 

@@ -29,7 +29,7 @@ static int copy_from(void *ctx, void *dst, uint64_t addr, size_t len)
 static int kexec_load(unsigned int guest_bits, uint64_t arg)
 {
     xen_kexec_guest_t guest = {0, NULL, copy_from, NULL};
-    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000}; /* kexec_crash_area */
+    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000, XEN_KEXEC_RULES_STRICT}; /* kexec_crash_area */
     xen_kexec_op_t op;
     char why[128];
     uint32_t i;
@@ -62,7 +62,7 @@ int main(void)
 {
     /* The toolstack's side (libxenctrl): a crash load from a 32-bit dom0, encoded into
      * its memory: the load structure at 0x1000, the segment array at 0x2000. */
-    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000};
+    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000, XEN_KEXEC_RULES_STRICT};
     xen_kexec_plain_segment_t segs[2] = {{0x8000, 0x1800, 0x20000000, 0x2000},
                                          {0, 0, 0x20100000, 0x100000}};
     if (xen_kexec_encode_load(32, &host, 1 /* KEXEC_TYPE_CRASH */, 62 /* EM_X86_64 */,

@@ -12,13 +12,16 @@ use xen_kexec_abi::decode::{decode, load_into, LoadSlot, Operation};
 use xen_kexec_abi::encode::EncodeError;
 use xen_kexec_abi::get_range::RangeQuery;
 use xen_kexec_abi::guest_mem::GuestMemory;
-use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
+use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize, RuleProfile};
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
 use xen_kexec_abi::{
     x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
 };
 
-use crate::types::{xen_kexec_host_t, xen_kexec_op_t, xen_kexec_plain_segment_t};
+use crate::types::{
+    xen_kexec_host_t, xen_kexec_op_t, xen_kexec_plain_segment_t, XEN_KEXEC_RULES_STRICT,
+    XEN_KEXEC_RULES_XEN,
+};
 
 // Functions rather than constants: cbindgen reads this file for the header and warns
 // about every constant that is not `pub`.
@@ -59,6 +62,8 @@ pub(crate) enum Refusal {
     Bits(c_uint),
     /// A page size that is not a power of two.
     PageSize(u64),
+    /// A host profile that is neither `XEN_KEXEC_RULES_STRICT` nor `XEN_KEXEC_RULES_XEN`.
+    Profile(u64),
     /// A crash region whose end wraps past 2^64.
     CrashRegionWraps {
         /// `crash_start`.
@@ -102,6 +107,26 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// The name of the rule broken: the abi crate's for a load rule, the variant's name
+    /// for an unusable argument. The whole reason of the Xen build.
+    #[cfg_attr(not(xen_kexec_rule_names), allow(dead_code))] // reason: used by the Xen build only; tested in every build
+    pub(crate) const fn rule(&self) -> &'static str {
+        match self {
+            Refusal::Rule(e) => e.rule(),
+            Refusal::Encode(e) => e.rule(),
+            Refusal::NoCForm { .. } => "NoCForm",
+            Refusal::Null(_) => "Null",
+            Refusal::EmptyReasonBuffer => "EmptyReasonBuffer",
+            Refusal::Bits(_) => "Bits",
+            Refusal::PageSize(_) => "PageSize",
+            Refusal::Profile(_) => "Profile",
+            Refusal::CrashRegionWraps { .. } => "CrashRegionWraps",
+            Refusal::NotGetRange { .. } => "NotGetRange",
+        }
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -118,6 +143,7 @@ impl fmt::Display for Refusal {
             Refusal::PageSize(size) => {
                 write!(f, "host page_size {size:#x} is not a power of two")
             }
+            Refusal::Profile(p) => write!(f, "host profile {p} is not a rule profile"),
             Refusal::CrashRegionWraps { start, size } => write!(
                 f,
                 "host crash region {start:#x} + {size:#x} wraps past 2^64"
@@ -153,9 +179,15 @@ pub(crate) fn host_description(host: &xen_kexec_host_t) -> Result<HostDescriptio
             },
         )?)
     };
+    let profile = match host.profile {
+        XEN_KEXEC_RULES_STRICT => RuleProfile::Strict,
+        XEN_KEXEC_RULES_XEN => RuleProfile::Xen,
+        other => return Err(Refusal::Profile(other)),
+    };
     Ok(HostDescription {
         page_size,
         crash_region,
+        profile,
     })
 }
 
@@ -344,6 +376,7 @@ fn copy_out<B: ByteSlot>(out: &mut [B], bytes: &[u8]) {
 
 /// Writes `reason` to `out` as a NUL-terminated string, truncated to fit (`out` holds at
 /// least the NUL: the caller refuses a zero length).
+#[cfg(not(xen_kexec_rule_names))]
 pub(crate) fn write_reason<B: ByteSlot>(out: &mut [B], reason: &dyn fmt::Display) {
     let mut writer = Truncating { out, len: 0 };
     // The writer never fails; it stops copying when full.
@@ -354,13 +387,29 @@ pub(crate) fn write_reason<B: ByteSlot>(out: &mut [B], reason: &dyn fmt::Display
     }
 }
 
+/// The reason of the Xen build (`--cfg xen_kexec_rule_names`, see `xen/README.md`): the
+/// name of the rule broken (`""` on success), copied byte by byte. No `core::fmt`, so no
+/// formatter vtable: the object then has no indirect branch but the guest's copy
+/// callbacks, which a CET-IBT hypervisor (Xen's `CONFIG_XEN_IBT`) needs.
+#[cfg(xen_kexec_rule_names)]
+pub(crate) fn write_reason<B: ByteSlot>(out: &mut [B], rule: &'static str) {
+    let room = out.len().saturating_sub(1);
+    let n = room.min(rule.len());
+    copy_out(out.get_mut(..n).unwrap_or_default(), rule.as_bytes());
+    if let Some(nul) = out.get_mut(n) {
+        nul.set(0);
+    }
+}
+
 /// A `fmt::Write` into a byte buffer that keeps its last byte for the NUL and drops
 /// whatever does not fit.
+#[cfg(not(xen_kexec_rule_names))]
 struct Truncating<'a, B> {
     out: &'a mut [B],
     len: usize,
 }
 
+#[cfg(not(xen_kexec_rule_names))]
 impl<B: ByteSlot> fmt::Write for Truncating<'_, B> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let room = self.out.len().saturating_sub(1);
@@ -408,6 +457,7 @@ mod tests {
             page_size: 4096,
             crash_start: u64::MAX - 0xfff,
             crash_size: 0x2000,
+            profile: XEN_KEXEC_RULES_STRICT,
         };
         assert!(matches!(
             host_description(&wraps),
@@ -423,7 +473,50 @@ mod tests {
             page_size: 4096,
             crash_start: 0x1000_0000,
             crash_size: 0,
+            profile: XEN_KEXEC_RULES_STRICT,
         };
         assert_eq!(host_description(&host).map(|h| h.crash_region), Ok(None));
+    }
+
+    /// The C host's `profile` selects the rules: 0 the strict ones (the default of a
+    /// zeroed host), 1 Xen's, anything else is an unusable argument (`EINVAL`).
+    #[test]
+    fn host_profile_selects_the_rules_and_refuses_unknown_values() {
+        let strict = xen_kexec_host_t {
+            page_size: 4096,
+            ..xen_kexec_host_t::default()
+        };
+        let xen = xen_kexec_host_t {
+            profile: XEN_KEXEC_RULES_XEN,
+            ..strict
+        };
+        let bad = xen_kexec_host_t {
+            profile: 2,
+            ..strict
+        };
+        assert_eq!(
+            host_description(&strict).map(|h| h.profile),
+            Ok(RuleProfile::Strict)
+        );
+        assert_eq!(
+            host_description(&xen).map(|h| h.profile),
+            Ok(RuleProfile::Xen)
+        );
+        assert_eq!(host_description(&bad), Err(Refusal::Profile(2)));
+        assert_eq!(Refusal::Profile(2).ret(), -Errno::EINVAL.0);
+        assert_eq!(
+            Refusal::Profile(2).to_string(),
+            "host profile 2 is not a rule profile"
+        );
+    }
+
+    /// The Xen build's reason (`--cfg xen_kexec_rule_names`) is the rule's name: the abi
+    /// crate's own for a load rule, the variant's for an unusable argument.
+    #[test]
+    fn rule_names_are_the_abi_rule_or_the_refusal_variant() {
+        let rule = Refusal::Rule(Error::TooManySegments { nr: 16 });
+        assert_eq!(rule.rule(), "TooManySegments");
+        assert_eq!(Refusal::Profile(2).rule(), "Profile");
+        assert_eq!(Refusal::Null("op").rule(), "Null");
     }
 }

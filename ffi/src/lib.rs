@@ -28,7 +28,7 @@
 //! ```
 //! use xen_kexec_ffi::{xen_kexec_encode_load, xen_kexec_host_t, xen_kexec_plain_segment_t};
 //!
-//! let host = xen_kexec_host_t { page_size: 4096, crash_start: 0, crash_size: 0 };
+//! let host = xen_kexec_host_t { page_size: 4096, crash_start: 0, crash_size: 0, profile: 0 };
 //! let seg = xen_kexec_plain_segment_t {
 //!     buf: 0x8000, buf_size: 0x800, dest_maddr: 0x10_0000, dest_size: 0x1000,
 //! };

@@ -96,13 +96,19 @@ fn finish(result: Result<(), Refusal>, why: Option<&mut [MaybeUninit<u8>]>) -> c
     match result {
         Ok(()) => {
             if let Some(why) = why {
+                #[cfg(not(xen_kexec_rule_names))]
                 api::write_reason(why, &"");
+                #[cfg(xen_kexec_rule_names)]
+                api::write_reason(why, "");
             }
             0
         }
         Err(refusal) => {
             if let Some(why) = why {
+                #[cfg(not(xen_kexec_rule_names))]
                 api::write_reason(why, &refusal);
+                #[cfg(xen_kexec_rule_names)]
+                api::write_reason(why, refusal.rule());
             }
             refusal.ret()
         }

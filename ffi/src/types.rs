@@ -59,7 +59,15 @@ pub struct xen_kexec_host {
     pub crash_start: u64,
     /// Its size; 0 when no crash region is reserved.
     pub crash_size: u64,
+    /// Which rules: XEN_KEXEC_RULES_STRICT (0, the default) or XEN_KEXEC_RULES_XEN (at
+    /// most 15 segments and _pad ignored, as Xen's own kexec_load).
+    pub profile: u64,
 }
+
+/// xen_kexec_host_t.profile: this crate's rules (16 segments, a non-zero _pad refused).
+pub const XEN_KEXEC_RULES_STRICT: u64 = 0;
+/// xen_kexec_host_t.profile: Xen's answers (at most 15 segments, _pad ignored).
+pub const XEN_KEXEC_RULES_XEN: u64 = 1;
 
 /// What the load rules need to know about the host.
 pub type xen_kexec_host_t = xen_kexec_host;

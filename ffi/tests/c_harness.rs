@@ -27,7 +27,7 @@ use compat_tests::encode_case::{decode_encoded, LOAD_ADDR};
 use compat_tests::manifest;
 use xen_kexec_abi::decode::{decode, Operation};
 use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
-use xen_kexec_abi::host::HostDescription;
+use xen_kexec_abi::host::{HostDescription, RuleProfile};
 use xen_kexec_abi::load::{LoadRequest, Segment};
 use xen_kexec_abi::{
     x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
@@ -246,12 +246,16 @@ fn every_manifest_case_decodes_in_c_as_in_rust() {
         };
         writeln!(
             input,
-            "decode {} {} {cmd:x} {arg:x} {:x} {:x} {:x} {} {size:x} {start:x} {}",
+            "decode {} {} {cmd:x} {arg:x} {:x} {:x} {:x} {:x} {} {size:x} {start:x} {}",
             case.name,
             if abi == GuestAbi::X86_32 { 32 } else { 64 },
             host.page_size.get(),
             crash.0,
             crash.1,
+            match host.profile {
+                RuleProfile::Strict => xen_kexec_ffi::types::XEN_KEXEC_RULES_STRICT,
+                RuleProfile::Xen => xen_kexec_ffi::types::XEN_KEXEC_RULES_XEN,
+            },
             u8::from(case.answer.is_some()),
             copies.len()
         )

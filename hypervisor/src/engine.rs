@@ -95,6 +95,7 @@ impl TryFrom<ImageRepr> for Image {
         let structural = xen_kexec_abi::host::HostDescription {
             page_size: xen_kexec_abi::host::PageSize::new(1).ok_or("page size 1")?,
             crash_region: xen_kexec_abi::host::MachineRange::new(0, u64::MAX),
+            profile: xen_kexec_abi::host::RuleProfile::Strict,
         };
         let load = repr
             .load

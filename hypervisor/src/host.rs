@@ -9,7 +9,7 @@
 
 use core::fmt;
 
-use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize};
+use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize, RuleProfile};
 use xen_kexec_abi::{Errno, KexecRangeKind};
 
 use crate::engine::Image;
@@ -207,12 +207,19 @@ pub trait Host {
     /// in-progress state.
     fn enter(&mut self, image: &Image) -> Result<(), HostError>;
 
-    /// The facts the load rules check against: [`page_size`](Self::page_size) and
-    /// [`crash_region`](Self::crash_region).
+    /// Which statement of the load rules this host follows: the strict rules unless it
+    /// overrides this (Xen itself would answer [`RuleProfile::Xen`]).
+    fn rule_profile(&self) -> RuleProfile {
+        RuleProfile::Strict
+    }
+
+    /// The facts the load rules check against: [`page_size`](Self::page_size),
+    /// [`crash_region`](Self::crash_region) and [`rule_profile`](Self::rule_profile).
     fn description(&self) -> HostDescription {
         HostDescription {
             page_size: self.page_size(),
             crash_region: self.crash_region(),
+            profile: self.rule_profile(),
         }
     }
 }

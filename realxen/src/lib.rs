@@ -27,6 +27,7 @@ pub mod run;
 pub mod scenario;
 pub mod serial;
 pub mod toolstack;
+pub mod xen_rust;
 
 /// Why the run could not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]

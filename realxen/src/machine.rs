@@ -41,6 +41,8 @@ pub struct Machine {
     pub dom0_mem_mib: u64,
     /// The crash region Xen reserves (`crashkernel=SIZE@START`), both whole MiB.
     pub crash: Region,
+    /// More of Xen's command line (the xen-with-rust boots' options), or "".
+    pub xen_extra: &'static str,
 }
 
 /// The machine of every boot: 1 GiB, one CPU, dom0 with 384 MiB, 64 MiB of crash region at
@@ -53,6 +55,7 @@ pub const MACHINE: Machine = Machine {
         start: 512 * MIB,
         size: 64 * MIB,
     },
+    xen_extra: "",
 };
 
 // `crashkernel=` takes whole MiB.
@@ -71,12 +74,17 @@ impl Machine {
     /// Xen's command line: COM1 console, dom0's memory, the crash region (whole MiB, asserted at
     /// compile time for [`MACHINE`]), and no reboot when dom0 crashes (so a failing boot ends and its log says why).
     pub fn xen_cmdline(&self) -> String {
-        format!(
+        let line = format!(
             "console=com1 com1=115200,8n1 dom0_mem={}M crashkernel={}M@{}M noreboot",
             self.dom0_mem_mib,
             self.crash.size / MIB,
             self.crash.start / MIB
-        )
+        );
+        if self.xen_extra.is_empty() {
+            line
+        } else {
+            format!("{line} {}", self.xen_extra)
+        }
     }
 
     /// QEMU's arguments to boot `xen` (the multiboot image) with the dom0 `kernel` and

@@ -19,6 +19,7 @@ use crate::qemu::{self, End};
 use crate::scenario::{self, Arg, Build, Outcome, Scenario, Verdict};
 use crate::serial::{self, Log};
 use crate::toolstack::{self, Observed};
+use crate::xen_rust;
 use crate::Problem;
 
 /// How long one boot may take before it is killed and fails.
@@ -161,6 +162,12 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     boots.extend(linux_boots(&files)?);
     boots.extend(kdump_boots(paths, &files, machine)?);
+    let mut xen_rust_info = None;
+    match xen_rust_boots(paths, &work, machine, &scenarios, &[&image32, &image64]) {
+        Ok(more) => boots.extend(more),
+        Err(Ok(why)) => xen_rust_info = Some(format!("xen-with-rust: NOT RUN ({why})")),
+        Err(Err(e)) => return Err(Problem::Fail(e)),
+    }
 
     // REALXEN_ONLY=kdump,linux-default runs only the boots named (by hand, e.g. to repeat
     // one scenario); the verdict then covers only those, and the harness check fails.
@@ -216,6 +223,8 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     judge_linux(&mut report);
     judge_kdump(&mut report, machine, &files.kexec_tools);
+    judge_xen_rust(&mut report);
+    report.info.extend(xen_rust_info);
     Ok(report)
 }
 
@@ -254,6 +263,8 @@ struct BootPlan {
     stop: Option<&'static str>,
     /// The machine, when not the run's.
     machine: Option<Machine>,
+    /// Xen (decompressed), when not the run's Debian build.
+    xen: Option<PathBuf>,
     /// dom0's shell lines before and after the steps.
     around: (String, String),
     /// Serial lines whose first appearance is timed.
@@ -269,6 +280,7 @@ impl BootPlan {
             root_files: Vec::new(),
             stop: None,
             machine: None,
+            xen: None,
             around: (String::new(), String::new()),
             watch: Vec::new(),
         }
@@ -717,11 +729,11 @@ fn boot(plan: &BootPlan, setup: &Setup<'_>) -> Result<BootReport, String> {
     let initramfs = work.join(format!("{name}.cpio"));
     fs::write(&initramfs, archive.finish()).map_err(|e| format!("{}: {e}", initramfs.display()))?;
     let log_path = logs.join(format!("{name}.log"));
-    let args = plan
-        .machine
-        .as_ref()
-        .unwrap_or(machine)
-        .qemu_args(xen, kernel, &initramfs)?;
+    let args = plan.machine.as_ref().unwrap_or(machine).qemu_args(
+        plan.xen.as_deref().unwrap_or(xen),
+        kernel,
+        &initramfs,
+    )?;
     let (run, seen) = qemu::run_watching(&args, &log_path, BOOT_LIMIT, plan.stop, &plan.watch)?;
     let text = fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log = serial::parse(&String::from_utf8_lossy(&text))
@@ -985,6 +997,65 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(s, "error: {e}");
     }
     s
+}
+
+/// The xen-with-rust boots (`xen_rust`): the patched Xen in compare and in enforce mode,
+/// Debian's Xen as the stock one. `Err(Ok(why))` when the patched Xen cannot be built here.
+fn xen_rust_boots(
+    paths: &Paths,
+    work: &Path,
+    machine: &Machine,
+    scenarios: &[Scenario],
+    images: &[&Image],
+) -> Result<Vec<BootPlan>, Result<String, String>> {
+    let patched_gz = xen_rust::patched_xen(&paths.repo)?;
+    let patched = work.join("xen-with-rust");
+    unpack_xen(&patched_gz, &patched).map_err(Err)?;
+    let rawkexec = xen_rust::rawkexec(&paths.repo, work).map_err(Err)?;
+    let line = xen_rust::dom0_line(machine.crash.start);
+    // The standard steps: the crash-cycle scenario (judged in the scenarios boot; here
+    // only Xen's verdict on its load is).
+    let standard: Vec<Scenario> = scenarios
+        .iter()
+        .filter(|s| s.name == "crash-cycle")
+        .cloned()
+        .collect();
+    let plan = |name: &str, xen: Option<PathBuf>, extra: &'static str, steps| BootPlan {
+        root_files: vec![(xen_rust::RAWKEXEC.to_owned(), rawkexec.clone())],
+        machine: Some(Machine {
+            xen_extra: extra,
+            ..*machine
+        }),
+        xen,
+        around: (String::new(), line.clone()),
+        ..BootPlan::plain(name.to_owned(), steps)
+    };
+    Ok(vec![
+        plan(
+            xen_rust::COMPARE,
+            Some(patched.clone()),
+            xen_rust::LOGLVL,
+            scenario_steps(&standard, images),
+        ),
+        plan(
+            xen_rust::ENFORCE,
+            Some(patched),
+            "guest_loglvl=all kexec-rust-enforce",
+            Vec::new(),
+        ),
+        plan(xen_rust::STOCK, None, xen_rust::LOGLVL, Vec::new()),
+    ])
+}
+
+fn judge_xen_rust(report: &mut Report) {
+    for name in [xen_rust::COMPARE, xen_rust::ENFORCE, xen_rust::STOCK] {
+        let Some(b) = report.boots.iter().find(|b| b.name == name) else {
+            continue;
+        };
+        let text = fs::read(&b.log_path).unwrap_or_default();
+        let verdicts = xen_rust::judge(name, &String::from_utf8_lossy(&text), &kept(b));
+        report.verdicts.push((name.to_owned(), verdicts));
+    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ _xen__kexec() {
             return 0
             ;;
         xen__subcmd__kexec__subcmd__decode)
-            opts="-h --guest --cmd --arg --mem --crash-region --help"
+            opts="-h --guest --cmd --arg --mem --crash-region --rules --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -154,6 +154,10 @@ _xen__kexec() {
                     ;;
                 --crash-region)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -W "strict xen" -- "${cur}"))
                     return 0
                     ;;
                 *)

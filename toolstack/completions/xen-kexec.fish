@@ -83,7 +83,9 @@ complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -l cmd -d 'T
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -l arg -d 'The guest address of the argument structure (decimal or 0x hex)' -r
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -l mem -d 'Guest memory: the bytes of FILE at guest address ADDR. Repeat for more regions; regions must not overlap' -r
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -l crash-region -d 'The host\'s crash region, START:SIZE (each decimal or 0x hex). Without it the host has none, and every crash-image load is refused' -r
-complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -s h -l help -d 'Print help'
+complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -l rules -d 'The rules to decode by: this crate\'s (`strict`), or Xen\'s answers (`xen`: at most 15 segments, the reserved `_pad` byte ignored), as Xen itself calls the decoder' -r -f -a "strict\t'`RuleProfile::Strict`: 16 segments accepted, a non-zero `_pad` refused'
+xen\t'`RuleProfile::Xen`: at most 15 segments, `_pad` ignored'"
+complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand sim; and not __fish_seen_subcommand_from init dump help" -s h -l help -d 'Print help'
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand sim; and not __fish_seen_subcommand_from init dump help" -f -a "init" -d 'Create (or reset) a simulated host in the file PATH'
 complete -c xen-kexec -n "__fish_xen_kexec_using_subcommand sim; and not __fish_seen_subcommand_from init dump help" -f -a "dump" -d 'Raw bytes to stdout: what the loaded image of the type finds at machine addresses [ADDR, ADDR + N) when entered'

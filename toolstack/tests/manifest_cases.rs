@@ -39,6 +39,9 @@ fn every_decode_case_gives_its_outcome_through_xen_kexec_decode() {
             cmd.arg("--crash-region")
                 .arg(format!("{start:#x}:{size:#x}"));
         }
+        if let Some(rules) = &case.rules {
+            cmd.args(["--rules", rules]);
+        }
         let out = cmd.output().expect("run xen-kexec decode");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);

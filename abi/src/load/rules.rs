@@ -13,7 +13,7 @@
 //!    `nr_segments <= KEXEC_SEGMENT_MAX`, else `EINVAL` ([`Error::TooManySegments`]);
 //!    then the segment array is copied (`EFAULT`). **Departure**: Xen tests
 //!    `nr_segments >= KEXEC_SEGMENT_MAX` and so refuses the maximum itself; 16 segments
-//!    are accepted here.
+//!    are accepted here ([`RuleProfile::Xen`]: 15 at most, as Xen).
 //! 1. `type` is `KEXEC_TYPE_DEFAULT` or `KEXEC_TYPE_CRASH`, else `EINVAL`
 //!    ([`Error::UnknownType`]).
 //! 2. For a crash image (`kimage_crash_alloc`):
@@ -57,7 +57,8 @@
 //!    now is the only way to keep it usable. It is checked after all of Xen's rules, so
 //!    it never changes which errno Xen's rules give. The cost: a caller that leaves the
 //!    byte uninitialised, which Xen tolerates, is refused here; the encoder in
-//!    [`crate::encode`] always writes zero. (The upper 4 bytes of a 32-bit guest's
+//!    [`crate::encode`] always writes zero. [`RuleProfile::Xen`] ignores the byte, as
+//!    Xen: libxenctrl never writes it. (The upper 4 bytes of a 32-bit guest's
 //!    handles are not reserved bytes but the rest of a union, and stay ignored: see
 //!    [`crate::GuestHandle64`].)
 //!
@@ -71,11 +72,10 @@
 //! The page size and the crash region come from the [`HostDescription`], never from a
 //! global.
 
-use crate::consts::KEXEC_SEGMENT_MAX;
 use crate::entry::EntryMode;
 use crate::enums::{ElfMachine, KexecType};
 use crate::error::{DestBound, Error};
-use crate::host::{HostDescription, PageSize};
+use crate::host::{HostDescription, PageSize, RuleProfile};
 
 use super::types::{LoadRequest, Segment, ValidatedLoad, CAPACITY};
 
@@ -175,9 +175,10 @@ pub(super) const fn check_arch(arch: ElfMachine) -> Result<EntryMode, Error> {
 /// Rule 0: at most `KEXEC_SEGMENT_MAX` segments; gives the count.
 ///
 /// Departure from Xen: Xen refuses `nr_segments >= KEXEC_SEGMENT_MAX`, so a load of
-/// exactly the maximum, 16, fails there. The maximum is a maximum: 16 is accepted here.
-pub(crate) fn check_count(nr_segments: u32) -> Result<usize, Error> {
-    if nr_segments <= KEXEC_SEGMENT_MAX {
+/// exactly the maximum, 16, fails there. The maximum is a maximum: 16 is accepted here,
+/// except under [`RuleProfile::Xen`], which answers as Xen (at most 15).
+pub(crate) fn check_count(nr_segments: u32, profile: RuleProfile) -> Result<usize, Error> {
+    if nr_segments <= profile.max_segments() {
         usize::try_from(nr_segments).map_err(|_| Error::TooManySegments { nr: nr_segments })
     } else {
         Err(Error::TooManySegments { nr: nr_segments })

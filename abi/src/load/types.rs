@@ -15,6 +15,7 @@ use crate::host::HostDescription;
 use crate::layout::size_of_return;
 use crate::x86_64;
 
+use super::rules::check_count;
 use super::sweep::check_rules;
 
 /// The capacity of a [`SegmentList`]: `KEXEC_SEGMENT_MAX`.
@@ -305,6 +306,9 @@ impl LoadRequest {
     /// # Errors
     /// The first rule broken, in the order listed there.
     pub fn validate(&self, host: &HostDescription) -> Result<ValidatedLoad, Error> {
+        // At most 16 segments fit in the list; the Xen profile allows 15.
+        let count = u32::try_from(self.segments.len()).unwrap_or(u32::MAX);
+        check_count(count, host.profile)?;
         let entry_mode = check_rules(self, host, 0)?;
         Ok(ValidatedLoad {
             type_: self.type_,

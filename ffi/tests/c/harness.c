@@ -145,9 +145,9 @@ static void decode_case(char *line)
     xen_kexec_op_t op;
     struct memory m;
     sscanf(line, "decode %127s %u %" SCNx32 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64
-                 " %u %" SCNx64 " %" SCNx64 " %u",
+                 " %" SCNx64 " %u %" SCNx64 " %" SCNx64 " %u",
            name, &bits, &cmd, &arg, &host.page_size, &host.crash_start, &host.crash_size,
-           &answer, &size, &start, &nregions);
+           &host.profile, &answer, &size, &start, &nregions);
     m.n = nregions;
     for (i = 0; i < nregions; i++)
         if (scanf(" region %" SCNx64 " %8191s", &m.r[i].addr, bytes) == 2)
@@ -184,6 +184,7 @@ static void encode_case(char *line)
                  " %" SCNx64 " %u",
            name, &bits, &host.page_size, &host.crash_start, &host.crash_size, &type, &arch,
            &entry, &segments_addr, &nr);
+    host.profile = XEN_KEXEC_RULES_STRICT;
     for (i = 0; i < nr && i < 32; i++)
         if (scanf(" seg %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64, &segs[i].buf,
                   &segs[i].buf_size, &segs[i].dest_maddr, &segs[i].dest_size) != 4)
@@ -226,7 +227,7 @@ static void errors(void)
     unsigned char status[1] = {1}, range[24] = {2};
     struct memory m;
     xen_kexec_guest_t g, bad;
-    xen_kexec_host_t h = {4096, 0, 0}, hb;
+    xen_kexec_host_t h = {4096, 0, 0, XEN_KEXEC_RULES_STRICT}, hb;
     xen_kexec_op_t op, st;
     xen_kexec_plain_segment_t seg = {0x8000, 0x800, 0x100000, 0x1000};
     unsigned char load[24], out[32];

@@ -64,7 +64,7 @@ static int copy_from(void *ctx, void *dst, uint64_t guest_addr, size_t len)
 int decode_one(void)
 {
     xen_kexec_guest_t guest = {64, 0, copy_from, 0};
-    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000};
+    xen_kexec_host_t host = {4096, 0x20000000, 0x4000000, XEN_KEXEC_RULES_STRICT};
     xen_kexec_plain_segment_t seg = {0x8000, 0x800, 0x20000000, 0x1000};
     unsigned char load[24], segs[32];
     xen_kexec_op_t op;

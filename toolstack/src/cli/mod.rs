@@ -428,6 +428,29 @@ pub struct DecodeArgs {
     /// has none, and every crash-image load is refused.
     #[arg(long, value_name = "START:SIZE", value_parser = parse_range)]
     pub crash_region: Option<MachineRange>,
+    /// The rules to decode by: this crate's (`strict`), or Xen's answers (`xen`: at most
+    /// 15 segments, the reserved `_pad` byte ignored), as Xen itself calls the decoder.
+    #[arg(long, value_enum, default_value_t = RulesArg::Strict)]
+    pub rules: RulesArg,
+}
+
+/// `--rules`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesArg {
+    /// `RuleProfile::Strict`: 16 segments accepted, a non-zero `_pad` refused.
+    Strict,
+    /// `RuleProfile::Xen`: at most 15 segments, `_pad` ignored.
+    Xen,
+}
+
+impl RulesArg {
+    /// The abi crate's profile.
+    pub fn profile(self) -> xen_kexec_abi::host::RuleProfile {
+        match self {
+            RulesArg::Strict => xen_kexec_abi::host::RuleProfile::Strict,
+            RulesArg::Xen => xen_kexec_abi::host::RuleProfile::Xen,
+        }
+    }
 }
 
 /// One `--mem ADDR=FILE`, as given.

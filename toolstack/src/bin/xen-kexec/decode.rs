@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! xen-kexec [--json] decode --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE [--mem ...]
-//!                           [--crash-region START:SIZE]
+//!                           [--crash-region START:SIZE] [--rules strict|xen]
 //! ```
 //!
 //! Each `--mem ADDR=FILE` makes the file's bytes the guest's memory at `ADDR`; every
@@ -95,7 +95,8 @@ fn decode_args(args: &DecodeArgs) -> Result<Operation, Failure> {
     let mut mem = SparseMemory::new(&mut regions)
         .map_err(|e| Failure::Usage(format!("--mem regions: {e}")))?;
     // SIZE 0 is none, as for `sim init`.
-    let host = HostDescription::x86(args.crash_region.filter(|r| r.size() != 0));
+    let host = HostDescription::x86(args.crash_region.filter(|r| r.size() != 0))
+        .with_profile(args.rules.profile());
     let cmd = KexecCmd(args.cmd);
     decode(args.guest, cmd, args.arg, &mut mem, &host)
         .map_err(|e| Failure::Refused(Refusal::from_error(cmd, &e, false)))

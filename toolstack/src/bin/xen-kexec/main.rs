@@ -14,7 +14,7 @@
 //!   exec      --type default|crash
 //!   memory-map
 //!   kexec     [kexec-tools' options] [KERNEL]   (also: the program run as `kexec`)
-//!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE]
+//!   decode    --guest x86_32|x86_64 --cmd N --arg ADDR --mem ADDR=FILE... [--crash-region START:SIZE] [--rules strict|xen]
 //!   sim init  PATH --crash-region START:SIZE [--cpus N] [--xen START:SIZE]
 //!             [--vmcoreinfo START:SIZE] [--cpu-notes START:SIZE] [--kernel x86_32|x86_64]
 //!             [--memory-map START:SIZE:KIND,...]
