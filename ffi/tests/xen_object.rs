@@ -72,7 +72,7 @@ fn relocations() -> Vec<(String, String, String)> {
     let mut section = String::new();
     for line in tool("objdump", &["-r", "-w"]).lines() {
         if let Some(s) = line.strip_prefix("RELOCATION RECORDS FOR [") {
-            section = s.trim_end_matches("]:").to_owned();
+            s.trim_end_matches("]:").clone_into(&mut section);
         } else if let [_, kind, target] = line.split_whitespace().collect::<Vec<_>>()[..] {
             if kind.starts_with("R_") {
                 out.push((section.clone(), kind.to_owned(), target.to_owned()));
@@ -179,7 +179,7 @@ fn frames() -> BTreeMap<String, (u64, Vec<String>)> {
     let mut last_was_call = false;
     for line in disassembly().lines() {
         if let Some(name) = line.strip_suffix(">:").and_then(|l| l.split_once(" <")) {
-            current = name.1.to_owned();
+            name.1.clone_into(&mut current);
             out.insert(current.clone(), (8, Vec::new()));
             continue;
         }

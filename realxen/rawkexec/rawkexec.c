@@ -16,8 +16,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <linux/types.h>
-#include <xen/privcmd.h>
+#include <linux/ioctl.h>
+
+/* Linux's <xen/privcmd.h> (its header needs Xen's own headers here). */
+struct privcmd_hypercall { uint64_t op; uint64_t arg[5]; };
+#define IOCTL_PRIVCMD_HYPERCALL _IOC(_IOC_NONE, 'P', 0, sizeof(struct privcmd_hypercall))
 
 #define HYPERVISOR_kexec_op 37
 #define KEXEC_CMD_kexec_load 4
@@ -34,7 +37,7 @@ static uint64_t crash; /* the crash region's start, from the command line */
 
 static long hypercall(uint64_t cmd, uint64_t arg)
 {
-    privcmd_hypercall_t call = { HYPERVISOR_kexec_op, { cmd, arg, 0, 0, 0 } };
+    struct privcmd_hypercall call = { HYPERVISOR_kexec_op, { cmd, arg, 0, 0, 0 } };
     long rc = ioctl(fd, IOCTL_PRIVCMD_HYPERCALL, &call);
     return rc < 0 ? -errno : rc;
 }

@@ -144,6 +144,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     debian::vmlinux(&files.vmlinuz, &vmlinux).map_err(Problem::Fail)?;
 
     let scenarios = scenario::all(machine, image32.name, image64.name);
+    let both = [&image32, &image64];
     let base = base_archive(
         &files,
         &[(Build::X86_64, &bin64), (Build::I686, &bin32)],
@@ -152,7 +153,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     .map_err(Problem::Fail)?;
     let mut boots: Vec<BootPlan> = vec![BootPlan::plain(
         "scenarios".to_owned(),
-        scenario_steps(&scenarios, &[&image32, &image64]),
+        scenario_steps(&scenarios, &both),
     )];
     for image in [&image32, &image64] {
         boots.push(BootPlan::plain(
@@ -162,19 +163,9 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     boots.extend(linux_boots(&files)?);
     boots.extend(kdump_boots(paths, &files, machine)?);
-    let mut xen_rust_info = None;
-    match xen_rust_boots(paths, &work, machine, &scenarios, &[&image32, &image64]) {
-        Ok(more) => boots.extend(more),
-        Err(Ok(why)) => xen_rust_info = Some(format!("xen-with-rust: NOT RUN ({why})")),
-        Err(Err(e)) => return Err(Problem::Fail(e)),
-    }
+    let xen_rust_info = add_xen_rust_boots(&mut boots, paths, &work, machine, &scenarios, &both)?;
 
-    // REALXEN_ONLY=kdump,linux-default runs only the boots named (by hand, e.g. to repeat
-    // one scenario); the verdict then covers only those, and the harness check fails.
-    if let Some(only) = std::env::var_os("REALXEN_ONLY") {
-        let only = only.to_string_lossy().into_owned();
-        boots.retain(|b| only.split(',').any(|n| n == b.name));
-    }
+    keep_only_named(&mut boots);
     // The boots run side by side: each is one QEMU process on its own files.
     let results: Vec<Result<BootReport, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = boots
@@ -201,6 +192,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             .collect()
     });
     let mut report = Report::default();
+    report.info.extend(xen_rust_info);
     for r in results {
         match r {
             Ok(b) => report.boots.push(b),
@@ -210,21 +202,13 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     if !report.errors.is_empty() {
         return Ok(report);
     }
-    judge_scenarios(
-        &mut report,
-        &scenarios,
-        &bin64,
-        &work,
-        machine,
-        &[&image32, &image64],
-    );
+    judge_scenarios(&mut report, &scenarios, &bin64, &work, machine, &both);
     for image in [&image32, &image64] {
         judge_entry(&mut report, image, &bin64, &work, machine);
     }
     judge_linux(&mut report);
     judge_kdump(&mut report, machine, &files.kexec_tools);
     judge_xen_rust(&mut report);
-    report.info.extend(xen_rust_info);
     Ok(report)
 }
 
@@ -997,6 +981,35 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(s, "error: {e}");
     }
     s
+}
+
+/// REALXEN_ONLY=kdump,linux-default runs only the boots named (by hand, e.g. to repeat
+/// one scenario); the verdict then covers only those, and the harness check fails.
+fn keep_only_named(boots: &mut Vec<BootPlan>) {
+    if let Some(only) = std::env::var_os("REALXEN_ONLY") {
+        let only = only.to_string_lossy().into_owned();
+        boots.retain(|b| only.split(',').any(|n| n == b.name));
+    }
+}
+
+/// Adds the xen-with-rust boots to `boots`; gives the line that says why they are not
+/// run when the patched Xen cannot be built here.
+fn add_xen_rust_boots(
+    boots: &mut Vec<BootPlan>,
+    paths: &Paths,
+    work: &Path,
+    machine: &Machine,
+    scenarios: &[Scenario],
+    images: &[&Image],
+) -> Result<Option<String>, Problem> {
+    match xen_rust_boots(paths, work, machine, scenarios, images) {
+        Ok(more) => {
+            boots.extend(more);
+            Ok(None)
+        }
+        Err(Ok(why)) => Ok(Some(format!("xen-with-rust: NOT RUN ({why})"))),
+        Err(Err(e)) => Err(Problem::Fail(e)),
+    }
 }
 
 /// The xen-with-rust boots (`xen_rust`): the patched Xen in compare and in enforce mode,
