@@ -284,7 +284,9 @@ mod tests {
             "typedef int (*xen_kexec_copy_to_guest_t)(void *ctx, uint64_t guest_addr, const void *src, size_t len);",
             "struct xen_kexec_guest { unsigned int bits; void *ctx; xen_kexec_copy_from_guest_t copy_from_guest; xen_kexec_copy_to_guest_t copy_to_guest; };",
             "typedef struct xen_kexec_guest xen_kexec_guest_t;",
-            "struct xen_kexec_host { uint64_t page_size; uint64_t crash_start; uint64_t crash_size; };",
+            // profile: issue 31's rule profile (0, a zeroed host, is the strict rules).
+            "struct xen_kexec_host { uint64_t page_size; uint64_t crash_start; uint64_t crash_size; uint64_t profile; };",
+            "#define XEN_KEXEC_RULES_STRICT 0 #define XEN_KEXEC_RULES_XEN 1",
             "typedef struct xen_kexec_host xen_kexec_host_t;",
             "struct xen_kexec_plain_segment { uint64_t buf; uint64_t buf_size; uint64_t dest_maddr; uint64_t dest_size; };",
             "typedef struct xen_kexec_plain_segment xen_kexec_plain_segment_t;",
