@@ -264,3 +264,33 @@ mod serde_forms {
         assert_eq!(json, serde_json::json!({ "status": { "type": 1 } }));
     }
 }
+
+/// The builder follows the host's rule profile: under `RuleProfile::Xen` a request of
+/// `KEXEC_SEGMENT_MAX` segments is refused, as Xen refuses it (and the decoder under that
+/// profile), while 15 pass; the strict profile, the default, takes all 16.
+#[test]
+fn the_builder_refuses_16_segments_under_the_xen_profile_only() {
+    use xen_kexec_abi::host::RuleProfile;
+    let build = |n: u64| {
+        let mut req = LoadRequest::new(KexecType::DEFAULT, ElfMachine::EM_X86_64, 0x100_0000);
+        for i in 0..n {
+            req.push_segment(Segment {
+                buf: 0,
+                buf_size: 0,
+                dest_maddr: 0x100_0000 + i * PAGE,
+                dest_size: PAGE,
+            })
+            .unwrap();
+        }
+        req
+    };
+    let strict = plain_host();
+    let xen = plain_host().with_profile(RuleProfile::Xen);
+    assert_eq!(strict.profile, RuleProfile::Strict);
+    assert!(build(16).validate(&strict).is_ok());
+    assert!(build(15).validate(&xen).is_ok());
+    assert_eq!(
+        build(16).validate(&xen).err(),
+        Some(Error::TooManySegments { nr: 16 })
+    );
+}
