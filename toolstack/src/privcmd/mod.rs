@@ -146,12 +146,12 @@ impl HypercallBuffer for PrivcmdBuffer {
         self.map.addr()
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        &self.map.as_bytes()[..self.len]
+    fn as_bytes(&self) -> Option<&[u8]> {
+        self.map.as_bytes().get(..self.len)
     }
 
-    fn as_mut_bytes(&mut self) -> &mut [u8] {
-        &mut self.map.as_mut_bytes()[..self.len]
+    fn as_mut_bytes(&mut self) -> Option<&mut [u8]> {
+        self.map.as_mut_bytes().get_mut(..self.len)
     }
 }
 
@@ -491,7 +491,7 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert_eq!(buf.kind(), MappingKind::LockedAnonymous);
-        assert_eq!(buf.as_bytes().len(), 24);
+        assert_eq!(buf.as_bytes().map(<[u8]>::len), Some(24));
         let arg = buf.guest_addr();
         // An argument outside the call's buffers is never passed to the kernel.
         let outside = t.kexec_op(KexecCmd::STATUS, arg + 4096 - 8, &mut [&mut buf]);
