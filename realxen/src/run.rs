@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cpio::Archive;
 use crate::debian::{self, Files, KexecTools};
+use crate::differential;
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
 use crate::kdump;
@@ -161,6 +162,8 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     boots.extend(linux_boots(&files)?);
     boots.extend(kdump_boots(paths, &files, machine)?);
+    let seed = differential::seed();
+    boots.extend(differential_boots(paths, machine, seed)?);
 
     // REALXEN_ONLY=kdump,linux-default runs only the boots named (by hand, e.g. to repeat
     // one scenario); the verdict then covers only those, and the harness check fails.
@@ -216,7 +219,56 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     judge_linux(&mut report);
     judge_kdump(&mut report, machine, &files.kexec_tools);
+    judge_differential(&mut report, machine, seed);
     Ok(report)
+}
+
+/// The differential boot (seeded random hypercalls) and the crash-reload boot (Xen's
+/// panic), both with the static `kexec-diff` runner; QEMU is stopped if Xen panics.
+fn differential_boots(
+    paths: &Paths,
+    machine: &Machine,
+    seed: u64,
+) -> Result<Vec<BootPlan>, Problem> {
+    let runner = toolstack::build_kexec_diff(&paths.repo, &paths.target_dir)?;
+    let root_files = vec![(
+        differential::RUNNER.to_owned(),
+        stripped(&runner).map_err(Problem::Fail)?,
+    )];
+    Ok([
+        (differential::BOOT, differential::dom0_lines(seed, machine)),
+        (differential::PANIC_BOOT, differential::panic_lines(machine)),
+    ]
+    .into_iter()
+    .map(|(name, lines)| BootPlan {
+        root_files: root_files.clone(),
+        around: (lines, String::new()),
+        stop: Some(differential::PANIC_END),
+        ..BootPlan::plain(name.to_owned(), Vec::new())
+    })
+    .collect())
+}
+
+/// The differential boot's verdicts and figures, and the crash-reload boot's verdict.
+fn judge_differential(report: &mut Report, machine: &Machine, seed: u64) {
+    let read = |b: &BootReport| {
+        String::from_utf8_lossy(&fs::read(&b.log_path).unwrap_or_default()).into_owned()
+    };
+    if let Some(b) = report.boots.iter().find(|b| b.name == differential::BOOT) {
+        let (vs, info) = differential::judge(&read(b), machine.cpus, seed, &kept(b));
+        report.verdicts.push((differential::BOOT.to_owned(), vs));
+        report.info.extend(info);
+    }
+    if let Some(b) = report
+        .boots
+        .iter()
+        .find(|b| b.name == differential::PANIC_BOOT)
+    {
+        let v = differential::judge_panic(&read(b), &kept(b));
+        report
+            .verdicts
+            .push((differential::PANIC_BOOT.to_owned(), vec![v]));
+    }
 }
 
 /// The Linux boots: Debian's kernel and a small initrd for it in `/images`.
