@@ -9,8 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kexec_diff::replay::Plant;
 use kexec_diff::transcript::{self, MARK};
 
+use crate::dom0::{Dom0Step, IMAGES_DIR};
 use crate::machine::Machine;
-use crate::scenario::Verdict;
+use crate::scenario::{Build, Verdict};
 
 /// The differential boot's name.
 pub const BOOT: &str = "differential";
@@ -45,7 +46,7 @@ pub fn reproduce(seed: u64) -> String {
 /// dom0's shell lines for the differential boot.
 pub fn dom0_lines(seed: u64, machine: &Machine) -> String {
     format!(
-        "/{RUNNER} run {seed} {COUNT} {:#x} {:#x}\nsay diff-rc \"$?\"\n",
+        "/{RUNNER} run {seed} {COUNT} {:#x} {:#x}\nsay rc {BOOT}/runner \"$?\"\n",
         machine.crash.start, machine.crash.size
     )
 }
@@ -53,28 +54,32 @@ pub fn dom0_lines(seed: u64, machine: &Machine) -> String {
 /// dom0's shell lines for the crash-reload boot.
 pub fn panic_lines(machine: &Machine) -> String {
     format!(
-        "/{RUNNER} crash-reload {:#x} {:#x}\nsay reload-rc \"$?\"\n",
+        "/{RUNNER} crash-reload {:#x} {:#x}\nsay rc {PANIC_BOOT}/runner \"$?\"\n",
         machine.crash.start, machine.crash.size
     )
 }
 
-/// The differential boot's verdicts, and its figures as information.
-pub fn judge(log: &str, cpus: u32, seed: u64, kept: &str) -> (Vec<Verdict>, Vec<String>) {
+/// The differential boot's verdicts, and its figures (with the seed and the command
+/// that repeats the run) as information.
+pub fn judge(log: &str, cpus: u32, kept: &str) -> (Vec<Verdict>, Vec<String>) {
     let id = |s: &str| format!("{BOOT}/{s}");
-    let fail = |s: &str, detail: String| Verdict {
+    let fail = |s: &str, seed: Option<u64>, detail: String| Verdict {
         id: id(s),
         pass: false,
-        detail: format!(
-            "{detail}; seed {seed}, repeat with: {} ({kept})",
-            reproduce(seed)
-        ),
+        detail: match seed {
+            Some(seed) => format!(
+                "{detail}; seed {seed}, repeat with: {} ({kept})",
+                reproduce(seed)
+            ),
+            None => format!("{detail} ({kept})"),
+        },
     };
     let t = match transcript::parse(log) {
         Ok(t) => t,
-        Err(e) => return (vec![fail("run", e)], Vec::new()),
+        Err(e) => return (vec![fail("run", None, e)], Vec::new()),
     };
+    let seed = t.params.seed;
     let mut vs = Vec::new();
-    let panicked = log.contains("Panic on CPU");
     if t.ended && t.answers.len() == t.params.count {
         vs.push(Verdict {
             id: id("run"),
@@ -82,38 +87,44 @@ pub fn judge(log: &str, cpus: u32, seed: u64, kept: &str) -> (Vec<Verdict>, Vec<
             detail: format!("{} hypercalls made by dom0 (seed {seed})", t.answers.len()),
         });
     } else {
-        let why = match (&t.error, panicked) {
+        let why = match (&t.error, log.contains("Panic on CPU")) {
             (_, true) => format!("Xen panicked at call {} (a finding)", t.answers.len()),
             (Some(e), _) => format!("the runner gave up: {e}"),
             (None, _) => format!("the run stopped after {} calls", t.answers.len()),
         };
-        vs.push(fail("run", why));
+        vs.push(fail("run", Some(seed), why));
     }
     let outcome = match kexec_diff::judge(&t, cpus, Plant::None) {
         Ok(o) => o,
         Err(e) => {
-            vs.push(fail("compare", e));
+            vs.push(fail("compare", Some(seed), e));
             return (vs, Vec::new());
         }
     };
-    let figures = format!("differential (seed {seed}): {}", outcome.summary.render());
-    match (&outcome.summary.differences.first(), &outcome.shrunk) {
-        (Some((at, why)), shrunk) => vs.push(fail(
+    let figures = format!(
+        "differential (seed {seed}; repeat with {}): {}",
+        reproduce(seed),
+        outcome.summary.render()
+    );
+    if let Some((at, why)) = outcome.summary.differences.first() {
+        vs.push(fail(
             "compare",
+            Some(seed),
             format!(
                 "{} differences no rule permits; the first at call {at}: {why}\n{}",
                 outcome.summary.differences.len(),
-                shrunk.as_deref().unwrap_or("")
+                outcome.shrunk.as_deref().unwrap_or("")
             ),
-        )),
-        (None, _) => vs.push(Verdict {
+        ));
+    } else {
+        vs.push(Verdict {
             id: id("compare"),
             pass: true,
             detail: format!(
                 "Xen and the engine agree on all {} calls but for the allowed departures",
                 outcome.summary.calls
             ),
-        }),
+        });
     }
     (vs, vec![figures])
 }
@@ -148,5 +159,93 @@ pub fn judge_panic(log: &str, kept: &str) -> Verdict {
         } else {
             format!("{detail} ({kept})")
         },
+    }
+}
+
+/// The image of the two-step sequence that sits above the region's base: the 64-bit
+/// test image with its `PT_LOAD`s and entry moved up by this much.
+pub const HIGH_OFFSET: u64 = 0x10_0000;
+/// Its file name in `/images`.
+pub const HIGH_IMAGE: &str = "mode64-high.elf";
+
+/// `elf64` (an ELF64 file) with every `PT_LOAD`'s addresses and the entry moved up by
+/// `by`: a copy to load (never to enter: its code is not position-independent).
+///
+/// # Errors
+/// Not a little-endian ELF64 file, or an address that would wrap.
+pub fn moved_up(elf64: &[u8], by: u64) -> Result<Vec<u8>, String> {
+    let mut out = elf64.to_vec();
+    let word = |b: &[u8], at: usize, n: usize| -> Result<u64, String> {
+        let bytes = b.get(at..at + n).ok_or("ELF file too short")?;
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(v))
+    };
+    let add = |b: &mut [u8], at: usize| -> Result<(), String> {
+        let v = word(b, at, 8)?.checked_add(by).ok_or("address wraps")?;
+        b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        Ok(())
+    };
+    if out.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        return Err("not a little-endian ELF64 file".to_owned());
+    }
+    add(&mut out, 0x18)?;
+    let phoff = usize::try_from(word(&out, 0x20, 8)?).map_err(|e| e.to_string())?;
+    let phentsize = usize::try_from(word(&out, 0x36, 2)?).map_err(|e| e.to_string())?;
+    for i in 0..word(&out, 0x38, 2)? {
+        let ph = phoff + usize::try_from(i).map_err(|e| e.to_string())? * phentsize;
+        if word(&out, ph, 4)? == 1 {
+            add(&mut out, ph + 0x10)?;
+            add(&mut out, ph + 0x18)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The two-step sequence through `xen-kexec` (issue 27's unload-first), which must not
+/// panic Xen: a crash image above the region's base, then one at the base.
+pub fn two_step_steps(image64: &str) -> Vec<Dom0Step> {
+    let step = |name: &str, args: &str| Dom0Step {
+        id: format!("{PANIC_BOOT}/{name}"),
+        build: Build::X86_64,
+        args: args.split(' ').map(str::to_owned).collect(),
+    };
+    vec![
+        step(
+            "load-high",
+            &format!("load --type crash --elf {IMAGES_DIR}/{HIGH_IMAGE}"),
+        ),
+        step(
+            "load-base",
+            &format!("load --type crash --elf {IMAGES_DIR}/{image64}"),
+        ),
+        step("status", "status --type crash"),
+        step("unload", "unload --type crash"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_copy_has_its_loads_and_entry_moved_and_nothing_else() {
+        // A minimal ELF64 header and one PT_LOAD at 0x40.
+        let mut elf = vec![0u8; 0x78];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[0x18..0x20].copy_from_slice(&0x2000_0000u64.to_le_bytes());
+        elf[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes());
+        elf[0x36..0x38].copy_from_slice(&0x38u16.to_le_bytes());
+        elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        elf[0x40] = 1;
+        elf[0x50..0x58].copy_from_slice(&0x2000_0000u64.to_le_bytes());
+        elf[0x58..0x60].copy_from_slice(&0x2000_0000u64.to_le_bytes());
+        let moved = moved_up(&elf, HIGH_OFFSET).unwrap();
+        let at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+        assert_eq!(at(&moved, 0x18), 0x2010_0000);
+        assert_eq!(at(&moved, 0x50), 0x2010_0000);
+        assert_eq!(at(&moved, 0x58), 0x2010_0000);
+        assert_eq!(moved.len(), elf.len());
+        assert!(moved_up(b"not elf", 1).is_err());
     }
 }

@@ -162,11 +162,9 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     boots.extend(linux_boots(&files)?);
     boots.extend(kdump_boots(paths, &files, machine)?);
-    let seed = differential::seed();
-    boots.extend(differential_boots(paths, machine, seed)?);
+    boots.extend(differential_boots(paths, machine, &image64)?);
 
-    // REALXEN_ONLY=kdump,linux-default runs only the boots named (by hand, e.g. to repeat
-    // one scenario); the verdict then covers only those, and the harness check fails.
+    // REALXEN_ONLY=kdump,linux-default runs only those boots (the harness check then fails).
     if let Some(only) = std::env::var_os("REALXEN_ONLY") {
         let only = only.to_string_lossy().into_owned();
         boots.retain(|b| only.split(',').any(|n| n == b.name));
@@ -196,13 +194,12 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             })
             .collect()
     });
-    let mut report = Report::default();
-    for r in results {
-        match r {
-            Ok(b) => report.boots.push(b),
-            Err(e) => report.errors.push(e),
-        }
-    }
+    let (done, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    let mut report = Report {
+        boots: done.into_iter().filter_map(Result::ok).collect(),
+        errors: failed.into_iter().filter_map(Result::err).collect(),
+        ..Report::default()
+    };
     if !report.errors.is_empty() {
         return Ok(report);
     }
@@ -219,7 +216,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     judge_linux(&mut report);
     judge_kdump(&mut report, machine, &files.kexec_tools);
-    judge_differential(&mut report, machine, seed);
+    judge_differential(&mut report, machine);
     Ok(report)
 }
 
@@ -228,34 +225,46 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
 fn differential_boots(
     paths: &Paths,
     machine: &Machine,
-    seed: u64,
+    image64: &Image,
 ) -> Result<Vec<BootPlan>, Problem> {
+    let seed = differential::seed();
     let runner = toolstack::build_kexec_diff(&paths.repo, &paths.target_dir)?;
     let root_files = vec![(
         differential::RUNNER.to_owned(),
         stripped(&runner).map_err(Problem::Fail)?,
     )];
-    Ok([
-        (differential::BOOT, differential::dom0_lines(seed, machine)),
-        (differential::PANIC_BOOT, differential::panic_lines(machine)),
-    ]
-    .into_iter()
-    .map(|(name, lines)| BootPlan {
-        root_files: root_files.clone(),
-        around: (lines, String::new()),
-        stop: Some(differential::PANIC_END),
-        ..BootPlan::plain(name.to_owned(), Vec::new())
-    })
-    .collect())
+    let elf = fs::read(&image64.path)
+        .map_err(|e| Problem::Fail(format!("{}: {e}", image64.path.display())))?;
+    let high = differential::moved_up(&elf, differential::HIGH_OFFSET).map_err(Problem::Fail)?;
+    Ok(vec![
+        BootPlan {
+            root_files: root_files.clone(),
+            around: (differential::dom0_lines(seed, machine), String::new()),
+            stop: Some(differential::PANIC_END),
+            ..BootPlan::plain(differential::BOOT.to_owned(), Vec::new())
+        },
+        // The two-step sequence through xen-kexec first (it must not panic), then the
+        // same placement as raw hypercalls (it must).
+        BootPlan {
+            root_files,
+            extra: vec![(differential::HIGH_IMAGE.to_owned(), high)],
+            around: (String::new(), differential::panic_lines(machine)),
+            stop: Some(differential::PANIC_END),
+            ..BootPlan::plain(
+                differential::PANIC_BOOT.to_owned(),
+                differential::two_step_steps(image64.name),
+            )
+        },
+    ])
 }
 
 /// The differential boot's verdicts and figures, and the crash-reload boot's verdict.
-fn judge_differential(report: &mut Report, machine: &Machine, seed: u64) {
+fn judge_differential(report: &mut Report, machine: &Machine) {
     let read = |b: &BootReport| {
         String::from_utf8_lossy(&fs::read(&b.log_path).unwrap_or_default()).into_owned()
     };
     if let Some(b) = report.boots.iter().find(|b| b.name == differential::BOOT) {
-        let (vs, info) = differential::judge(&read(b), machine.cpus, seed, &kept(b));
+        let (vs, info) = differential::judge(&read(b), machine.cpus, &kept(b));
         report.verdicts.push((differential::BOOT.to_owned(), vs));
         report.info.extend(info);
     }
@@ -264,10 +273,31 @@ fn judge_differential(report: &mut Report, machine: &Machine, seed: u64) {
         .iter()
         .find(|b| b.name == differential::PANIC_BOOT)
     {
-        let v = differential::judge_panic(&read(b), &kept(b));
+        let mut vs: Vec<Verdict> = [
+            ("load-high", scenario::Want::Done),
+            ("load-base", scenario::Want::Done),
+            ("status", scenario::Want::Says("loaded")),
+            ("unload", scenario::Want::Done),
+        ]
+        .into_iter()
+        .map(|(step, want)| {
+            let id = format!("{}/{step}", differential::PANIC_BOOT);
+            let mut v = scenario::judge(
+                id.clone(),
+                &scenario::Expect::RealOnly(want),
+                b.log.outcome(&id).as_ref(),
+                None,
+            );
+            if !v.pass {
+                let _ = write!(v.detail, " ({})", kept(b));
+            }
+            v
+        })
+        .collect();
+        vs.push(differential::judge_panic(&read(b), &kept(b)));
         report
             .verdicts
-            .push((differential::PANIC_BOOT.to_owned(), vec![v]));
+            .push((differential::PANIC_BOOT.to_owned(), vs));
     }
 }
 

@@ -32,7 +32,29 @@ pub enum Rule {
     /// A source buffer that faults: Xen returns 0 with the image partly copied (its
     /// copy's `-EFAULT` is overwritten); the engine returns `EFAULT`.
     FaultingSourceIsEfault,
+    /// An unknown command: Xen 4.17 returns 0 (`do_kexec_op_internal` has no default
+    /// case, and its result still holds the XSM check's 0); the engine, as Xen 4.23,
+    /// returns `EOPNOTSUPP`. Found by this test.
+    UnknownCmdIsEopnotsupp,
+    /// A segment with no buffer and `dest_size` 0: Xen fails the load with `ENOMEM`
+    /// (`kimage_load_segment` starts from `-ENOMEM`, and neither the copy, skipped for a
+    /// null buffer, nor the mapping loop, empty, overwrites it); the engine loads it.
+    /// Found by this test.
+    EmptySegmentLoads,
 }
+
+/// Every rule, in the order reports list them.
+pub const RULES: [Rule; 9] = [
+    Rule::StatusIsPresence,
+    Rule::SixteenSegments,
+    Rule::SegmentWraps,
+    Rule::CrashEntryInRegion,
+    Rule::PadIsZero,
+    Rule::ArchBeforeCopy,
+    Rule::FaultingSourceIsEfault,
+    Rule::UnknownCmdIsEopnotsupp,
+    Rule::EmptySegmentLoads,
+];
 
 impl Rule {
     /// The rule's name, as reports print it.
@@ -45,6 +67,8 @@ impl Rule {
             Rule::PadIsZero => "pad-is-zero",
             Rule::ArchBeforeCopy => "arch-before-copy",
             Rule::FaultingSourceIsEfault => "faulting-source-is-efault",
+            Rule::UnknownCmdIsEopnotsupp => "unknown-cmd-is-eopnotsupp",
+            Rule::EmptySegmentLoads => "empty-segment-loads",
         }
     }
 }
@@ -67,6 +91,8 @@ pub struct PositionBits([bool; 2]);
 const EINVAL: i64 = -22;
 const EFAULT: i64 = -14;
 const EADDRNOTAVAIL: i64 = -99;
+const EOPNOTSUPP: i64 = -95;
+const ENOMEM: i64 = -12;
 
 /// Compares one call; `bits` is Xen's position bits before it, updated after.
 pub fn judge(
@@ -109,6 +135,13 @@ fn permitted(
         return (xen.rc == bit && presence && engine.wrote.is_none())
             .then_some(Rule::StatusIsPresence);
     }
+    if call.cmd > 6 {
+        return (xen.rc == 0
+            && engine.rc == EOPNOTSUPP
+            && xen.wrote.is_none()
+            && engine.wrote.is_none())
+        .then_some(Rule::UnknownCmdIsEopnotsupp);
+    }
     let Request::Load(l) = &call.req else {
         return None;
     };
@@ -144,6 +177,10 @@ fn permitted(
                 && engine.rc == EFAULT
                 && xen.rc == 0,
             Rule::FaultingSourceIsEfault,
+        ),
+        (
+            xen.rc == ENOMEM && segs.iter().any(|s| s.buf == 0 && s.size == 0),
+            Rule::EmptySegmentLoads,
         ),
     ];
     checks
@@ -256,15 +293,7 @@ impl Summary {
                     .collect()
             )
         );
-        let rules = [
-            Rule::StatusIsPresence,
-            Rule::SixteenSegments,
-            Rule::SegmentWraps,
-            Rule::CrashEntryInRegion,
-            Rule::PadIsZero,
-            Rule::ArchBeforeCopy,
-            Rule::FaultingSourceIsEfault,
-        ];
+        let rules = RULES;
         let _ = writeln!(
             out,
             "  allowed differences by rule: {}",
@@ -289,5 +318,77 @@ impl Summary {
             self.differences.len()
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: u64 = 0x7f00_0000_0000;
+    const CRASH: Region = Region {
+        start: 0x2000_0000,
+        size: 0x400_0000,
+    };
+
+    fn call(cmd: u32) -> Call {
+        let req = if cmd == cmd::STATUS {
+            Request::Status { type_: 1 }
+        } else {
+            Request::Unload { type_: 1 }
+        };
+        Call {
+            cmd,
+            arg: BASE,
+            req,
+            guard: false,
+        }
+    }
+
+    fn rc(rc: i64) -> Answer {
+        Answer { rc, wrote: None }
+    }
+
+    #[test]
+    fn a_status_difference_is_allowed_only_when_xen_answers_its_position_bit() {
+        let mut bits = PositionBits::default();
+        // Bit 0: Xen saying 0 where the engine says 1 is the bit.
+        assert_eq!(
+            judge(&call(cmd::STATUS), BASE, CRASH, &rc(0), &rc(1), &mut bits),
+            Verdict::Allowed(Rule::StatusIsPresence)
+        );
+        // Xen saying 1 with the bit at 0 is no documented behaviour.
+        assert!(matches!(
+            judge(&call(cmd::STATUS), BASE, CRASH, &rc(1), &rc(0), &mut bits),
+            Verdict::Differs(_)
+        ));
+        // An unload flips the bit (Xen's answer 0), even with nothing loaded.
+        assert_eq!(
+            judge(&call(cmd::UNLOAD), BASE, CRASH, &rc(0), &rc(0), &mut bits),
+            Verdict::Same
+        );
+        assert_eq!(
+            judge(&call(cmd::STATUS), BASE, CRASH, &rc(1), &rc(0), &mut bits),
+            Verdict::Allowed(Rule::StatusIsPresence)
+        );
+    }
+
+    #[test]
+    fn an_unknown_command_may_differ_only_as_zero_against_eopnotsupp() {
+        let mut bits = PositionBits::default();
+        let unknown = Call {
+            cmd: 483,
+            arg: BASE,
+            req: Request::Raw { bytes: [0; 24] },
+            guard: false,
+        };
+        assert_eq!(
+            judge(&unknown, BASE, CRASH, &rc(0), &rc(-95), &mut bits),
+            Verdict::Allowed(Rule::UnknownCmdIsEopnotsupp)
+        );
+        assert!(matches!(
+            judge(&unknown, BASE, CRASH, &rc(-22), &rc(-95), &mut bits),
+            Verdict::Differs(_)
+        ));
     }
 }

@@ -225,40 +225,42 @@ const ARRAY: u64 = 0x1000;
 const SOURCES: u64 = 0x2000;
 
 /// One mutation of `l` (or of its argument address `arg`).
-fn mutate(rng: &mut Rng, p: &Params, l: &mut Load, arg: &mut u64) {
-    let n = crate::gen::len64(l.segs.len());
-    let i = usize::try_from(rng.below(n)).unwrap_or(0);
-    let j = usize::try_from(rng.below(n)).unwrap_or(0);
+fn mutate(rng: &mut Rng, params: &Params, load: &mut Load, arg: &mut u64) {
+    let count = crate::gen::len64(load.segs.len());
+    let first = usize::try_from(rng.below(count)).unwrap_or(0);
+    let second = usize::try_from(rng.below(count)).unwrap_or(0);
     let pages = 1 + rng.below(4);
-    match (rng.below(19), l.segs.get_mut(i)) {
+    match (rng.below(19), load.segs.get_mut(first)) {
         (0, Some(s)) => s.dest += 1 + rng.below(0xfff),
         (1, Some(s)) => s.size += 1 + rng.below(0xfff),
-        (2, Some(_)) if i != j => l.segs[j].dest = l.segs[i].dest + rng.below(2) * 0x1000,
+        (2, Some(_)) if first != second => {
+            load.segs[second].dest = load.segs[first].dest + rng.below(2) * 0x1000;
+        }
         (3, Some(s)) => s.buf_size = s.size + 1 + rng.below(0x1000),
-        (4, _) => l.type_ = 2 + u8::try_from(rng.below(254)).unwrap_or(0),
+        (4, _) => load.type_ = 2 + u8::try_from(rng.below(254)).unwrap_or(0),
         (5, Some(s)) => {
             s.dest = if rng.chance(50) {
-                p.crash.end() + rng.below(4) * 0x1000 - 0x1000
+                params.crash.end() + rng.below(4) * 0x1000 - 0x1000
             } else {
-                p.crash.start.saturating_sub(pages * 0x1000)
+                params.crash.start.saturating_sub(pages * 0x1000)
             };
         }
-        (6, _) => l.entry = p.crash.end(),
-        (7, _) => l.entry = rng.next_u64(),
+        (6, _) => load.entry = params.crash.end(),
+        (7, _) => load.entry = rng.next_u64(),
         (8, Some(s)) => {
             s.dest = 0u64.wrapping_sub(pages * 0x1000);
             s.size = (pages + 1 + rng.below(4)) * 0x1000;
         }
         (9, Some(s)) => s.size = rng.next_u64() & !0xfff,
-        (10, _) => l.segments = rng.pick(&[BAD_LOW, BAD_HIGH]),
-        (11, _) => l.nr_segments = rng.pick(&[16, 17, 18, 255, u32::MAX, u32::MAX / 32 + 1]),
-        (12, _) => l.pad = 1 + u8::try_from(rng.below(255)).unwrap_or(0),
+        (10, _) => load.segments = rng.pick(&[BAD_LOW, BAD_HIGH]),
+        (11, _) => load.nr_segments = rng.pick(&[16, 17, 18, 255, u32::MAX, u32::MAX / 32 + 1]),
+        (12, _) => load.pad = 1 + u8::try_from(rng.below(255)).unwrap_or(0),
         (13, Some(s)) => s.buf = 0,
         (14, Some(s)) => s.buf = rng.pick(&[BAD_LOW, BAD_HIGH]),
-        (15, _) => l.arch = rng.pick(&[0, 1, 40, 183, 0xffff]),
+        (15, _) => load.arch = rng.pick(&[0, 1, 40, 183, 0xffff]),
         (16, _) => *arg = BAD_HIGH + rng.below(0x100) * 8,
-        (17, _) => l.nr_segments = u32::try_from(rng.below(n)).unwrap_or(0),
-        (18, _) => l.nr_segments = u32::try_from(n + 1 + rng.below(3)).unwrap_or(0).min(15),
+        (17, _) => load.nr_segments = u32::try_from(rng.below(count)).unwrap_or(0),
+        (18, _) => load.nr_segments = u32::try_from(count + 1 + rng.below(3)).unwrap_or(0).min(15),
         _ => {}
     }
 }

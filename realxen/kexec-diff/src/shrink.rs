@@ -34,13 +34,11 @@ fn fails(
             start: r.start,
             size: r.size,
         });
-    replay(&sub, config, base, plant)
-        .map(|engine| {
-            !compare(&sub, base, crash, &xen_sub, &engine)
-                .differences
-                .is_empty()
-        })
-        .unwrap_or(false)
+    replay(&sub, config, base, plant).is_ok_and(|engine| {
+        !compare(&sub, base, crash, &xen_sub, &engine)
+            .differences
+            .is_empty()
+    })
 }
 
 /// The indices of a short sequence ending at call `at` (the first difference) that

@@ -48,7 +48,7 @@ impl Answer {
 }
 
 fn unhex(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(format!("odd hex `{hex}`"));
     }
     (0..hex.len())

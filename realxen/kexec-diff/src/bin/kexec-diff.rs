@@ -8,12 +8,14 @@
 //!     kexec-diff crash-reload CRASH_START CRASH_SIZE
 //!         two raw crash loads, the second over the first's control pages: the Xen
 //!         panic of `docs/realxen.md`; prints `@@DX step A|B RC`, then `@@DX survived`
+//!     kexec-diff compare LOG [CPUS]
+//!         (on the host) replays a serial log's run on the engine and compares
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use kexec_diff::gen::{Call, Load, Params, Region, Request, Seg, BUF_LEN};
-use kexec_diff::replay::arg_window;
+use kexec_diff::replay::{arg_window, Plant};
 use kexec_diff::sequence::generate;
 use kexec_diff::transcript::{header, Answer, MARK, PER_LINE};
 use xen_kexec_abi::KexecCmd;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("crash-reload") => crash_reload(&args[1..]),
+        Some("compare") => compare(&args[1..]),
         _ => Err("usage: kexec-diff run SEED COUNT CRASH_START CRASH_SIZE | kexec-diff crash-reload CRASH_START CRASH_SIZE".to_owned()),
     };
     match result {
@@ -127,10 +130,41 @@ fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+fn compare(args: &[String]) -> Result<(), String> {
+    let path = args.first().ok_or("compare LOG [CPUS]")?;
+    let log = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let t = kexec_diff::transcript::parse(&String::from_utf8_lossy(&log))?;
+    let cpus = args.get(1).map_or(Ok(1), |_| number(args.get(1)))?;
+    let outcome = kexec_diff::judge(
+        &t,
+        u32::try_from(cpus).map_err(|e| e.to_string())?,
+        Plant::None,
+    )?;
+    print!("seed {}: {}", t.params.seed, outcome.summary.render());
+    for (at, why) in outcome.summary.differences.iter().take(20) {
+        println!("  call {at}: {why}");
+    }
+    if let Some(s) = outcome.shrunk {
+        print!("{s}");
+        return Err("differences no rule permits".to_owned());
+    }
+    Ok(())
+}
+
+/// What the crash images' sources hold: 64-bit words that, read as kexec page-list
+/// entries, are source pages (`IND_SOURCE`) at addresses no RAM has. Zeros would end
+/// Xen's walk of an overwritten list harmlessly.
+const GARBAGE: u64 = 0x4141_4141_4141_4008;
+
 fn crash_reload(args: &[String]) -> Result<(), String> {
     let mut runner = Runner::open()?;
     let start = number(args.first())?;
     let base = runner.base;
+    for word in runner.buf.as_mut_bytes()[0x2000..].chunks_exact_mut(8) {
+        word.copy_from_slice(&GARBAGE.to_le_bytes());
+    }
+    // Each segment's source is the garbage from offset 0x2000 on, as long as the
+    // destination (B's 56 KiB covers every control page A's load took).
     let load = |dest: u64, size: u64| Call {
         cmd: 4,
         arg: base,
@@ -143,7 +177,7 @@ fn crash_reload(args: &[String]) -> Result<(), String> {
             entry: dest,
             segs: vec![Seg {
                 buf: base + 0x2000,
-                buf_size: 0x1000,
+                buf_size: size,
                 dest,
                 size,
             }],
@@ -153,8 +187,8 @@ fn crash_reload(args: &[String]) -> Result<(), String> {
     // A: above the region's base (its control pages go to the hole below it);
     // B: from the base, over them.
     for (name, call) in [
-        ("A", load(start + 0x10_0000, 0x1_0000)),
-        ("B", load(start, 0x20_0000)),
+        ("A", load(start + 0x10_0000, 0x1000)),
+        ("B", load(start, 0xe000)),
     ] {
         let answer = runner.call(&call)?;
         println!("{MARK} step {name} {}", answer.rc);
