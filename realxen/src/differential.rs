@@ -19,8 +19,10 @@ pub const BOOT: &str = "differential";
 pub const PANIC_BOOT: &str = "crash-reload-panic";
 /// Where the runner is in dom0.
 pub const RUNNER: &str = "bin/kexec-diff";
-/// Hypercalls per run.
+/// Hypercalls per run (about 13 s of a boot alone under TCG).
 pub const COUNT: usize = 6000;
+/// The environment variable that sets another count (the soak: 100000).
+pub const COUNT_VAR: &str = "REALXEN_DIFF_COUNT";
 /// What Xen 4.17 prints last after a panic with `noreboot`: the harness stops QEMU there.
 pub const PANIC_END: &str = "Manual reset required";
 /// The environment variable that fixes the seed (else one from the clock, printed).
@@ -38,16 +40,31 @@ pub fn seed() -> u64 {
         })
 }
 
-/// The one command that repeats a run of `seed`.
-pub fn reproduce(seed: u64) -> String {
-    format!("{SEED_VAR}={seed} REALXEN_ONLY={BOOT} cargo run -q -p realxen")
+/// The one command that repeats a run of `seed` and `count` calls.
+pub fn reproduce(seed: u64, count: usize) -> String {
+    let count = if count == COUNT {
+        String::new()
+    } else {
+        format!("{COUNT_VAR}={count} ")
+    };
+    format!("{SEED_VAR}={seed} {count}REALXEN_ONLY={BOOT} cargo run -q -p realxen")
+}
+
+/// The run's count: `REALXEN_DIFF_COUNT`, else [`COUNT`].
+pub fn count() -> usize {
+    std::env::var(COUNT_VAR)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(COUNT)
 }
 
 /// dom0's shell lines for the differential boot.
 pub fn dom0_lines(seed: u64, machine: &Machine) -> String {
     format!(
-        "/{RUNNER} run {seed} {COUNT} {:#x} {:#x}\nsay rc {BOOT}/runner \"$?\"\n",
-        machine.crash.start, machine.crash.size
+        "/{RUNNER} run {seed} {} {:#x} {:#x}\nsay rc {BOOT}/runner \"$?\"\n",
+        count(),
+        machine.crash.start,
+        machine.crash.size
     )
 }
 
@@ -63,13 +80,13 @@ pub fn panic_lines(machine: &Machine) -> String {
 /// that repeats the run) as information.
 pub fn judge(log: &str, cpus: u32, kept: &str) -> (Vec<Verdict>, Vec<String>) {
     let id = |s: &str| format!("{BOOT}/{s}");
-    let fail = |s: &str, seed: Option<u64>, detail: String| Verdict {
+    let fail = |s: &str, params: Option<(u64, usize)>, detail: String| Verdict {
         id: id(s),
         pass: false,
-        detail: match seed {
-            Some(seed) => format!(
+        detail: match params {
+            Some((seed, count)) => format!(
                 "{detail}; seed {seed}, repeat with: {} ({kept})",
-                reproduce(seed)
+                reproduce(seed, count)
             ),
             None => format!("{detail} ({kept})"),
         },
@@ -79,6 +96,7 @@ pub fn judge(log: &str, cpus: u32, kept: &str) -> (Vec<Verdict>, Vec<String>) {
         Err(e) => return (vec![fail("run", None, e)], Vec::new()),
     };
     let seed = t.params.seed;
+    let run = Some((seed, t.params.count));
     let mut vs = Vec::new();
     if t.ended && t.answers.len() == t.params.count {
         vs.push(Verdict {
@@ -92,24 +110,24 @@ pub fn judge(log: &str, cpus: u32, kept: &str) -> (Vec<Verdict>, Vec<String>) {
             (Some(e), _) => format!("the runner gave up: {e}"),
             (None, _) => format!("the run stopped after {} calls", t.answers.len()),
         };
-        vs.push(fail("run", Some(seed), why));
+        vs.push(fail("run", run, why));
     }
     let outcome = match kexec_diff::judge(&t, cpus, Plant::None) {
         Ok(o) => o,
         Err(e) => {
-            vs.push(fail("compare", Some(seed), e));
+            vs.push(fail("compare", run, e));
             return (vs, Vec::new());
         }
     };
     let figures = format!(
         "differential (seed {seed}; repeat with {}): {}",
-        reproduce(seed),
+        reproduce(seed, t.params.count),
         outcome.summary.render()
     );
     if let Some((at, why)) = outcome.summary.differences.first() {
         vs.push(fail(
             "compare",
-            Some(seed),
+            run,
             format!(
                 "{} differences no rule permits; the first at call {at}: {why}\n{}",
                 outcome.summary.differences.len(),

@@ -224,19 +224,20 @@ const ARRAY: u64 = 0x1000;
 /// Where sources go (offset in the buffer).
 const SOURCES: u64 = 0x2000;
 
-/// One mutation of `l` (or of its argument address `arg`).
+/// One mutation of `load` (or of its argument address `arg`). Its arithmetic wraps, as
+/// a release build's would: the host's test build must generate the very same calls.
 fn mutate(rng: &mut Rng, params: &Params, load: &mut Load, arg: &mut u64) {
     let count = crate::gen::len64(load.segs.len());
     let first = usize::try_from(rng.below(count)).unwrap_or(0);
     let second = usize::try_from(rng.below(count)).unwrap_or(0);
     let pages = 1 + rng.below(4);
     match (rng.below(19), load.segs.get_mut(first)) {
-        (0, Some(s)) => s.dest += 1 + rng.below(0xfff),
-        (1, Some(s)) => s.size += 1 + rng.below(0xfff),
+        (0, Some(s)) => s.dest = s.dest.wrapping_add(1 + rng.below(0xfff)),
+        (1, Some(s)) => s.size = s.size.wrapping_add(1 + rng.below(0xfff)),
         (2, Some(_)) if first != second => {
-            load.segs[second].dest = load.segs[first].dest + rng.below(2) * 0x1000;
+            load.segs[second].dest = load.segs[first].dest.wrapping_add(rng.below(2) * 0x1000);
         }
-        (3, Some(s)) => s.buf_size = s.size + 1 + rng.below(0x1000),
+        (3, Some(s)) => s.buf_size = s.size.wrapping_add(1 + rng.below(0x1000)),
         (4, _) => load.type_ = 2 + u8::try_from(rng.below(254)).unwrap_or(0),
         (5, Some(s)) => {
             s.dest = if rng.chance(50) {
@@ -309,6 +310,19 @@ mod tests {
                     assert!(before.guard && before.cmd == cmd::UNLOAD, "{c:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn long_sequences_generate_without_overflow_in_a_checked_build() {
+        // The 100000-call soak's seed overflowed `dest + …` here before the arithmetic
+        // was made to wrap.
+        for seed in [1_901_776_956, 3] {
+            let p = Params {
+                count: 100_000,
+                ..params(seed)
+            };
+            assert_eq!(generate(&p).len(), 100_000);
         }
     }
 
