@@ -27,7 +27,8 @@ pub enum Rule {
     /// A non-zero `_pad` is `EINVAL` from the engine; Xen never reads it.
     PadIsZero,
     /// A bad arch is refused before any copy: `EINVAL` from the engine where Xen
-    /// gives `EFAULT` for a faulting source it copied first.
+    /// would give `EFAULT` for a faulting source it copied first (the README's old
+    /// claim; never seen: Xen overwrites the copy's `EFAULT` and answers `EINVAL` too).
     ArchBeforeCopy,
     /// A source buffer that faults: Xen returns 0 with the image partly copied (its
     /// copy's `-EFAULT` is overwritten); the engine returns `EFAULT`.
