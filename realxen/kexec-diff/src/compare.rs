@@ -35,7 +35,7 @@ pub enum Rule {
     FaultingSourceIsEfault,
     /// An unknown command: Xen 4.17 returns 0 (`do_kexec_op_internal` has no default
     /// case, and its result still holds the XSM check's 0); the engine, as Xen 4.23,
-    /// returns `EOPNOTSUPP`. Found by this test.
+    /// returns `EOPNOTSUPP` (Xen fixed this upstream in 2026). Found by this test.
     UnknownCmdIsEopnotsupp,
     /// A segment with no buffer and `dest_size` 0: Xen fails the load with `ENOMEM`
     /// (`kimage_load_segment` starts from `-ENOMEM`, and neither the copy, skipped for a
