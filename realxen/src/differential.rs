@@ -247,6 +247,67 @@ pub fn two_step_steps(image64: &str) -> Vec<Dom0Step> {
 mod tests {
     use super::*;
 
+    /// The runner's lines of a real run on Xen 4.17.7 (6000 calls).
+    const RECORDED: &str = include_str!("../kexec-diff/tests/data/xen-4.17.7-seed-1932550228.log");
+
+    #[test]
+    fn a_recorded_run_passes_and_reports_its_figures_and_seed() {
+        let (vs, info) = judge(RECORDED, 1, "serial log kept: x");
+        assert!(vs.iter().all(|v| v.pass), "{vs:?}");
+        let info = info.join("\n");
+        for want in [
+            "seed 1932550228",
+            "REALXEN_DIFF_SEED=1932550228 REALXEN_DIFF_COUNT=6000 REALXEN_ONLY=differential",
+            "6000 hypercalls compared",
+            "per command: get_range 1354, load 2242",
+            "per errno (Xen's answers): ",
+            "unknown-cmd-is-eopnotsupp 207",
+        ] {
+            assert!(info.contains(want), "{want}: {info}");
+        }
+    }
+
+    #[test]
+    fn an_answer_xen_never_gave_fails_with_the_seed_and_a_shrunk_sequence() {
+        // Call 325, an unload Xen answered 0, made to answer EBUSY.
+        let tampered: String = RECORDED
+            .lines()
+            .map(|l| match l.strip_prefix("@@DX a 320 ") {
+                Some(rest) => {
+                    let mut w: Vec<&str> = rest.split(' ').collect();
+                    assert_eq!(w[5], "0");
+                    w[5] = "-16";
+                    format!("@@DX a 320 {}", w.join(" "))
+                }
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (vs, _) = judge(&tampered, 1, "serial log kept: x");
+        let compare = vs.iter().find(|v| v.id == "differential/compare").unwrap();
+        assert!(!compare.pass);
+        for want in [
+            "the first at call 325: Xen answered -XEN_EBUSY (16), the engine 0",
+            "minimal sequence (1 calls",
+            "REALXEN_DIFF_SEED=1932550228",
+            "serial log kept: x",
+        ] {
+            assert!(compare.detail.contains(want), "{want}: {}", compare.detail);
+        }
+    }
+
+    #[test]
+    fn the_panic_verdict_passes_only_on_xens_panic_in_kimage_free() {
+        let panicked = "@@DX step A 0\n(XEN)    [<ffff82d040220689>] S common/kimage.c#kimage_free.part.0+0x199/0x1b0\n(XEN) Panic on CPU 0:\n";
+        assert!(judge_panic(panicked, "k").pass);
+        let survived = "@@DX step A 0\n@@DX step B 0\n@@DX survived\n";
+        let v = judge_panic(survived, "k");
+        assert!(!v.pass && v.detail.contains("no longer panics"), "{v:?}");
+        let elsewhere = "@@DX step A 0\n(XEN) Panic on CPU 0:\n";
+        assert!(!judge_panic(elsewhere, "k").pass);
+        assert!(!judge_panic("", "k").pass);
+    }
+
     #[test]
     fn a_moved_copy_has_its_loads_and_entry_moved_and_nothing_else() {
         // A minimal ELF64 header and one PT_LOAD at 0x40.
