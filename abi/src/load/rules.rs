@@ -47,9 +47,10 @@
 //!    ([`Error::BufferExceedsDest`]).
 //! 6. `arch` is `EM_386` or `EM_X86_64`, else `EINVAL` ([`Error::UnsupportedArch`]). Xen
 //!    checks it last of all, in `machine_kexec_load`, after copying the segments'
-//!    sources; here it is checked before any source is touched, which changes the errno
-//!    only for a request that has both a bad arch and a faulting source (`EINVAL` here,
-//!    `EFAULT` from Xen).
+//!    sources; here it is checked before any source is touched. That changes what is
+//!    copied, not the errno: for a request with both a bad arch and a faulting source
+//!    Xen too answers `EINVAL`, since its `kimage_load_segment` overwrites the copy's
+//!    `EFAULT` (measured on Xen 4.17.7 by the differential run, `docs/realxen.md`).
 //! 7. (decoder only) the reserved `_pad` byte is zero, else `EINVAL`
 //!    ([`Error::ReservedNotZero`]). **Departure**: Xen never reads it. The facts this
 //!    crate follows list unchecked reserved bytes among Xen's weaknesses: a byte that
