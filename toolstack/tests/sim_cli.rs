@@ -1033,7 +1033,10 @@ fn a_48_mib_load_peaks_near_one_copy_of_its_bytes_not_two() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     assert!(load.wait().expect("wait").success());
-    assert!(seen >= len, "saw a peak of {seen} bytes: the load was not watched");
+    assert!(
+        seen >= len,
+        "saw a peak of {seen} bytes: the load was not watched"
+    );
     // The source read into the simulated dom0's buffer and the machine memory it is
     // copied to are both the load's size: held whole together, the peak is 2 × it.
     assert!(

@@ -135,6 +135,19 @@ impl PrivcmdBuffer {
         self.map.kind()
     }
 
+    /// The buffer's bytes: always in one piece.
+    pub fn bytes(&self) -> &[u8] {
+        let all = self.map.as_bytes();
+        all.split_at(self.len.min(all.len())).0
+    }
+
+    /// The buffer's bytes, to fill before a hypercall.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let all = self.map.as_mut_bytes();
+        let len = self.len.min(all.len());
+        all.split_at_mut(len).0
+    }
+
     /// The mapped bytes at `[addr, addr + len)`, if this buffer's pages hold them.
     fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let at = usize::try_from(addr.checked_sub(self.map.addr())?).ok()?;
@@ -154,11 +167,11 @@ impl HypercallBuffer for PrivcmdBuffer {
     }
 
     fn as_bytes(&self) -> Option<&[u8]> {
-        self.map.as_bytes().get(..self.len)
+        Some(self.bytes())
     }
 
     fn as_mut_bytes(&mut self) -> Option<&mut [u8]> {
-        self.map.as_mut_bytes().get_mut(..self.len)
+        Some(self.bytes_mut())
     }
 }
 

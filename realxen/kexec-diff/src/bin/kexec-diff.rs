@@ -73,10 +73,10 @@ impl Runner {
         let at = |addr: u64| usize::try_from(addr - self.base).unwrap_or(0);
         for (addr, bytes) in &writes {
             let at = at(*addr);
-            self.buf.as_mut_bytes()[at..at + bytes.len()].copy_from_slice(bytes);
+            self.buf.bytes_mut()[at..at + bytes.len()].copy_from_slice(bytes);
         }
         let window = arg_window(self.base, call.arg);
-        let before = window.clone().map(|w| self.buf.as_bytes()[w].to_vec());
+        let before = window.clone().map(|w| self.buf.bytes()[w].to_vec());
         let rc = match self
             .transport
             .kexec_op(KexecCmd(call.cmd), call.arg, &mut [&mut self.buf])
@@ -85,13 +85,13 @@ impl Runner {
             Err(CallError::Refused(r)) => -i64::from(r.errno.0),
             Err(CallError::Transport(e)) => return Err(e.to_string()),
         };
-        let after = window.clone().map(|w| self.buf.as_bytes()[w].to_vec());
+        let after = window.clone().map(|w| self.buf.bytes()[w].to_vec());
         for (addr, bytes) in &writes {
             let at = at(*addr);
-            self.buf.as_mut_bytes()[at..at + bytes.len()].fill(0);
+            self.buf.bytes_mut()[at..at + bytes.len()].fill(0);
         }
         if let Some(w) = window {
-            self.buf.as_mut_bytes()[w].fill(0);
+            self.buf.bytes_mut()[w].fill(0);
         }
         Ok(Answer {
             rc,
@@ -160,7 +160,7 @@ fn crash_reload(args: &[String]) -> Result<(), String> {
     let mut runner = Runner::open()?;
     let start = number(args.first())?;
     let base = runner.base;
-    for word in runner.buf.as_mut_bytes()[0x2000..].chunks_exact_mut(8) {
+    for word in runner.buf.bytes_mut()[0x2000..].chunks_exact_mut(8) {
         word.copy_from_slice(&GARBAGE.to_le_bytes());
     }
     // Each segment's source is the garbage from offset 0x2000 on, as long as the
