@@ -36,7 +36,8 @@
 //! // A 64-bit image (EM_X86_64 = 62) for a 32-bit guest, its segment array at 0x9000.
 //! let rc = unsafe {
 //!     xen_kexec_encode_load(32, &host, 0, 62, 0x10_0000, &seg, 1, 0x9000,
-//!                           load.as_mut_ptr().cast(), segs.as_mut_ptr().cast())
+//!                           load.as_mut_ptr().cast(), load.len(),
+//!                           segs.as_mut_ptr().cast(), segs.len())
 //! };
 //! assert_eq!(rc, 0);
 //! assert_eq!(&load[8..12], &0x9000u32.to_le_bytes()); // the segments handle
@@ -51,7 +52,8 @@ pub use raw::{xen_kexec_complete_get_range, xen_kexec_decode, xen_kexec_encode_l
 pub use types::{
     xen_kexec_copy_from_guest_t, xen_kexec_copy_to_guest_t, xen_kexec_guest, xen_kexec_guest_t,
     xen_kexec_host, xen_kexec_host_t, xen_kexec_op, xen_kexec_op_t, xen_kexec_plain_segment,
-    xen_kexec_plain_segment_t,
+    xen_kexec_plain_segment_t, XEN_KEXEC_LOAD_SIZE, XEN_KEXEC_SEGMENT_MAX, XEN_KEXEC_SEGMENT_SIZE,
+    XEN_KEXEC_WHY_MAX,
 };
 
 /// The `no_std` build's panic handler: the trap of the private module `raw`.
