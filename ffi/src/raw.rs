@@ -13,9 +13,9 @@ use xen_kexec_abi::{Access, GuestFault};
 
 use crate::api::{self, LoadArgs, Refusal};
 use crate::types::{
-    xen_kexec_copy_from_guest_t, xen_kexec_copy_to_guest_t, xen_kexec_guest_t,
-    xen_kexec_host_t, xen_kexec_op_t, xen_kexec_plain_segment_t, XEN_KEXEC_LOAD_SIZE,
-    XEN_KEXEC_SEGMENT_MAX, XEN_KEXEC_SEGMENT_SIZE, XEN_KEXEC_WHY_MAX,
+    xen_kexec_copy_from_guest_t, xen_kexec_copy_to_guest_t, xen_kexec_guest_t, xen_kexec_host_t,
+    xen_kexec_op_t, xen_kexec_plain_segment_t, XEN_KEXEC_LOAD_SIZE, XEN_KEXEC_SEGMENT_MAX,
+    XEN_KEXEC_SEGMENT_SIZE, XEN_KEXEC_WHY_MAX,
 };
 
 /// The assembly of the weak, hidden `rust_eh_personality` (see the end of this file),

@@ -420,7 +420,10 @@ fn every_argument_error_is_einval_and_never_a_crash() {
             format!("rc={fault_ret} why={}", &fault_text[..7]),
         ),
         // SIZE_MAX is clamped to XEN_KEXEC_WHY_MAX: the whole reason, nothing past it.
-        ("decode-why-len-max", format!("rc={fault_ret} why={fault_text}")),
+        (
+            "decode-why-len-max",
+            format!("rc={fault_ret} why={fault_text}"),
+        ),
         (
             "decode-cmd-above-32-bits",
             format!(
