@@ -906,9 +906,7 @@ fn the_sim_host_refuses_bad_configs_and_writes_outside_its_crash_region() {
         }
     );
     let mut host = SimHost::new(SimConfig::default()).unwrap();
-    let outside = xen_kexec_hypervisor::HostError {
-        errno: Errno::EADDRNOTAVAIL,
-    };
+    let outside = xen_kexec_hypervisor::HostError::new(Errno::EADDRNOTAVAIL);
     assert_eq!(host.write_crash(CRASH_START - 1, &[1, 2]), Err(outside));
     assert_eq!(host.zero_crash(CRASH_START + 0x400_0000, 1), Err(outside));
     assert_eq!(host.write_crash(CRASH_START + 0x3ff_ffff, &[7]), Ok(()));

@@ -456,9 +456,7 @@ impl SimHost {
     fn in_crash_region(&self, maddr: u64, len: u64) -> Result<(), HostError> {
         match (self.crash_region, maddr.checked_add(len)) {
             (Some(r), Some(end)) if r.covers(maddr, end) => Ok(()),
-            _ => Err(HostError {
-                errno: xen_kexec_abi::Errno::EADDRNOTAVAIL,
-            }),
+            _ => Err(HostError::new(xen_kexec_abi::Errno::EADDRNOTAVAIL)),
         }
     }
 }
