@@ -52,7 +52,11 @@ fn staticlib() -> &'static Path {
             .expect("scripts/ffi-staticlib runs");
         assert!(out.status.success(), "scripts/ffi-staticlib failed");
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(path.is_file(), "scripts/ffi-staticlib printed {path:?}");
+        assert!(
+            path.is_file(),
+            "scripts/ffi-staticlib printed {}",
+            path.display()
+        );
         path
     })
 }

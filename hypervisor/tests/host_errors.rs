@@ -225,26 +225,22 @@ proptest! {
                     loaded[slot(t)] = false;
                     0
                 }
-                Call::Exec(_) => match host.failed {
-                    Some(_) => failure_ret(errno_at(&host).unwrap()),
-                    None => {
-                        busy = true;
-                        0
-                    }
+                Call::Exec(_) => if host.failed.is_some() {
+                    failure_ret(errno_at(&host).unwrap())
+                } else {
+                    busy = true;
+                    0
                 },
-                Call::Load(t, _) => match host.failed {
-                    Some(_) => {
-                        // A failed CRASH load leaves no crash image; a failed DEFAULT
-                        // load leaves the old one.
-                        if t == KexecType::CRASH {
-                            loaded[1] = false;
-                        }
-                        failure_ret(errno_at(&host).unwrap())
+                Call::Load(t, _) => if host.failed.is_some() {
+                    // A failed CRASH load leaves no crash image; a failed DEFAULT load
+                    // leaves the old one.
+                    if t == KexecType::CRASH {
+                        loaded[1] = false;
                     }
-                    None => {
-                        loaded[slot(t)] = true;
-                        0
-                    }
+                    failure_ret(errno_at(&host).unwrap())
+                } else {
+                    loaded[slot(t)] = true;
+                    0
                 },
             };
             if host.failed.is_some() {
