@@ -18,6 +18,16 @@
 //! default profiles, which always unwind) links `std` instead: core cannot be linked
 //! without `std` under `panic = "unwind"`, and a panic handler of our own would clash
 //! with `std`'s. So the choice follows the panic strategy, not `cfg(test)`.
+//! `scripts/ffi-staticlib` links that staticlib into one object whose only global
+//! symbols are the three functions (`target/ffi/libxen_kexec.a`): the panic handler and
+//! core's code become local, so the library links beside Rust code built with `std`.
+//! The cdylib exports only the three functions.
+//!
+//! **Contract** (stated in `include/xen-kexec.h`): stateless, so threads and re-entry
+//! are safe; outputs never overlap each other or the inputs (refused when visible);
+//! every pointer is checked for NULL and alignment and every length bounded before any
+//! reference or slice is formed, in every profile; the copy callbacks never see a
+//! length of 0, more than 512 bytes, or a range reaching past `u64::MAX`.
 //!
 //! **Safety.** All `unsafe` code is in the private module `raw` (each block with its
 //! safety argument; no pointer is used before its NULL check); [`types`] are the C
