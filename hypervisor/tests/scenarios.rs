@@ -1021,7 +1021,8 @@ fn images_whose_destination_ends_exactly_at_2_pow_64_load_and_hold_their_bytes()
         .unwrap();
         assert_eq!(load(&mut sim, &mut g, abi, &req), 0, "{abi:?}");
         let mut found = vec![0u8; 0x1000];
-        sim.image_bytes(KexecType::DEFAULT, top, &mut found).unwrap();
+        sim.image_bytes(KexecType::DEFAULT, top, &mut found)
+            .unwrap();
         assert_eq!(found, bytes);
         // CRASH: a crash region at the top of memory, written to its last page.
         let mut sim = Sim::new(SimConfig {
