@@ -66,7 +66,7 @@ extern "C" {
  * (XEN_KEXEC_SEGMENT_MAX * XEN_KEXEC_SEGMENT_SIZE); guest_addr + len never exceeds
  * UINT64_MAX (a range that would wrap past 2^64, or end exactly there, is refused with
  * -EFAULT before any callback is called), so `guest_addr + len` can be computed in
- * uint64_t; dst never overlaps the caller's own objects.
+ * uint64_t; dst is a buffer of the library's own, never one of the caller's arguments.
  */
 typedef int (*xen_kexec_copy_from_guest_t)(void *ctx,
                                            void *dst,
@@ -247,9 +247,9 @@ int xen_kexec_decode(const xen_kexec_guest_t *guest,
  *
  * op is the operation xen_kexec_decode gave for that call. Returns 0; -ERANGE for a
  * 32-bit guest when start or size needs more than 32 bits (nothing is written); -EFAULT
- * when the copy faults or the range at arg would reach past 2^64; -EINVAL for a NULL or
- * misaligned guest or op, a NULL guest->copy_to_guest, bits other than 32 or 64, or an
- * op that is not a get_range.
+ * when the copy faults or the structure's end at arg would exceed UINT64_MAX (no copy
+ * is tried then); -EINVAL for a NULL or misaligned guest or op, a NULL
+ * guest->copy_to_guest, bits other than 32 or 64, or an op that is not a get_range.
  *
  * # Safety
  * Each pointer is NULL or points to a valid object of its type; the guest's copy

@@ -268,9 +268,9 @@ pub unsafe extern "C" fn xen_kexec_decode(
 ///
 /// op is the operation xen_kexec_decode gave for that call. Returns 0; -ERANGE for a
 /// 32-bit guest when start or size needs more than 32 bits (nothing is written); -EFAULT
-/// when the copy faults or the range at arg would reach past 2^64; -EINVAL for a NULL or
-/// misaligned guest or op, a NULL guest->copy_to_guest, bits other than 32 or 64, or an
-/// op that is not a get_range.
+/// when the copy faults or the structure's end at arg would exceed UINT64_MAX (no copy
+/// is tried then); -EINVAL for a NULL or misaligned guest or op, a NULL
+/// guest->copy_to_guest, bits other than 32 or 64, or an op that is not a get_range.
 ///
 /// # Safety
 /// Each pointer is NULL or points to a valid object of its type; the guest's copy

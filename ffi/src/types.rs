@@ -38,7 +38,7 @@ pub const XEN_KEXEC_WHY_MAX: usize = 256;
 /// (XEN_KEXEC_SEGMENT_MAX * XEN_KEXEC_SEGMENT_SIZE); guest_addr + len never exceeds
 /// UINT64_MAX (a range that would wrap past 2^64, or end exactly there, is refused with
 /// -EFAULT before any callback is called), so `guest_addr + len` can be computed in
-/// uint64_t; dst never overlaps the caller's own objects.
+/// uint64_t; dst is a buffer of the library's own, never one of the caller's arguments.
 pub type xen_kexec_copy_from_guest_t = Option<
     unsafe extern "C" fn(ctx: *mut c_void, dst: *mut c_void, guest_addr: u64, len: usize) -> c_int,
 >;
