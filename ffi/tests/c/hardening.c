@@ -123,6 +123,23 @@ static void wrapping_ranges(void)
     free(op);
 }
 
+/* Item 8: a callback is never called with len 0: a load of 0 segments copies its load
+ * structure only, not an empty segment array. */
+static void no_empty_copy(void)
+{
+    unsigned char low[0x100];
+    struct memory m = {0x1000, sizeof low, low};
+    xen_kexec_guest_t g = guest_of(&m);
+    xen_kexec_op_t *op = malloc(sizeof *op);
+    int before, rc;
+    memset(low, 0, sizeof low);
+    rc = xen_kexec_encode_load(64, &host, 0, 62, 0x100000, NULL, 0, 0x1080, low, 24, NULL, 0);
+    before = calls;
+    rc = rc ? rc : xen_kexec_decode(&g, &host, 4, 0x1000, op, NULL, 0);
+    check("a-load-of-0-segments-makes-one-call", rc == 0 && calls == before + 1 && op->nr_segments == 0);
+    free(op);
+}
+
 /* Item 4: cmd is 64 bits; above 32 bits it is no command. */
 static void wide_cmd(void)
 {
@@ -228,6 +245,7 @@ static void threads(void)
 int main(void)
 {
     wrapping_ranges();
+    no_empty_copy();
     wide_cmd();
     outputs_and_preconditions();
     encoder_lengths();
