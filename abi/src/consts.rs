@@ -113,6 +113,8 @@ pub const EM_X86_64: u16 = 62;
 pub const XEN_EPERM: i32 = 1;
 /// `XEN_ENOENT`: no such entry.
 pub const XEN_ENOENT: i32 = 2;
+/// `XEN_EIO`: an I/O error (what a host's failure without a usable errno becomes).
+pub const XEN_EIO: i32 = 5;
 /// `XEN_ENOMEM`: out of memory.
 pub const XEN_ENOMEM: i32 = 12;
 /// `XEN_EFAULT`: a guest address could not be read or written.

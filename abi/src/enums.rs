@@ -117,6 +117,8 @@ open_enum! {
         EPERM = XEN_EPERM,
         /// No such entry.
         ENOENT = XEN_ENOENT,
+        /// I/O error.
+        EIO = XEN_EIO,
         /// Out of memory.
         ENOMEM = XEN_ENOMEM,
         /// Bad guest address.

@@ -113,6 +113,15 @@ impl MachineRange {
         self.start <= addr && addr - self.start < self.size
     }
 
+    /// Whether `other` lies within this range (an empty range at this range's end counts
+    /// as inside). Unlike [`covers`](Self::covers), `other` may end exactly at 2^64.
+    pub const fn covers_range(self, other: MachineRange) -> bool {
+        // Offsets from this range's start: no end is ever computed.
+        other.start >= self.start
+            && other.size <= self.size
+            && other.start - self.start <= self.size - other.size
+    }
+
     /// Whether `[start, end)` lies within this range (an empty range at this range's
     /// end counts as inside).
     pub const fn covers(self, start: u64, end: u64) -> bool {
@@ -140,6 +149,11 @@ mod tests {
         assert!(r.covers(start, start + 0x1000));
         assert!(r.covers(u64::MAX - 0xfff, u64::MAX));
         assert!(!r.covers(start - 0x1000, start + 0x1000));
+        // A range that ends at 2^64 too is covered by one that does.
+        let top = MachineRange::new(u64::MAX - 0xfff, 0x1000).expect("ends at 2^64");
+        assert!(r.covers_range(top) && r.covers_range(r) && !top.covers_range(r));
+        let below = MachineRange::new(start - 0x1000, 0x2000).expect("fits");
+        assert!(!r.covers_range(below));
         // The whole address space is one range too.
         let all = MachineRange::new(0, u64::MAX).expect("fits");
         assert!(all.contains(u64::MAX - 1) && !all.contains(u64::MAX));

@@ -41,6 +41,7 @@ fn constants_have_the_values_of_xens_headers() {
         [
             XEN_EPERM,
             XEN_ENOENT,
+            XEN_EIO,
             XEN_ENOMEM,
             XEN_EFAULT,
             XEN_EBUSY,
@@ -50,7 +51,7 @@ fn constants_have_the_values_of_xens_headers() {
             XEN_EOPNOTSUPP,
             XEN_EADDRNOTAVAIL
         ],
-        [1, 2, 12, 14, 16, 22, 34, 38, 95, 99]
+        [1, 2, 5, 12, 14, 16, 22, 34, 38, 95, 99]
     );
 }
 
@@ -72,7 +73,7 @@ fn open_enums_print_c_names_for_known_values_and_numbers_for_unknown_ones() {
 fn open_enums_list_every_known_value_with_its_c_type() {
     assert_eq!(KexecCmd::KNOWN.len(), 7);
     assert_eq!(KexecRangeKind::KNOWN.len(), 7);
-    assert_eq!(Errno::KNOWN.len(), 10);
+    assert_eq!(Errno::KNOWN.len(), 11);
     assert_eq!(
         KexecType::KNOWN,
         &[

@@ -8,9 +8,9 @@
  * crash region, each segment's alignment and wrap, the pairwise overlap test (Xen's
  * nested loop), the buffer sizes and the arch. So that it does the same work as the
  * crate and gives the same errno, it makes the crate's documented departures from Xen
- * (abi/src/load.rs): 16 segments are accepted, a destination whose end wraps is
- * EADDRNOTAVAIL, the crash entry must be inside the region, the reserved _pad byte must
- * be zero. compat-tests/tests/c_reference.rs checks it agrees with the crate.
+ * (abi/src/load/rules.rs): 16 segments are accepted, a destination whose end wraps
+ * past 2^64 is EADDRNOTAVAIL (one ending exactly at 2^64 is accepted), the crash entry
+ * must be inside the region, the reserved _pad byte must be zero. compat-tests/tests/c_reference.rs checks it agrees with the crate.
  *
  * Guest memory is one flat buffer (copy_from_guest is a bounds check and a memcpy), as
  * for the crate's FlatMemory. The errno values (REF_E*) and the ELF machines come from
@@ -82,20 +82,20 @@ int ref_kexec_load(int compat, const struct ref_guest *g, uint64_t arg,
 
     if ( load.type == KEXEC_TYPE_CRASH )
     {
-        uint64_t cstart = h->crash_start, cend = h->crash_start + h->crash_size;
+        /* Offsets from the region's start: a region (or a segment) may end at 2^64. */
+        uint64_t cstart = h->crash_start, csize = h->crash_size;
 
         if ( !h->has_crash )
             return -REF_EADDRNOTAVAIL;
-        if ( load.entry_maddr < cstart || load.entry_maddr >= cend )
+        if ( load.entry_maddr < cstart || load.entry_maddr - cstart >= csize )
             return -REF_EADDRNOTAVAIL;
         for ( i = 0; i < n; i++ )
         {
-            uint64_t mstart = segs[i].dest_maddr;
-            uint64_t mend = mstart + segs[i].dest_size;
+            uint64_t mstart = segs[i].dest_maddr, msize = segs[i].dest_size;
 
             if ( !segs[i].buf._pad )
                 continue;
-            if ( mend < mstart || mstart < cstart || mend > cend )
+            if ( mstart < cstart || msize > csize || mstart - cstart > csize - msize )
                 return -REF_EADDRNOTAVAIL;
         }
     }
@@ -107,7 +107,8 @@ int ref_kexec_load(int compat, const struct ref_guest *g, uint64_t arg,
 
         if ( mstart & mask )
             return -REF_EADDRNOTAVAIL;
-        if ( mend < mstart )
+        /* A wrap past 2^64; an end of exactly 2^64 (mend 0) is accepted. */
+        if ( mend < mstart && mend != 0 )
             return -REF_EADDRNOTAVAIL;
         if ( mend & mask )
             return -REF_EADDRNOTAVAIL;
@@ -123,7 +124,8 @@ int ref_kexec_load(int compat, const struct ref_guest *g, uint64_t arg,
             uint64_t pstart = segs[j].dest_maddr;
             uint64_t pend = pstart + segs[j].dest_size;
 
-            if ( mstart < pend && mend > pstart )
+            /* An end below its start is 2^64 (wraps were refused above). */
+            if ( (pend < pstart || mstart < pend) && (mend < mstart || pstart < mend) )
                 return -REF_EINVAL;
         }
     }

@@ -14,8 +14,9 @@
 //! sweep, and Xen 4.23's order of checks (`kexec_load`, `kimage_alloc`,
 //! `kimage_crash_alloc`, `do_kimage_alloc`, `machine_kexec_load`) as the facts sheet lists
 //! it, each pass over the segments complete before the next, with this crate's departures
-//! (16 segments accepted, a wrapping destination refused, the crash entry inside the
-//! region, the reserved byte checked last of all).
+//! (16 segments accepted, a destination wrapping past 2^64 refused but one ending exactly
+//! at 2^64 accepted, the crash entry inside the region, the reserved byte checked last of
+//! all).
 
 use xen_kexec_abi::host::HostDescription;
 use xen_kexec_abi::load::Segment;
@@ -128,14 +129,17 @@ pub fn expected_load(
                 addr: s.dest_maddr,
             });
         }
-        let Ok(end64) = u64::try_from(end) else {
+        // An end of exactly 2^64 does not wrap (Xen's end is then 0, aligned).
+        if end > 1u128 << 64 {
             return Err(Error::SegmentWraps {
                 segment: index(i),
                 dest_maddr: s.dest_maddr,
                 dest_size: s.dest_size,
             });
-        };
+        }
         if end % page != 0 {
+            // Below 2^64 here: 2^64 is a multiple of every page size.
+            let end64 = u64::try_from(end).unwrap_or(u64::MAX);
             return Err(Error::SegmentMisaligned {
                 segment: index(i),
                 bound: DestBound::End,

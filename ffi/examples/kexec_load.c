@@ -4,7 +4,7 @@
  * replaces the copy of the load structure, the nr_segments test, the copy of the segment
  * array and kimage_alloc's checks; the hypervisor then acts on the validated copy only.
  * Guest memory is a byte array here, and "acting" prints what Xen would do.
- * Build: cc -Iinclude ffi/examples/kexec_load.c target/ffi/libxen_kexec_ffi.a \
+ * Build: cc -Iinclude ffi/examples/kexec_load.c $(scripts/ffi-staticlib) \
  *            -Wl,--gc-sections
  */
 #include <stdio.h>
@@ -67,7 +67,8 @@ int main(void)
                                          {0, 0, 0x20100000, 0x100000}};
     if (xen_kexec_encode_load(32, &host, 1 /* KEXEC_TYPE_CRASH */, 62 /* EM_X86_64 */,
                               0x20000000, segs, 2, 0x2000, guest_ram + 0x1000,
-                              guest_ram + 0x2000) != 0)
+                              XEN_KEXEC_LOAD_SIZE, guest_ram + 0x2000,
+                              2 * XEN_KEXEC_SEGMENT_SIZE) != 0)
         return 1;
     if (kexec_load(32, 0x1000) != 0)
         return 1;

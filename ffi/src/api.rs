@@ -15,30 +15,13 @@ use xen_kexec_abi::guest_mem::GuestMemory;
 use xen_kexec_abi::host::{HostDescription, MachineRange, PageSize, RuleProfile};
 use xen_kexec_abi::load::{LoadRequest, Segment, SegmentList, ValidatedLoad};
 use xen_kexec_abi::{
-    x86_64, ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
+    ElfMachine, EntryMode, Errno, Error, GuestAbi, KexecCmd, KexecRangeKind, KexecType,
 };
 
 use crate::types::{
     xen_kexec_host_t, xen_kexec_op_t, xen_kexec_plain_segment_t, XEN_KEXEC_RULES_STRICT,
     XEN_KEXEC_RULES_XEN,
 };
-
-// Functions rather than constants: cbindgen reads this file for the header and warns
-// about every constant that is not `pub`.
-
-/// The size of the encoded load structure, `xen_kexec_load_t` (both widths).
-pub(crate) const fn load_size() -> usize {
-    size_of::<x86_64::KexecLoad>()
-}
-
-/// The size of one encoded segment, `xen_kexec_segment_t` (both widths).
-pub(crate) const fn segment_size() -> usize {
-    size_of::<x86_64::KexecSegment>()
-}
-
-// The C interface promises 24 and 32 bytes.
-static_assertions::const_assert_eq!(load_size(), 24);
-static_assertions::const_assert_eq!(segment_size(), 32);
 
 /// Why a C call was refused: a rule of the ABI (the decoder's or encoder's own error,
 /// with its errno), or a C argument that is unusable (`EINVAL`).
@@ -56,6 +39,24 @@ pub(crate) enum Refusal {
     },
     /// A required pointer argument (named) is NULL.
     Null(&'static str),
+    /// A pointer argument (named) is not aligned for its type.
+    Misaligned(&'static str),
+    /// An output buffer (named) overlaps another output or an input.
+    Overlap(&'static str),
+    /// An output buffer's length (named) is below what is written to it.
+    TooSmall {
+        /// The length argument.
+        what: &'static str,
+        /// Its value.
+        len: usize,
+        /// The bytes that would be written.
+        need: usize,
+    },
+    /// A `cmd` above 32 bits (`EOPNOTSUPP`, as Xen answers any unknown command).
+    CmdTooWide {
+        /// The value passed.
+        cmd: u64,
+    },
     /// A reason buffer that is not NULL but has length 0.
     EmptyReasonBuffer,
     /// A guest width other than 32 or 64.
@@ -96,7 +97,7 @@ impl Refusal {
         match self {
             Refusal::Rule(e) => e.errno(),
             Refusal::Encode(e) => e.errno(),
-            Refusal::NoCForm { .. } => Errno::EOPNOTSUPP,
+            Refusal::NoCForm { .. } | Refusal::CmdTooWide { .. } => Errno::EOPNOTSUPP,
             _ => Errno::EINVAL,
         }
     }
@@ -117,6 +118,10 @@ impl Refusal {
             Refusal::Encode(e) => e.rule(),
             Refusal::NoCForm { .. } => "NoCForm",
             Refusal::Null(_) => "Null",
+            Refusal::Misaligned(_) => "Misaligned",
+            Refusal::Overlap(_) => "Overlap",
+            Refusal::TooSmall { .. } => "TooSmall",
+            Refusal::CmdTooWide { .. } => "CmdTooWide",
             Refusal::EmptyReasonBuffer => "EmptyReasonBuffer",
             Refusal::Bits(_) => "Bits",
             Refusal::PageSize(_) => "PageSize",
@@ -138,6 +143,16 @@ impl fmt::Display for Refusal {
                 "operation {cmd:?} has no C form in this version of xen-kexec-ffi"
             ),
             Refusal::Null(what) => write!(f, "{what} is NULL"),
+            Refusal::Misaligned(what) => write!(f, "{what} is not aligned for its type"),
+            Refusal::Overlap(what) => {
+                write!(f, "{what} overlaps another argument of the call")
+            }
+            Refusal::TooSmall { what, len, need } => {
+                write!(f, "{what} {len} is below the {need} bytes written")
+            }
+            Refusal::CmdTooWide { cmd } => {
+                write!(f, "command {cmd:#x} is not a kexec_op command")
+            }
             Refusal::EmptyReasonBuffer => f.write_str("why is not NULL and why_len is 0"),
             Refusal::Bits(bits) => write!(f, "guest bits {bits} is neither 32 nor 64"),
             Refusal::PageSize(size) => {
@@ -164,6 +179,14 @@ pub(crate) fn guest_abi(bits: c_uint) -> Result<GuestAbi, Refusal> {
         64 => Ok(GuestAbi::X86_64),
         other => Err(Refusal::Bits(other)),
     }
+}
+
+/// The command `cmd` as the guest passed it (Xen's `unsigned long op`): a value above 32
+/// bits is no command (`EOPNOTSUPP`, as Xen's switch answers it).
+pub(crate) fn command(cmd: u64) -> Result<KexecCmd, Refusal> {
+    u32::try_from(cmd)
+        .map(KexecCmd)
+        .map_err(|_| Refusal::CmdTooWide { cmd })
 }
 
 /// The host description of `host`: crash_size 0 is no crash region.
@@ -205,11 +228,10 @@ pub(crate) fn decode_op<M: GuestMemory + ?Sized>(
     abi: GuestAbi,
     mem: &mut M,
     host: &xen_kexec_host_t,
-    cmd: u32,
+    cmd: KexecCmd,
     arg: u64,
 ) -> Result<xen_kexec_op_t, Refusal> {
     let host = host_description(host)?;
-    let cmd = KexecCmd(cmd);
     if cmd == KexecCmd::LOAD {
         // Decoded in a slot on this stack and converted from there: `decode` would return
         // the ~540-byte load by value, one more copy (the same checks, order and errors).

@@ -18,6 +18,16 @@
 //! default profiles, which always unwind) links `std` instead: core cannot be linked
 //! without `std` under `panic = "unwind"`, and a panic handler of our own would clash
 //! with `std`'s. So the choice follows the panic strategy, not `cfg(test)`.
+//! `scripts/ffi-staticlib` links that staticlib into one object whose only global
+//! symbols are the three functions (`target/ffi/libxen_kexec.a`): the panic handler and
+//! core's code become local, so the library links beside Rust code built with `std`.
+//! The cdylib exports only the three functions.
+//!
+//! **Contract** (stated in `include/xen-kexec.h`): stateless, so threads and re-entry
+//! are safe; outputs never overlap each other or the inputs (refused when visible);
+//! every pointer is checked for NULL and alignment and every length bounded before any
+//! reference or slice is formed, in every profile; the copy callbacks never see a
+//! length of 0, more than 512 bytes, or a range reaching past `u64::MAX`.
 //!
 //! **Safety.** All `unsafe` code is in the private module `raw` (each block with its
 //! safety argument; no pointer is used before its NULL check); [`types`] are the C
@@ -36,7 +46,8 @@
 //! // A 64-bit image (EM_X86_64 = 62) for a 32-bit guest, its segment array at 0x9000.
 //! let rc = unsafe {
 //!     xen_kexec_encode_load(32, &host, 0, 62, 0x10_0000, &seg, 1, 0x9000,
-//!                           load.as_mut_ptr().cast(), segs.as_mut_ptr().cast())
+//!                           load.as_mut_ptr().cast(), load.len(),
+//!                           segs.as_mut_ptr().cast(), segs.len())
 //! };
 //! assert_eq!(rc, 0);
 //! assert_eq!(&load[8..12], &0x9000u32.to_le_bytes()); // the segments handle
@@ -51,7 +62,8 @@ pub use raw::{xen_kexec_complete_get_range, xen_kexec_decode, xen_kexec_encode_l
 pub use types::{
     xen_kexec_copy_from_guest_t, xen_kexec_copy_to_guest_t, xen_kexec_guest, xen_kexec_guest_t,
     xen_kexec_host, xen_kexec_host_t, xen_kexec_op, xen_kexec_op_t, xen_kexec_plain_segment,
-    xen_kexec_plain_segment_t,
+    xen_kexec_plain_segment_t, XEN_KEXEC_LOAD_SIZE, XEN_KEXEC_SEGMENT_MAX, XEN_KEXEC_SEGMENT_SIZE,
+    XEN_KEXEC_WHY_MAX,
 };
 
 /// The `no_std` build's panic handler: the trap of the private module `raw`.

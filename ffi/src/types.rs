@@ -14,15 +14,38 @@
 use core::ffi::{c_int, c_uint, c_void};
 
 use xen_kexec_abi::consts::KEXEC_SEGMENT_MAX;
+use xen_kexec_abi::x86_64;
+
+/// The size in bytes of an encoded xen_kexec_load_t (both guest widths): what
+/// xen_kexec_encode_load writes to load_out.
+pub const XEN_KEXEC_LOAD_SIZE: usize = 24;
+
+/// The size in bytes of one encoded xen_kexec_segment_t (both guest widths).
+pub const XEN_KEXEC_SEGMENT_SIZE: usize = 32;
+
+/// The most segments a load has (KEXEC_SEGMENT_MAX): segments_out needs at most
+/// XEN_KEXEC_SEGMENT_MAX * XEN_KEXEC_SEGMENT_SIZE bytes.
+pub const XEN_KEXEC_SEGMENT_MAX: usize = 16;
+
+/// The most bytes of a reason xen_kexec_decode writes to why (NUL included), whatever
+/// why_len says: a larger why_len is clamped to it.
+pub const XEN_KEXEC_WHY_MAX: usize = 256;
 
 /// Copies len bytes from guest address guest_addr to dst. Returns 0 when all len bytes
 /// were copied, nonzero on a fault.
+///
+/// What a copy function may assume: len is at least 1 and at most 512
+/// (XEN_KEXEC_SEGMENT_MAX * XEN_KEXEC_SEGMENT_SIZE); guest_addr + len never exceeds
+/// UINT64_MAX (a range that would wrap past 2^64, or end exactly there, is refused with
+/// -EFAULT before any callback is called), so `guest_addr + len` can be computed in
+/// uint64_t; dst is a buffer of the library's own, never one of the caller's arguments.
 pub type xen_kexec_copy_from_guest_t = Option<
     unsafe extern "C" fn(ctx: *mut c_void, dst: *mut c_void, guest_addr: u64, len: usize) -> c_int,
 >;
 
 /// Copies len bytes from src to guest address guest_addr. Returns 0 when all len bytes
-/// were copied, nonzero on a fault.
+/// were copied, nonzero on a fault. It may assume what a xen_kexec_copy_from_guest_t
+/// may (len 1 to 512, no range reaching past UINT64_MAX).
 pub type xen_kexec_copy_to_guest_t = Option<
     unsafe extern "C" fn(
         ctx: *mut c_void,
@@ -40,7 +63,7 @@ pub struct xen_kexec_guest {
     pub bits: c_uint,
     /// Passed unchanged to both copy functions.
     pub ctx: *mut c_void,
-    /// Required.
+    /// Required by xen_kexec_decode; not used by xen_kexec_complete_get_range.
     pub copy_from_guest: xen_kexec_copy_from_guest_t,
     /// May be NULL except for xen_kexec_complete_get_range.
     pub copy_to_guest: xen_kexec_copy_to_guest_t,
@@ -90,7 +113,8 @@ pub struct xen_kexec_plain_segment {
 /// A segment with its handle already read.
 pub type xen_kexec_plain_segment_t = xen_kexec_plain_segment;
 
-/// A decoded, validated kexec_op call. Fields a command does not use are zero.
+/// A decoded, validated kexec_op call. Fields a command does not use are zero, and so
+/// is reserved: no byte of the structure is padding, so it may be compared with memcmp.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct xen_kexec_op {
@@ -108,9 +132,11 @@ pub struct xen_kexec_op {
     pub range: i32,
     /// get_range: the CPU number for KEXEC_RANGE_MA_CPU.
     pub nr: i32,
+    /// Always 0: the 4 bytes before entry_maddr, named so that they are never padding.
+    pub reserved: u32,
     /// load: machine address of the entry point.
     pub entry_maddr: u64,
-    /// load: nr_segments used, the rest zero.
+    /// load: nr_segments used, the rest zero (XEN_KEXEC_SEGMENT_MAX of them).
     pub segments: [xen_kexec_plain_segment_t; 16],
 }
 
@@ -119,3 +145,11 @@ pub type xen_kexec_op_t = xen_kexec_op;
 
 // The C interface spells the array length 16; it is KEXEC_SEGMENT_MAX.
 static_assertions::const_assert_eq!(16, KEXEC_SEGMENT_MAX);
+static_assertions::const_assert_eq!(XEN_KEXEC_SEGMENT_MAX, KEXEC_SEGMENT_MAX as usize);
+static_assertions::const_assert_eq!(XEN_KEXEC_LOAD_SIZE, size_of::<x86_64::KexecLoad>());
+static_assertions::const_assert_eq!(XEN_KEXEC_SEGMENT_SIZE, size_of::<x86_64::KexecSegment>());
+// No padding: every byte of xen_kexec_op_t is a field.
+static_assertions::const_assert_eq!(
+    size_of::<xen_kexec_op>(),
+    4 + 1 + 1 + 2 + 4 + 4 + 4 + 4 + 8 + 16 * size_of::<xen_kexec_plain_segment>()
+);

@@ -39,40 +39,25 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// Builds the staticlib with the `ffi` profile (once per test run) and gives its path.
+/// Builds the staticlib C programs link, with the `ffi` profile and localized by
+/// `scripts/ffi-staticlib` (once per test run), and gives its path.
 fn staticlib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "xen-kexec-ffi",
-                "--profile",
-                "ffi",
-                "--message-format=json-render-diagnostics",
-            ])
+        let out = Command::new(root().join("scripts/ffi-staticlib"))
+            .env("CARGO", env!("CARGO"))
             .current_dir(root())
             .stderr(Stdio::inherit())
             .output()
-            .expect("cargo runs");
-        assert!(out.status.success(), "cargo build --profile ffi failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| {
-                m["reason"] == "compiler-artifact" && m["target"]["name"] == "xen_kexec_ffi"
-            })
-            .flat_map(|m| {
-                m["filenames"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str().map(PathBuf::from))
-                    .collect::<Vec<_>>()
-            })
-            .find(|f| f.extension().is_some_and(|e| e == "a"))
-            .expect("cargo names the staticlib")
+            .expect("scripts/ffi-staticlib runs");
+        assert!(out.status.success(), "scripts/ffi-staticlib failed");
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(
+            path.is_file(),
+            "scripts/ffi-staticlib printed {}",
+            path.display()
+        );
+        path
     })
 }
 
@@ -442,6 +427,23 @@ fn every_argument_error_is_einval_and_never_a_crash() {
             "decode-why-len-8",
             format!("rc={fault_ret} why={}", &fault_text[..7]),
         ),
+        // SIZE_MAX is clamped to XEN_KEXEC_WHY_MAX: the whole reason, nothing past it.
+        (
+            "decode-why-len-max",
+            format!("rc={fault_ret} why={fault_text}"),
+        ),
+        (
+            "decode-cmd-above-32-bits",
+            format!(
+                "rc={} why=command 0x100000006 is not a kexec_op command",
+                Errno::EOPNOTSUPP.to_hypercall_ret()
+            ),
+        ),
+        ("decode-why-in-op", format!("rc={einval} why=-")),
+        (
+            "decode-op-misaligned",
+            format!("rc={einval} why=op is not aligned for its type"),
+        ),
         ("decode-refused-op-untouched", "1".to_owned()),
         ("range-decode", "rc=0 why=".to_owned()),
         ("complete-null-guest", format!("rc={einval} why=-")),
@@ -458,6 +460,10 @@ fn every_argument_error_is_einval_and_never_a_crash() {
         ("encode-null-segments", format!("rc={einval} why=-")),
         ("encode-null-segments-out", format!("rc={einval} why=-")),
         ("encode-nr-0-nulls-ok", "rc=0 why=-".to_owned()),
+        ("encode-load-out-len-23", format!("rc={einval} why=-")),
+        ("encode-segments-out-len-31", format!("rc={einval} why=-")),
+        ("encode-outputs-overlap", format!("rc={einval} why=-")),
+        ("encode-output-on-input", format!("rc={einval} why=-")),
         ("encode-bits-48", format!("rc={einval} why=-")),
         ("encode-nr-17", format!("rc={einval} why=-")),
         ("encode-page-size-3000", format!("rc={einval} why=-")),

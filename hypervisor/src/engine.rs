@@ -287,8 +287,9 @@ impl Kexec {
 
     /// `kexec_op(cmd, arg)` from a guest of width `abi` whose memory is `mem`, on
     /// `host`: performs the operation and returns what the hypercall returns (`0`, `1`
-    /// or `0` for status, or `-errno`). [`kexec_op`](Self::kexec_op) gives the typed
-    /// result.
+    /// or `0` for status, or `-errno`). A failure is always negative, never 0, whatever
+    /// a host hook answered (see [`HostError`](crate::HostError)).
+    /// [`kexec_op`](Self::kexec_op) gives the typed result.
     pub fn hypercall<M, H>(
         &mut self,
         abi: GuestAbi,
@@ -303,7 +304,13 @@ impl Kexec {
     {
         match self.kexec_op(abi, cmd, arg, mem, host) {
             Ok(outcome) => outcome.ret(),
-            Err(e) => e.to_hypercall_ret(),
+            // Every refusal's errno is positive (the abi crate's are constants, a
+            // host's is a `HostError`, which holds only 1..=4095), so this is negative;
+            // the guard keeps a failure from ever reading as success all the same.
+            Err(e) => match e.to_hypercall_ret() {
+                ret @ ..0 => ret,
+                _ => xen_kexec_abi::Errno::EIO.to_hypercall_ret(),
+            },
         }
     }
 

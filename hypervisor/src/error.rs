@@ -67,7 +67,7 @@ impl Error {
             Error::ExecInProgress { .. } => Errno::EBUSY,
             Error::CpuOutOfRange { .. } => Errno::ERANGE,
             Error::RangeUnavailable { .. } => Errno::EINVAL,
-            Error::Host(e) => e.errno,
+            Error::Host(e) => e.errno(),
         }
     }
 
@@ -211,9 +211,7 @@ mod tests {
             Error::RangeUnavailable {
                 range: KexecRangeKind::MA_XENHEAP,
             },
-            Error::Host(HostError {
-                errno: Errno::ENOMEM,
-            }),
+            Error::Host(HostError::new(Errno::ENOMEM)),
         ];
         for e in all {
             // Exhaustive: a new variant fails to compile here until it is listed.

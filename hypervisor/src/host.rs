@@ -63,16 +63,51 @@ pub enum ImageSlot {
 /// A refusal from a hook, with the errno the hypercall returns for it (for example
 /// `ENOMEM` when the host cannot allocate staging pages).
 ///
+/// Its errno is always a failure the guest recognises: a positive value no larger than
+/// [`HostError::MAX_ERRNO`] (4095, the most Linux's syscall and hypercall paths take for
+/// an error). [`HostError::new`] maps anything else (0, a negative value, a larger one)
+/// to `EIO`, so that no hook's error can make the hypercall return 0 (success) or a
+/// positive value for a failure. Deserializing applies the same mapping.
+///
 /// ```
 /// use xen_kexec_abi::Errno;
 /// use xen_kexec_hypervisor::HostError;
-/// assert_eq!(HostError::ENOMEM.errno, Errno::ENOMEM);
+/// assert_eq!(HostError::ENOMEM.errno(), Errno::ENOMEM);
+/// assert_eq!(HostError::new(Errno::EBUSY).errno(), Errno::EBUSY);
+/// // No errno that is not a failure survives: 0, negatives and huge values are EIO.
+/// assert_eq!(HostError::new(Errno(0)).errno(), Errno::EIO);
+/// assert_eq!(HostError::new(Errno(-12)).errno(), Errno::EIO);
+/// assert_eq!(HostError::new(Errno(i32::MIN)).errno(), Errno::EIO);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(into = "HostErrorRepr", from = "HostErrorRepr")
+)]
 pub struct HostError {
-    /// The errno the hypercall returns (negated).
-    pub errno: Errno,
+    errno: Errno,
+}
+
+/// The serialized form of a [`HostError`]: `{"errno": N}`.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HostErrorRepr {
+    errno: Errno,
+}
+
+#[cfg(feature = "serde")]
+impl From<HostError> for HostErrorRepr {
+    fn from(e: HostError) -> Self {
+        HostErrorRepr { errno: e.errno }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<HostErrorRepr> for HostError {
+    fn from(r: HostErrorRepr) -> Self {
+        HostError::new(r.errno)
+    }
 }
 
 impl HostError {
@@ -80,6 +115,26 @@ impl HostError {
     pub const ENOMEM: HostError = HostError {
         errno: Errno::ENOMEM,
     };
+
+    /// An I/O error: also what an errno that is not a failure becomes.
+    pub const EIO: HostError = HostError { errno: Errno::EIO };
+
+    /// The largest errno a [`HostError`] carries (Linux's `MAX_ERRNO`).
+    pub const MAX_ERRNO: i32 = 4095;
+
+    /// The refusal with `errno`, if it is in `1..=MAX_ERRNO`; otherwise `EIO`.
+    pub const fn new(errno: Errno) -> HostError {
+        if errno.0 >= 1 && errno.0 <= Self::MAX_ERRNO {
+            HostError { errno }
+        } else {
+            HostError::EIO
+        }
+    }
+
+    /// The errno the hypercall returns (negated): always in `1..=MAX_ERRNO`.
+    pub const fn errno(self) -> Errno {
+        self.errno
+    }
 }
 
 impl fmt::Display for HostError {

@@ -906,9 +906,7 @@ fn the_sim_host_refuses_bad_configs_and_writes_outside_its_crash_region() {
         }
     );
     let mut host = SimHost::new(SimConfig::default()).unwrap();
-    let outside = xen_kexec_hypervisor::HostError {
-        errno: Errno::EADDRNOTAVAIL,
-    };
+    let outside = xen_kexec_hypervisor::HostError::new(Errno::EADDRNOTAVAIL);
     assert_eq!(host.write_crash(CRASH_START - 1, &[1, 2]), Err(outside));
     assert_eq!(host.zero_crash(CRASH_START + 0x400_0000, 1), Err(outside));
     assert_eq!(host.write_crash(CRASH_START + 0x3ff_ffff, &[7]), Ok(()));
@@ -1003,4 +1001,46 @@ fn a_failed_crash_load_leaves_its_bytes_in_machine_memory() {
         0x3000,
         "as on Xen: written pages stay"
     );
+}
+
+#[test]
+fn images_whose_destination_ends_exactly_at_2_pow_64_load_and_hold_their_bytes() {
+    use xen_kexec_hypervisor::sim::SimRange;
+    let top = u64::MAX - 0xfff;
+    for abi in GuestAbi::ALL {
+        // DEFAULT: staged for the last page of the address space.
+        let (mut sim, mut g) = (sim(), Guest::new());
+        let bytes = with_source(&mut g, SRC, 21, 0x1000);
+        let mut req = LoadRequest::new(KexecType::DEFAULT, ElfMachine::EM_X86_64, top);
+        req.push_segment(Segment {
+            buf: SRC,
+            buf_size: 0x1000,
+            dest_maddr: top,
+            dest_size: 0x1000,
+        })
+        .unwrap();
+        assert_eq!(load(&mut sim, &mut g, abi, &req), 0, "{abi:?}");
+        let mut found = vec![0u8; 0x1000];
+        sim.image_bytes(KexecType::DEFAULT, top, &mut found)
+            .unwrap();
+        assert_eq!(found, bytes);
+        // CRASH: a crash region at the top of memory, written to its last page.
+        let mut sim = Sim::new(SimConfig {
+            crash_region: Some(SimRange {
+                start: u64::MAX - 0xf_ffff,
+                size: 0x10_0000,
+            }),
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let req = LoadRequest {
+            type_: KexecType::CRASH,
+            ..req
+        };
+        assert_eq!(load(&mut sim, &mut g, abi, &req), 0, "{abi:?}");
+        assert_eq!(status(&mut sim, &mut g, abi, KexecType::CRASH), 1);
+        let mut found = vec![0u8; 0x1000];
+        sim.image_bytes(KexecType::CRASH, top, &mut found).unwrap();
+        assert_eq!(found, bytes);
+    }
 }

@@ -12,10 +12,13 @@
 //! - [`linux`]: the Linux boots: Debian's kernel loaded by `xen-kexec` and entered;
 //! - [`kdump`]: the kdump boot: a crashed dom0's crash kernel reads `/proc/vmcore`; and
 //!   its crash load timed against Debian's kexec-tools in a boot of its own;
+//! - [`differential`]: thousands of random `kexec_op` calls against the engine, and the
+//!   crash-reload panic;
 //! - [`run`]: all of it, and the report.
 
 pub mod cpio;
 pub mod debian;
+pub mod differential;
 pub mod dom0;
 pub mod elf;
 pub mod images;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cpio::Archive;
 use crate::debian::{self, Files, KexecTools};
+use crate::differential;
 use crate::dom0::{self, Dom0Step, IMAGES_DIR, MODULES_DIR};
 use crate::images::{self, mode_name, Image};
 use crate::kdump;
@@ -163,6 +164,7 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     boots.extend(linux_boots(&files)?);
     boots.extend(kdump_boots(paths, &files, machine)?);
+    boots.extend(differential_boots(paths, machine, &image64)?);
     let xen_rust_info = add_xen_rust_boots(&mut boots, paths, &work, machine, &scenarios, &both)?;
 
     keep_only_named(&mut boots);
@@ -191,14 +193,13 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
             })
             .collect()
     });
-    let mut report = Report::default();
-    report.info.extend(xen_rust_info);
-    for r in results {
-        match r {
-            Ok(b) => report.boots.push(b),
-            Err(e) => report.errors.push(e),
-        }
-    }
+    let (done, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    let mut report = Report {
+        boots: done.into_iter().filter_map(Result::ok).collect(),
+        errors: failed.into_iter().filter_map(Result::err).collect(),
+        info: xen_rust_info.into_iter().collect(),
+        ..Report::default()
+    };
     if !report.errors.is_empty() {
         return Ok(report);
     }
@@ -208,8 +209,90 @@ pub fn run(paths: &Paths, machine: &Machine) -> Result<Report, Problem> {
     }
     judge_linux(&mut report);
     judge_kdump(&mut report, machine, &files.kexec_tools);
+    judge_differential(&mut report, machine);
     judge_xen_rust(&mut report);
     Ok(report)
+}
+
+/// The differential boot (seeded random hypercalls) and the crash-reload boot (Xen's
+/// panic), both with the static `kexec-diff` runner; QEMU is stopped if Xen panics.
+fn differential_boots(
+    paths: &Paths,
+    machine: &Machine,
+    image64: &Image,
+) -> Result<Vec<BootPlan>, Problem> {
+    let seed = differential::seed();
+    let runner = toolstack::build_kexec_diff(&paths.repo, &paths.target_dir)?;
+    let root_files = vec![(
+        differential::RUNNER.to_owned(),
+        stripped(&runner).map_err(Problem::Fail)?,
+    )];
+    let elf = fs::read(&image64.path)
+        .map_err(|e| Problem::Fail(format!("{}: {e}", image64.path.display())))?;
+    let high = differential::moved_up(&elf, differential::HIGH_OFFSET).map_err(Problem::Fail)?;
+    Ok(vec![
+        BootPlan {
+            root_files: root_files.clone(),
+            around: (differential::dom0_lines(seed, machine), String::new()),
+            stop: Some(differential::PANIC_END),
+            ..BootPlan::plain(differential::BOOT.to_owned(), Vec::new())
+        },
+        // The two-step sequence through xen-kexec first (it must not panic), then the
+        // same placement as raw hypercalls (it must).
+        BootPlan {
+            root_files,
+            extra: vec![(differential::HIGH_IMAGE.to_owned(), high)],
+            around: (String::new(), differential::panic_lines(machine)),
+            stop: Some(differential::PANIC_END),
+            ..BootPlan::plain(
+                differential::PANIC_BOOT.to_owned(),
+                differential::two_step_steps(image64.name),
+            )
+        },
+    ])
+}
+
+/// The differential boot's verdicts and figures, and the crash-reload boot's verdict.
+fn judge_differential(report: &mut Report, machine: &Machine) {
+    let read = |b: &BootReport| {
+        String::from_utf8_lossy(&fs::read(&b.log_path).unwrap_or_default()).into_owned()
+    };
+    if let Some(b) = report.boots.iter().find(|b| b.name == differential::BOOT) {
+        let (vs, info) = differential::judge(&read(b), machine.cpus, &kept(b));
+        report.verdicts.push((differential::BOOT.to_owned(), vs));
+        report.info.extend(info);
+    }
+    if let Some(b) = report
+        .boots
+        .iter()
+        .find(|b| b.name == differential::PANIC_BOOT)
+    {
+        let mut vs: Vec<Verdict> = [
+            ("load-high", scenario::Want::Done),
+            ("load-base", scenario::Want::Done),
+            ("status", scenario::Want::Says("loaded")),
+            ("unload", scenario::Want::Done),
+        ]
+        .into_iter()
+        .map(|(step, want)| {
+            let id = format!("{}/{step}", differential::PANIC_BOOT);
+            let mut v = scenario::judge(
+                id.clone(),
+                &scenario::Expect::RealOnly(want),
+                b.log.outcome(&id).as_ref(),
+                None,
+            );
+            if !v.pass {
+                let _ = write!(v.detail, " ({})", kept(b));
+            }
+            v
+        })
+        .collect();
+        vs.push(differential::judge_panic(&read(b), &kept(b)));
+        report
+            .verdicts
+            .push((differential::PANIC_BOOT.to_owned(), vs));
+    }
 }
 
 /// The Linux boots: Debian's kernel and a small initrd for it in `/images`.

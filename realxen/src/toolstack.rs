@@ -83,6 +83,15 @@ pub fn build_release_x86_64(repo: &Path, target_dir: &Path) -> Result<PathBuf, P
     build_release(repo, target_dir, PACKAGE, BINARY)
 }
 
+/// Builds the differential test's dom0 runner (`realxen/kexec-diff`) statically, with the
+/// release profile (thousands of hypercalls under emulation).
+///
+/// # Errors
+/// [`Problem::Fail`] when the build fails or the binary is not static.
+pub fn build_kexec_diff(repo: &Path, target_dir: &Path) -> Result<PathBuf, Problem> {
+    build_release(repo, target_dir, "kexec-diff", "kexec-diff")
+}
+
 /// `bin` of `package`, built statically for x86_64 with the release profile.
 fn build_release(
     repo: &Path,

@@ -25,7 +25,8 @@ use zerocopy::FromBytes;
 use crate::memmap::{E820Entry, MemRange};
 use crate::plan::{LoadPlan, PlanError};
 use crate::transport::{
-    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, Transport, TransportError,
+    not_one_piece, CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, Transport,
+    TransportError,
 };
 
 /// Why a request was refused: by the hypervisor (its errno), or by this toolstack before
@@ -468,7 +469,7 @@ impl<T: Transport> Client<T> {
     /// returns the buffer (holding what the hypervisor wrote back) and the value.
     fn call_small(&mut self, cmd: KexecCmd, arg: &[u8]) -> Result<(T::Buffer, i64), ClientError> {
         let mut buf = self.transport.alloc(arg.len())?;
-        buf.as_mut_bytes()[..arg.len()].copy_from_slice(arg);
+        one_piece(buf.as_mut_bytes(), arg.len())?.copy_from_slice(arg);
         let addr = buf.guest_addr();
         let ret = self
             .transport
@@ -516,8 +517,11 @@ impl<T: Transport> Client<T> {
             }));
         }
         let n = usize::try_from(arg.nr_entries).unwrap_or(usize::MAX);
-        memory_ranges(entries.as_ref().map_or(&[][..], |b| b.as_bytes()), n)
-            .map_err(|e| memory_map_refused(&e))
+        let bytes = match entries.as_ref() {
+            Some(b) => b.as_bytes().ok_or_else(|| not_one_piece(0))?,
+            None => &[][..],
+        };
+        memory_ranges(bytes, n).map_err(|e| memory_map_refused(&e))
     }
 
     /// Makes the call with `nr_entries`, and a fresh buffer of `buffer` entries (or a
@@ -550,7 +554,7 @@ impl<T: Transport> Client<T> {
                 addr: request.buffer,
             })
         })?;
-        arg_buf.as_mut_bytes()[..size].copy_from_slice(bytes);
+        one_piece(arg_buf.as_mut_bytes(), size)?.copy_from_slice(bytes);
         let call = Hypercall::MachineMemoryMap {
             arg: arg_buf.guest_addr(),
         };
@@ -559,7 +563,8 @@ impl<T: Transport> Client<T> {
             None => self.transport.hypercall(call, &mut [&mut arg_buf]),
         }
         .map_err(|e| ClientError::of_call(cmd, e))?;
-        let answer = MemoryMapArg::decode(self.abi, arg_buf.as_bytes()).ok_or_else(|| {
+        let written = arg_buf.as_bytes().ok_or_else(|| not_one_piece(size))?;
+        let answer = MemoryMapArg::decode(self.abi, written).ok_or_else(|| {
             ClientError::Transport(TransportError::Memory {
                 what: "reading the machine memory map answer".into(),
                 source: std::io::Error::other(
@@ -593,7 +598,9 @@ impl<T: Transport> Client<T> {
     ) -> Result<RangeAnswer, ClientError> {
         let arg = encode::get_range(self.abi, range, nr);
         let (buf, _) = self.call_small(KexecCmd::GET_RANGE, arg.as_bytes())?;
-        let bytes = buf.as_bytes();
+        let bytes = buf
+            .as_bytes()
+            .ok_or_else(|| not_one_piece(arg.as_bytes().len()))?;
         let (start, size) = match self.abi {
             GuestAbi::X86_64 => x86_64::KexecRange::read_from_prefix(bytes)
                 .map(|(r, _)| (r.start, r.size))
@@ -724,9 +731,10 @@ impl<T: Transport> Client<T> {
                     size,
                 })
             })?;
-            let mut buf = self.transport.alloc(len)?;
-            plan.fill(index, &mut buf.as_mut_bytes()[..len])
-                .map_err(ClientError::Input)?;
+            let buf = self.transport.alloc_source(len, &mut |offset, part| {
+                plan.fill_part(index, offset, part)
+                    .map_err(ClientError::Input)
+            })?;
             sources.push(Some(buf));
         }
         Ok(sources)
@@ -742,11 +750,21 @@ impl<T: Transport> Client<T> {
             .alloc(load_off + size_of::<x86_64::KexecLoad>())?;
         let base = args.guest_addr();
         let encoded = load.encode(self.abi, base).map_err(|e| load_refused(&e))?;
-        let bytes = args.as_mut_bytes();
+        let bytes = one_piece(
+            args.as_mut_bytes(),
+            load_off + size_of::<x86_64::KexecLoad>(),
+        )?;
         bytes[..array_len].copy_from_slice(encoded.segment_bytes());
         bytes[load_off..].copy_from_slice(encoded.load_bytes());
         Ok((args, base + load_off as u64))
     }
+}
+
+/// The first `len` bytes of a buffer from [`Transport::alloc`], which is in one piece.
+fn one_piece(bytes: Option<&mut [u8]>, len: usize) -> Result<&mut [u8], ClientError> {
+    bytes
+        .and_then(|b| b.get_mut(..len))
+        .ok_or_else(|| not_one_piece(len).into())
 }
 
 fn short_answer() -> ClientError {
@@ -927,11 +945,11 @@ mod tests {
         fn guest_addr(&self) -> u64 {
             self.addr
         }
-        fn as_bytes(&self) -> &[u8] {
-            &self.bytes
+        fn as_bytes(&self) -> Option<&[u8]> {
+            Some(&self.bytes)
         }
-        fn as_mut_bytes(&mut self) -> &mut [u8] {
-            &mut self.bytes
+        fn as_mut_bytes(&mut self) -> Option<&mut [u8]> {
+            Some(&mut self.bytes)
         }
     }
 

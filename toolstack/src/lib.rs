@@ -40,8 +40,8 @@ pub mod transport;
 
 pub use client::{CheckedLoad, Client, ClientError, LoadSummary, RangeAnswer, Refusal, RuleError};
 pub use transport::{
-    CallError, Hypercall, HypercallBuffer, HypercallCmd, Refused, StatusMeaning, Transport,
-    TransportError,
+    CallError, FillPart, Hypercall, HypercallBuffer, HypercallCmd, Refused, StatusMeaning,
+    Transport, TransportError,
 };
 
 // The README's example is compiled and run as a doctest, so what crates.io shows works.

@@ -381,21 +381,39 @@ impl LoadPlan {
     /// # Errors
     /// [`PlanError::Input`] when a file cannot be read (or shrank since planning).
     pub fn fill(&self, index: usize, buf: &mut [u8]) -> Result<(), PlanError> {
+        self.fill_part(index, 0, buf)
+    }
+
+    /// Reads bytes `[offset, offset + part.len())` of segment `index`'s buffer (as
+    /// [`fill`](Self::fill) would write them) into `part`: so that a transport can
+    /// fill a large source a piece at a time.
+    ///
+    /// # Errors
+    /// [`PlanError::Input`] when a file cannot be read (or shrank since planning).
+    pub fn fill_part(&self, index: usize, offset: usize, part: &mut [u8]) -> Result<(), PlanError> {
         let Some(seg) = self.segments.get(index) else {
             return Ok(());
         };
-        buf.fill(0);
+        part.fill(0);
+        let end = offset.saturating_add(part.len());
         for p in &seg.pieces {
             let (Ok(start), Ok(len)) = (usize::try_from(p.buf_offset), usize::try_from(p.len))
             else {
                 continue;
             };
-            let Some(dst) = buf.get_mut(start..start.saturating_add(len)) else {
+            // The piece's bytes that fall inside this part.
+            let (from, to) = (start.max(offset), start.saturating_add(len).min(end));
+            if from >= to {
+                continue;
+            }
+            let (Some(dst), Some(source)) = (
+                part.get_mut(from - offset..to - offset),
+                self.sources.get(p.file),
+            ) else {
                 continue;
             };
-            if let Some(source) = self.sources.get(p.file) {
-                source.read_at(p.file_offset, dst)?;
-            }
+            let skip = u64::try_from(from - start).unwrap_or(u64::MAX);
+            source.read_at(p.file_offset.saturating_add(skip), dst)?;
         }
         Ok(())
     }

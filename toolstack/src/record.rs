@@ -11,15 +11,27 @@
 //! agrees.
 //!
 //! A file is written whole to a temporary file in the same directory and renamed over
-//! the old one, so a reader never sees half a record.
+//! the old one, so a reader never sees half a record. A load or unload holds
+//! [`RecordStore::lock`] (`flock(LOCK_EX)` on the directory's `.lock` file) from the
+//! status read before its hypercall to the record written after it, so two `xen-kexec`
+//! processes at once cannot interleave their hypercalls and records.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{flock, FlockOperation};
 use serde::{Deserialize, Serialize};
 use xen_kexec_abi::KexecType;
+
+/// The records' lock, held until dropped: see [`RecordStore::lock`].
+#[derive(Debug)]
+pub struct RecordLock {
+    /// The open `.lock` file; closing it releases the lock.
+    _file: File,
+}
 
 /// The directory of the records, unless [`STATE_DIR_ENV`] names another.
 pub const DEFAULT_STATE_DIR: &str = "/run/xen-kexec";
@@ -147,6 +159,41 @@ impl RecordStore {
         self.dir.join(format!("{}.json", type_file_name(type_)))
     }
 
+    /// The file [`lock`](Self::lock) locks.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(".lock")
+    }
+
+    /// Takes the records' lock, waiting for the process that holds it: `flock(LOCK_EX)`
+    /// on the directory's `.lock` file. With `create`, the directory and the file are
+    /// made when missing (for a load or unload); without, a missing directory means no
+    /// records to guard, and `Ok(None)` (for a status).
+    ///
+    /// # Errors
+    /// The directory or the file cannot be made or opened, or the lock cannot be taken.
+    pub fn lock(&self, create: bool) -> Result<Option<RecordLock>, RecordError> {
+        let path = self.lock_path();
+        let failed = |e: &dyn fmt::Display| RecordError {
+            path: path.clone(),
+            doing: "locking",
+            reason: e.to_string(),
+        };
+        if create {
+            std::fs::create_dir_all(&self.dir).map_err(|e| failed(&e))?;
+        } else if !self.dir.is_dir() {
+            return Ok(None);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| failed(&e))?;
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| failed(&e))?;
+        Ok(Some(RecordLock { _file: file }))
+    }
+
     /// `type_`'s record, or `None` when there is none.
     ///
     /// # Errors
@@ -193,19 +240,18 @@ impl RecordStore {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(&self.dir).map_err(|e| failed(&e))?;
-        let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            type_file_name(type_),
-            std::process::id()
-        ));
         let text = serde_json::to_string(record).map_err(|e| failed(&e))? + "\n";
-        let written = File::create(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(failed(&e));
-        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", type_file_name(type_)))
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(&self.dir)
+            .map_err(|e| failed(&e))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| failed(&e))?;
+        // A failed rename drops (removes) the temporary file.
+        tmp.persist(&path).map_err(|e| failed(&e.error))?;
         Ok(())
     }
 }
@@ -250,6 +296,27 @@ mod tests {
         .expect("write");
         let e = store.read(KexecType::DEFAULT).expect_err("refused");
         assert!(e.to_string().contains("type `crash`"), "{e}");
+    }
+
+    #[test]
+    fn the_lock_makes_a_second_taker_wait_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RecordStore::new(dir.path().join("run"));
+        assert!(store.lock(false).expect("no directory").is_none());
+        let held = store.lock(true).expect("locks").expect("a lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = store.clone();
+        let waiter = std::thread::spawn(move || {
+            let second = other.lock(false).expect("locks").expect("a lock");
+            tx.send(()).expect("send");
+            drop(second);
+        });
+        let early = rx.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(early.is_err(), "the second taker did not wait");
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second taker gets the lock once the first lets go");
+        waiter.join().expect("join");
     }
 
     #[test]

@@ -140,9 +140,10 @@ impl LockedFile {
 }
 
 /// Writes a new state file at `path`, replacing a regular file there (symlinks
-/// followed) and refusing anything else. Its mode is `0666` less the umask, as
-/// `creat(2)` gives. The file is not locked against other processes that have it
-/// open: `sim init` starts a state afresh.
+/// followed) and refusing anything else. A file already there is replaced as a save
+/// replaces it ([`LockedFile::replace`]): under its lock, so a command holding it
+/// finishes first and one waiting for it starts again on the new state, and keeping
+/// its mode. A new file's mode is `0666` less the umask, as `creat(2)` gives.
 ///
 /// # Errors
 /// [`StoreError::Open`] for a path that is not a regular file; [`StoreError::Io`].
@@ -151,7 +152,7 @@ pub fn create(
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), StoreError> {
     let target = match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => real_path(path).map_err(StoreError::Open)?,
+        Ok(m) if m.is_file() => return LockedFile::open(path)?.replace(write),
         Ok(m) => {
             return Err(StoreError::Open(InputError::NotRegular {
                 path: path.to_owned(),

@@ -20,7 +20,7 @@ use xen_kexec_abi::KexecType;
 
 use crate::client::{Client, ClientError, LoadSummary};
 use crate::plan::LoadPlan;
-use crate::record::{ImageNote, Record, RecordError, RecordStore};
+use crate::record::{ImageNote, Record, RecordError, RecordLock, RecordStore};
 use crate::transport::{StatusMeaning, Transport};
 
 /// Where a status answer came from.
@@ -133,12 +133,30 @@ impl<T: Transport> Tracked<T> {
         self.client.transport().status_meaning() == StatusMeaning::PositionBit
     }
 
+    /// The records' lock, held from the status read to the record written (`create`
+    /// for a load or unload). A lock that cannot be had is a warning, and the
+    /// operation goes on unguarded.
+    fn lock(&mut self, create: bool) -> Option<RecordLock> {
+        match self.store.lock(create) {
+            Ok(lock) => lock,
+            Err(e) => {
+                self.warnings.push(e);
+                None
+            }
+        }
+    }
+
     /// Whether an image of `type_` is loaded, and where the answer came from.
     ///
     /// # Errors
     /// The hypervisor's refusal of status, or the transport's failure. A record that
     /// cannot be read makes the answer unknown and is a warning.
     pub fn status(&mut self, type_: KexecType) -> Result<StatusAnswer, ClientError> {
+        let _lock = if self.keeps_records() {
+            self.lock(false)
+        } else {
+            None
+        };
         let answer = self.client.status(type_)?;
         if !self.keeps_records() {
             return Ok(StatusAnswer {
@@ -181,6 +199,7 @@ impl<T: Transport> Tracked<T> {
         if !self.keeps_records() {
             return self.client.load(plan);
         }
+        let _lock = self.lock(true);
         let before = self.client.status(plan.type_)?;
         let result = self.client.load(plan);
         self.settle(plan.type_, before, result.is_ok().then_some((true, note)));
@@ -195,6 +214,7 @@ impl<T: Transport> Tracked<T> {
         if !self.keeps_records() {
             return self.client.unload(type_);
         }
+        let _lock = self.lock(true);
         let before = self.client.status(type_)?;
         let result = self.client.unload(type_);
         self.settle(
@@ -251,6 +271,11 @@ mod tests {
         cmds: Vec<(KexecCmd, u8)>,
         /// Refuse the next load with EINVAL, as Xen refuses an image it cannot use.
         refuse_next_load: bool,
+        /// A records' lock file to try at each kexec_op: one another process could
+        /// take then is a call made unguarded.
+        lock_probe: Option<std::path::PathBuf>,
+        /// The kexec_op calls made while `lock_probe` was free.
+        unguarded: Vec<KexecCmd>,
     }
 
     /// The byte at guest address `addr` in `buffers`.
@@ -259,7 +284,7 @@ mod tests {
             .iter()
             .find_map(|b| {
                 let at = usize::try_from(addr.checked_sub(b.guest_addr())?).ok()?;
-                b.as_bytes().get(at).copied()
+                b.as_bytes()?.get(at).copied()
             })
             .expect("the argument is in a buffer")
     }
@@ -286,6 +311,15 @@ mod tests {
             // The type is the first byte of status, unload and load's arguments.
             let type_ = byte_at(buffers, arg);
             self.cmds.push((cmd, type_));
+            let recorded = [KexecCmd::LOAD, KexecCmd::UNLOAD, KexecCmd::STATUS];
+            if let (Some(probe), true) = (&self.lock_probe, recorded.contains(&cmd)) {
+                let op = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+                let free = std::fs::File::open(probe)
+                    .map_or(true, |file| rustix::fs::flock(&file, op).is_ok());
+                if free {
+                    self.unguarded.push(cmd);
+                }
+            }
             if cmd == KexecCmd::STATUS {
                 return Ok(i64::from(self.bits[usize::from(type_)]));
             }
@@ -317,6 +351,8 @@ mod tests {
             bits: [false; 2],
             cmds: Vec::new(),
             refuse_next_load: false,
+            lock_probe: None,
+            unguarded: Vec::new(),
         }
     }
 
@@ -473,6 +509,21 @@ mod tests {
     }
 
     #[test]
+    fn loads_unloads_and_status_hold_the_records_lock_across_their_hypercalls() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut t = tracked(dir.path());
+        t.client_mut().transport_mut().lock_probe = Some(t.store().lock_path());
+        let p = linux_plan(t.client_mut(), dir.path(), KexecType::CRASH);
+        t.load(&p, note("one")).expect("loads");
+        t.load(&p, note("two")).expect("loads");
+        t.unload(KexecType::CRASH).expect("unloads");
+        t.status(KexecType::CRASH).expect("status");
+        let xen = t.client().transport();
+        assert!(xen.cmds.len() >= 10, "{:?}", xen.cmds);
+        assert_eq!(xen.unguarded, [], "kexec_op calls made without the lock");
+    }
+
+    #[test]
     fn a_record_that_cannot_be_written_is_a_warning_and_the_load_stands() {
         let dir = tempfile::tempdir().expect("tempdir");
         let client = Client::new(xen(dir.path()), None).expect("client");
@@ -482,11 +533,10 @@ mod tests {
         let mut t = Tracked::new(client, RecordStore::new(&blocker));
         let p = linux_plan(t.client_mut(), dir.path(), KexecType::DEFAULT);
         t.load(&p, note("x")).expect("the load stands");
-        let warnings = t.take_warnings();
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0]
-            .to_string()
-            .starts_with("writing the status record"));
+        let warnings: Vec<String> = t.take_warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("locking the status record"));
+        assert!(warnings[1].starts_with("writing the status record"));
         assert_eq!(
             status(&mut t, KexecType::DEFAULT),
             (None, StatusSource::Unknown)

@@ -118,10 +118,25 @@ pub trait HypercallBuffer {
     /// The guest address of the first byte: what goes into a handle or the hypercall's
     /// argument.
     fn guest_addr(&self) -> u64;
-    /// The bytes.
-    fn as_bytes(&self) -> &[u8];
-    /// The bytes, to fill before the hypercall.
-    fn as_mut_bytes(&mut self) -> &mut [u8];
+    /// The bytes, when the buffer holds them in one piece: always for a buffer from
+    /// [`Transport::alloc`]; a source from [`Transport::alloc_source`] may be kept in
+    /// pieces only the hypervisor reads (`None`).
+    fn as_bytes(&self) -> Option<&[u8]>;
+    /// The bytes, to fill before the hypercall: as [`as_bytes`](Self::as_bytes).
+    fn as_mut_bytes(&mut self) -> Option<&mut [u8]>;
+}
+
+/// What fills a source buffer: `fill(offset, part)` writes bytes
+/// `[offset, offset + part.len())` of the source into `part`.
+pub type FillPart<'f, E> = dyn FnMut(usize, &mut [u8]) -> Result<(), E> + 'f;
+
+/// The error of a buffer from [`Transport::alloc`] that is not in one piece, which no
+/// transport of this crate gives.
+pub(crate) fn not_one_piece(len: usize) -> TransportError {
+    TransportError::Memory {
+        what: format!("hypercall buffer of {len} bytes"),
+        source: io::Error::other("the transport gave a buffer not in one piece"),
+    }
 }
 
 /// A way to make hypercalls: Linux privcmd, or the simulated hypervisor.
@@ -141,6 +156,24 @@ pub trait Transport {
     /// # Errors
     /// [`TransportError::Memory`] when the memory cannot be had.
     fn alloc(&mut self, len: usize) -> Result<Self::Buffer, TransportError>;
+
+    /// A hypercall buffer of `len` bytes for a segment's source, filled by
+    /// `fill(offset, part)` for each part in turn, that only the hypervisor reads
+    /// afterwards. The default is [`alloc`](Self::alloc) and one `fill` of the whole;
+    /// the simulated host keeps a source in pieces it gives back as the engine copies
+    /// them.
+    ///
+    /// # Errors
+    /// [`TransportError::Memory`] (as `E`), or the first error of `fill`.
+    fn alloc_source<E: From<TransportError>>(
+        &mut self,
+        len: usize,
+        fill: &mut FillPart<'_, E>,
+    ) -> Result<Self::Buffer, E> {
+        let mut buf = self.alloc(len)?;
+        fill(0, buf.as_mut_bytes().ok_or_else(|| not_one_piece(len))?)?;
+        Ok(buf)
+    }
 
     /// Makes `call`, its argument being a guest address inside one of `buffers` (which
     /// hold every object the call refers to). Returns the hypercall's value (`>= 0`) or

@@ -1000,3 +1000,51 @@ fn a_format_1_state_with_hex_pages_still_loads_and_is_saved_as_format_2() {
     assert_eq!(v["format"], "xen-kexec-sim 2");
     assert_eq!(dump(&state, 0x2010_0000, 0x3000), want);
 }
+
+/// The `VmHWM` (peak resident set) of process `pid` in bytes, while it runs.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[test]
+fn a_48_mib_load_peaks_near_one_copy_of_its_bytes_not_two() {
+    let dir = Scratch::new();
+    let state = init(&dir, "h.state", CRASH, "x86_64");
+    let len: u64 = 48 << 20;
+    let elf = dir.elf(Bits::B64, CRASH_START);
+    let blob = dir.path("big.blob");
+    std::fs::write(&blob, busy_bytes(48 << 20)).expect("write blob");
+    let backend = format!("sim:{}", state.display());
+    let mut load = Command::new(env!("CARGO_BIN_EXE_xen-kexec"))
+        .args(["--backend", &backend, "load", "--type", "crash", "--elf"])
+        .arg(&elf)
+        .args(["--blob", &format!("{}@0x20100000", blob.display())])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run xen-kexec");
+    // The high-water mark only grows: the last one read before the process ends is at
+    // most its peak, and it is read while the pages are written out, after the copy.
+    let mut seen = 0;
+    while load.try_wait().expect("wait").is_none() {
+        seen = seen.max(peak_rss(load.id()).unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(load.wait().expect("wait").success());
+    assert!(
+        seen >= len,
+        "saw a peak of {seen} bytes: the load was not watched"
+    );
+    // The source read into the simulated dom0's buffer and the machine memory it is
+    // copied to are both the load's size: held whole together, the peak is 2 × it.
+    assert!(
+        seen <= len * 3 / 2,
+        "a load of {len} bytes peaked at {seen} bytes of RSS"
+    );
+    assert_eq!(dump(&state, 0x2010_0000, 0x1000), busy_bytes(0x1000));
+    let tail = 0x2010_0000 + len - 0x1000;
+    let want = busy_bytes(48 << 20);
+    assert_eq!(dump(&state, tail, 0x1000), want[want.len() - 0x1000..]);
+}

@@ -416,3 +416,36 @@ fn a_fifo_where_a_file_is_expected_is_refused_at_once() {
         );
     }
 }
+
+#[test]
+fn sim_init_over_a_state_waits_for_the_command_holding_its_lock() {
+    use std::io::Read as _;
+
+    let d = Dir::new();
+    let state = d.init("h.json");
+    ok(&d.load(&state, "crash", "in.elf"));
+    // Another command holds the state: its lock, as a load in progress has it.
+    let held = std::fs::File::open(&state).expect("state");
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).expect("lock");
+    let mut init = d
+        .command(&["sim", "init", &s(&state), "--crash-region", CRASH])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xen-kexec runs");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        init.try_wait().expect("wait").is_none(),
+        "sim init replaced a state another command held"
+    );
+    drop(held);
+    let status = init.wait().expect("wait");
+    let mut err = String::new();
+    init.stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    assert!(status.success(), "{err}");
+    assert_eq!(d.status(&state, "crash"), "not loaded");
+}

@@ -34,8 +34,10 @@
 //!      alignment test and defeats the overlap test. A wrapping end is not a machine
 //!      address at all, so this crate answers as it does for the other unusable
 //!      destination addresses: `EADDRNOTAVAIL` (Linux's kexec answers the same for a
-//!      segment whose end is below its start). The highest end accepted is therefore
-//!      2^64 - page size;
+//!      segment whose end is below its start). A destination that ends exactly at 2^64
+//!      (its last byte at `u64::MAX`) does not wrap, and is accepted as Xen accepts it
+//!      (Xen's end is then 0, which is aligned); unlike Xen, its true end takes part
+//!      in the overlap and crash-region tests;
 //!    - the end is page aligned, else `EADDRNOTAVAIL` ([`Error::SegmentMisaligned`],
 //!      [`DestBound::End`]).
 //! 4. Destinations are pairwise disjoint, else `EINVAL` ([`Error::SegmentsOverlap`],
@@ -47,9 +49,10 @@
 //!    ([`Error::BufferExceedsDest`]).
 //! 6. `arch` is `EM_386` or `EM_X86_64`, else `EINVAL` ([`Error::UnsupportedArch`]). Xen
 //!    checks it last of all, in `machine_kexec_load`, after copying the segments'
-//!    sources; here it is checked before any source is touched, which changes the errno
-//!    only for a request that has both a bad arch and a faulting source (`EINVAL` here,
-//!    `EFAULT` from Xen).
+//!    sources; here it is checked before any source is touched. That changes what is
+//!    copied, not the errno: for a request with both a bad arch and a faulting source
+//!    Xen too answers `EINVAL`, since its `kimage_load_segment` overwrites the copy's
+//!    `EFAULT` (measured on Xen 4.17.7 by the differential run, `docs/realxen.md`).
 //! 7. (decoder only) the reserved `_pad` byte is zero, else `EINVAL`
 //!    ([`Error::ReservedNotZero`]). **Departure**: Xen never reads it. The facts this
 //!    crate follows list unchecked reserved bytes among Xen's weaknesses: a byte that
@@ -140,7 +143,7 @@ pub(super) fn first_broken(
     if req.type_ == KexecType::CRASH {
         check_crash(segments, req.entry_maddr, host)?;
     }
-    let mut ends = [0u64; CAPACITY];
+    let mut ends = [0u128; CAPACITY];
     for ((index, seg), end) in (0u8..).zip(segments).zip(ends.iter_mut()) {
         *end = check_destination(index, seg, host.page_size)?;
     }
@@ -196,9 +199,9 @@ fn check_crash(segments: &[Segment], entry: u64, host: &HostDescription) -> Resu
     }
     for (index, seg) in (0u8..).zip(segments) {
         // As in Xen: only segments with a source buffer are checked; Xen copies nothing
-        // for the others. A wrapping end lies in no region.
-        let inside = match seg.dest_end() {
-            Some(end) => region.covers(seg.dest_maddr, end),
+        // for the others. A wrapping end lies in no region; an end at 2^64 may.
+        let inside = match seg.dest_range() {
+            Some(dest) => region.covers_range(dest),
             None => false,
         };
         if seg.has_buffer() && !inside {
@@ -213,8 +216,8 @@ fn check_crash(segments: &[Segment], entry: u64, host: &HostDescription) -> Resu
 }
 
 /// Rule 3, for segment `index`: alignment of both bounds, no wrap. Gives the end of the
-/// destination.
-fn check_destination(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Error> {
+/// destination, which may be 2^64 itself.
+fn check_destination(index: u8, seg: &Segment, page: PageSize) -> Result<u128, Error> {
     if !page.is_aligned(seg.dest_maddr) {
         return Err(Error::SegmentMisaligned {
             segment: index,
@@ -222,20 +225,23 @@ fn check_destination(index: u8, seg: &Segment, page: PageSize) -> Result<u64, Er
             addr: seg.dest_maddr,
         });
     }
-    // Departure from Xen: the end is computed with an overflow check; a wrap is
-    // EADDRNOTAVAIL, not a small end (see the module documentation).
-    let Some(end) = seg.dest_end() else {
+    // Departure from Xen: the end is computed without wrapping; a wrap past 2^64 is
+    // EADDRNOTAVAIL, not a small end (see the module documentation). An end of exactly
+    // 2^64 is a multiple of every page size, as Xen's wrapped end of 0 is.
+    let end = u128::from(seg.dest_maddr) + u128::from(seg.dest_size);
+    if end > 1 << 64 {
         return Err(Error::SegmentWraps {
             segment: index,
             dest_maddr: seg.dest_maddr,
             dest_size: seg.dest_size,
         });
-    };
-    if !page.is_aligned(end) {
+    }
+    let end_bits = seg.dest_maddr.wrapping_add(seg.dest_size);
+    if !page.is_aligned(end_bits) {
         return Err(Error::SegmentMisaligned {
             segment: index,
             bound: DestBound::End,
-            addr: end,
+            addr: end_bits,
         });
     }
     Ok(end)
@@ -253,6 +259,12 @@ fn check_buffer(index: u8, seg: &Segment) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`overlap`] with ends that may be 2^64 (the ordered pass's).
+#[allow(clippy::needless_bitwise_bool)]
+fn overlap_wide(a: &Segment, a_end: u128, b: &Segment, b_end: u128) -> bool {
+    (u128::from(a.dest_maddr) < b_end) & (u128::from(b.dest_maddr) < a_end)
+}
+
 /// Whether destinations `a` and `b` (half-open) overlap. `&`, not `&&`: no branch, so
 /// the pass over all pairs stays branch-free.
 #[allow(clippy::needless_bitwise_bool)]
@@ -268,11 +280,11 @@ pub(super) const fn overlap(a: &Segment, a_end: u64, b: &Segment, b_end: u64) ->
 /// overlaps, branch-free ([`any_overlap`] is the same loop); only when one does, the
 /// second looks for the first overlapping pair in `(second, first)` order, as Xen's nested
 /// loop finds it, so the error names the same pair whatever the speed-up.
-fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
+fn check_disjoint(segments: &[Segment], ends: &[u128]) -> Result<(), Error> {
     let mut any = false;
     for (j, (b, &b_end)) in segments.iter().zip(ends).enumerate() {
         for (a, &a_end) in segments.iter().zip(ends).take(j) {
-            any |= overlap(a, a_end, b, b_end);
+            any |= overlap_wide(a, a_end, b, b_end);
         }
     }
     if !any {
@@ -280,7 +292,7 @@ fn check_disjoint(segments: &[Segment], ends: &[u64]) -> Result<(), Error> {
     }
     for ((second, b), &b_end) in (0u8..).zip(segments).zip(ends) {
         for ((first, a), &a_end) in (0u8..).zip(segments).zip(ends).take(usize::from(second)) {
-            if overlap(a, a_end, b, b_end) {
+            if overlap_wide(a, a_end, b, b_end) {
                 return Err(Error::SegmentsOverlap { first, second });
             }
         }

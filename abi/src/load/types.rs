@@ -11,7 +11,7 @@ use crate::consts::KEXEC_SEGMENT_MAX;
 use crate::entry::EntryMode;
 use crate::enums::{ElfMachine, KexecType};
 use crate::error::Error;
-use crate::host::HostDescription;
+use crate::host::{HostDescription, MachineRange};
 use crate::layout::size_of_return;
 use crate::x86_64;
 
@@ -86,9 +86,27 @@ impl Segment {
         dest_size: 0,
     };
 
-    /// `dest_maddr + dest_size`, or `None` if it wraps past 2^64.
+    /// `dest_maddr + dest_size`, or `None` if it does not fit in a `u64`: it wraps past
+    /// 2^64, or ends exactly there (a valid destination: see
+    /// [`dest_range`](Self::dest_range)).
     pub const fn dest_end(&self) -> Option<u64> {
         self.dest_maddr.checked_add(self.dest_size)
+    }
+
+    /// The destination as a machine range, or `None` if it wraps past 2^64. A
+    /// destination may end exactly at 2^64 (its last byte at `u64::MAX`), as Xen's
+    /// check admits it.
+    ///
+    /// ```
+    /// use xen_kexec_abi::load::Segment;
+    /// let top = Segment { buf: 0, buf_size: 0, dest_maddr: u64::MAX - 0xfff, dest_size: 0x1000 };
+    /// assert_eq!(top.dest_end(), None);
+    /// assert_eq!(top.dest_range().map(|r| r.last()), Some(Some(u64::MAX)));
+    /// let wraps = Segment { dest_size: 0x2000, ..top };
+    /// assert_eq!(wraps.dest_range(), None);
+    /// ```
+    pub const fn dest_range(&self) -> Option<MachineRange> {
+        MachineRange::new(self.dest_maddr, self.dest_size)
     }
 
     /// Whether the segment has a source buffer (a non-null `buf`).

@@ -117,7 +117,7 @@ static void print_op(const char *name, const xen_kexec_op_t *op)
 
 /* Decodes and prints "NAME rc=RC why=WHY", then the op when accepted. */
 static int decode_and_print(const char *name, unsigned int bits, struct memory *m,
-                            const xen_kexec_host_t *host, uint32_t cmd, uint64_t arg,
+                            const xen_kexec_host_t *host, uint64_t cmd, uint64_t arg,
                             xen_kexec_op_t *op)
 {
     xen_kexec_guest_t g;
@@ -139,12 +139,11 @@ static void decode_case(char *line)
 {
     char name[128], bytes[8192];
     unsigned int bits, answer, nregions, i;
-    uint32_t cmd;
-    uint64_t arg, size, start;
+    uint64_t cmd, arg, size, start;
     xen_kexec_host_t host;
     xen_kexec_op_t op;
     struct memory m;
-    sscanf(line, "decode %127s %u %" SCNx32 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64
+    sscanf(line, "decode %127s %u %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64
                  " %" SCNx64 " %u %" SCNx64 " %" SCNx64 " %u",
            name, &bits, &cmd, &arg, &host.page_size, &host.crash_start, &host.crash_size,
            &host.profile, &answer, &size, &start, &nregions);
@@ -178,7 +177,7 @@ static void encode_case(char *line)
     uint64_t entry, segments_addr;
     xen_kexec_host_t host;
     xen_kexec_plain_segment_t segs[32];
-    unsigned char load[24], out[32 * 32];
+    unsigned char load[XEN_KEXEC_LOAD_SIZE], out[32 * 32];
     int rc;
     sscanf(line, "encode %127s %u %" SCNx64 " %" SCNx64 " %" SCNx64 " %x %x %" SCNx64
                  " %" SCNx64 " %u",
@@ -192,7 +191,7 @@ static void encode_case(char *line)
     memset(load, 0xaa, sizeof load);
     memset(out, 0xaa, sizeof out);
     rc = xen_kexec_encode_load(bits, &host, (uint8_t)type, (uint16_t)arch, entry, segs, nr,
-                               segments_addr, load, out);
+                               segments_addr, load, sizeof load, out, sizeof out);
     printf("%s rc=%d load=", name, rc);
     print_hex(load, sizeof load);
     printf(" segments=");
@@ -269,6 +268,10 @@ static void errors(void)
     err("decode-why-len-1", xen_kexec_decode(&g, &h, 6, 0x9000, &op, why, 1), why);
     printf("err decode-why-len-1-byte1 %c\n", why[1]);
     err("decode-why-len-8", xen_kexec_decode(&g, &h, 6, 0x9000, &op, why, 8), why);
+    err("decode-why-len-max", xen_kexec_decode(&g, &h, 6, 0x9000, &op, why, (size_t)-1), why);
+    err("decode-cmd-above-32-bits", xen_kexec_decode(&g, &h, UINT64_C(0x100000006), 0x1000, &op, why, sizeof why), why);
+    err("decode-why-in-op", xen_kexec_decode(&g, &h, 6, 0x1000, &op, (char *)&op + 4, 16), "-");
+    err("decode-op-misaligned", xen_kexec_decode(&g, &h, 6, 0x1000, (xen_kexec_op_t *)((char *)&op + 1), why, sizeof why), why);
     memset(&op, 0x5a, sizeof op);
     xen_kexec_decode(&g, &h, 6, 0x9000, &op, NULL, 0);
     printf("err decode-refused-op-untouched %d\n", op.cmd == 0x5a5a5a5au);
@@ -289,20 +292,24 @@ static void errors(void)
     printf("\n");
 
     /* encode_load */
-    err("encode-ok", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, out), "-");
-    err("encode-null-host", xen_kexec_encode_load(64, NULL, 0, 62, 0x100000, &seg, 1, 0x9000, load, out), "-");
-    err("encode-null-load-out", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, NULL, out), "-");
-    err("encode-null-segments", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, NULL, 1, 0x9000, load, out), "-");
-    err("encode-null-segments-out", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, NULL), "-");
-    err("encode-nr-0-nulls-ok", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, NULL, 0, 0x9000, load, NULL), "-");
-    err("encode-bits-48", xen_kexec_encode_load(48, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, out), "-");
-    err("encode-nr-17", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 17, 0x9000, load, out), "-");
+    err("encode-ok", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
+    err("encode-null-host", xen_kexec_encode_load(64, NULL, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
+    err("encode-null-load-out", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, NULL, sizeof load, out, sizeof out), "-");
+    err("encode-null-segments", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, NULL, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
+    err("encode-null-segments-out", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, NULL, sizeof out), "-");
+    err("encode-nr-0-nulls-ok", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, NULL, 0, 0x9000, load, sizeof load, NULL, 0), "-");
+    err("encode-load-out-len-23", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, 23, out, sizeof out), "-");
+    err("encode-segments-out-len-31", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, 31), "-");
+    err("encode-outputs-overlap", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, out, sizeof load, out + 8, 24), "-");
+    err("encode-output-on-input", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, &seg, sizeof seg), "-");
+    err("encode-bits-48", xen_kexec_encode_load(48, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
+    err("encode-nr-17", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 17, 0x9000, load, sizeof load, out, sizeof out), "-");
     hb = h; hb.page_size = 3000;
-    err("encode-page-size-3000", xen_kexec_encode_load(64, &hb, 0, 62, 0x100000, &seg, 1, 0x9000, load, out), "-");
+    err("encode-page-size-3000", xen_kexec_encode_load(64, &hb, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
     memset(load, 0xaa, sizeof load);
     memset(out, 0xaa, sizeof out);
     seg.dest_maddr = 0x100800;
-    err("encode-refused", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, out), "-");
+    err("encode-refused", xen_kexec_encode_load(64, &h, 0, 62, 0x100000, &seg, 1, 0x9000, load, sizeof load, out, sizeof out), "-");
     printf("err encode-refused-untouched %d\n", load[0] == 0xaa && load[23] == 0xaa && out[0] == 0xaa && out[31] == 0xaa);
 }
 

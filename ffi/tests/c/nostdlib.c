@@ -71,5 +71,6 @@ int decode_one(void)
     char why[128];
     return xen_kexec_decode(&guest, &host, 4, 0x1000, &op, why, sizeof why)
         + xen_kexec_complete_get_range(&guest, 0x1000, &op, 0, 0)
-        + xen_kexec_encode_load(32, &host, 1, 62, 0x20000000, &seg, 1, 0x9000, load, segs);
+        + xen_kexec_encode_load(32, &host, 1, 62, 0x20000000, &seg, 1, 0x9000, load, sizeof load,
+                                segs, sizeof segs);
 }

@@ -454,11 +454,10 @@ impl SimHost {
 
     /// Whether `[maddr, maddr + len)` lies in the crash region.
     fn in_crash_region(&self, maddr: u64, len: u64) -> Result<(), HostError> {
-        match (self.crash_region, maddr.checked_add(len)) {
-            (Some(r), Some(end)) if r.covers(maddr, end) => Ok(()),
-            _ => Err(HostError {
-                errno: xen_kexec_abi::Errno::EADDRNOTAVAIL,
-            }),
+        // The range may end exactly at 2^64, with a region that does.
+        match (self.crash_region, MachineRange::new(maddr, len)) {
+            (Some(r), Some(range)) if r.covers_range(range) => Ok(()),
+            _ => Err(HostError::new(xen_kexec_abi::Errno::EADDRNOTAVAIL)),
         }
     }
 }
@@ -742,19 +741,18 @@ impl Sim {
         if let ImageSlot::Default(area) = image.slot() {
             let staged = self.host.area(area);
             for seg in image.segments().iter().filter(|s| s.has_buffer()) {
-                let Some(seg_end) = seg.dest_end() else {
+                // A destination may end exactly at 2^64: ends are compared as u128.
+                let seg_end = u128::from(seg.dest_maddr) + u128::from(seg.dest_size);
+                let from = seg.dest_maddr.max(maddr);
+                let Some(n) = seg_end.min(end).checked_sub(u128::from(from)) else {
                     continue;
                 };
-                let from = seg.dest_maddr.max(maddr);
-                // Both ends fit in 64 bits: `end` only exceeds them when `seg_end` is less.
-                let to = u64::try_from(u128::from(seg_end).min(end)).unwrap_or(seg_end);
-                if from >= to {
+                let (Ok(at), Ok(n)) = (usize::try_from(from - maddr), usize::try_from(n)) else {
+                    continue;
+                };
+                if n == 0 {
                     continue;
                 }
-                let (Ok(at), Ok(n)) = (usize::try_from(from - maddr), usize::try_from(to - from))
-                else {
-                    continue;
-                };
                 if let Some(part) = buf.get_mut(at..at.saturating_add(n)) {
                     staged.read(from, part);
                 }

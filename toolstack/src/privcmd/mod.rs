@@ -32,6 +32,13 @@ pub const PRIVCMD_DEVICE: &str = "/dev/xen/privcmd";
 /// The device whose pages are safe for hypercall arguments.
 pub const HYPERCALL_DEVICE: &str = "/dev/xen/hypercall";
 
+/// Guest addresses that no mapping of an x86_64 process can hold: non-canonical with 4-
+/// and with 5-level paging (above 2^63, below the 5-level kernel half at
+/// `0xff00_0000_0000_0000`). A `kexec_op` argument here faults in the hypervisor
+/// (`EFAULT`) whatever the command, and nothing is written: the differential test
+/// (`realxen/kexec-diff`) passes such arguments on purpose.
+pub const NEVER_MAPPED: core::ops::Range<u64> = 0x8000_0000_0000_0000..0xff00_0000_0000_0000;
+
 /// The largest structure the hypervisor writes back (a 64-bit guest's
 /// `xen_kexec_range_t`): an argument must have this much room inside its buffer.
 const LARGEST_WRITTEN: u64 = size_of::<x86_64::KexecRange>() as u64;
@@ -128,6 +135,19 @@ impl PrivcmdBuffer {
         self.map.kind()
     }
 
+    /// The buffer's bytes: always in one piece.
+    pub fn bytes(&self) -> &[u8] {
+        let all = self.map.as_bytes();
+        all.split_at(self.len.min(all.len())).0
+    }
+
+    /// The buffer's bytes, to fill before a hypercall.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let all = self.map.as_mut_bytes();
+        let len = self.len.min(all.len());
+        all.split_at_mut(len).0
+    }
+
     /// The mapped bytes at `[addr, addr + len)`, if this buffer's pages hold them.
     fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let at = usize::try_from(addr.checked_sub(self.map.addr())?).ok()?;
@@ -146,12 +166,12 @@ impl HypercallBuffer for PrivcmdBuffer {
         self.map.addr()
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        &self.map.as_bytes()[..self.len]
+    fn as_bytes(&self) -> Option<&[u8]> {
+        Some(self.bytes())
     }
 
-    fn as_mut_bytes(&mut self) -> &mut [u8] {
-        &mut self.map.as_mut_bytes()[..self.len]
+    fn as_mut_bytes(&mut self) -> Option<&mut [u8]> {
+        Some(self.bytes_mut())
     }
 }
 
@@ -309,7 +329,8 @@ impl PrivcmdTransport {
 
 impl PrivcmdTransport {
     /// Checks that every byte the hypervisor may write for `call` lies inside one of
-    /// `buffers`: for `kexec_op`, the largest argument structure at `arg`; for
+    /// `buffers`: for `kexec_op`, the largest argument structure at `arg` (or all of it
+    /// in [`NEVER_MAPPED`], where the write faults); for
     /// `XENMEM_machine_memory_map`, the `struct xen_memory_map` at `arg` (in the
     /// kernel's layout, the one the hypervisor reads) and the `nr_entries` e820 entries
     /// at its `buffer`, read from the very bytes the hypervisor will read.
@@ -328,8 +349,14 @@ impl PrivcmdTransport {
         let holder = |addr: u64, len: u64| buffers.iter().find(|b| b.holds(addr, len));
         match call {
             Hypercall::KexecOp { arg, .. } => {
-                holder(arg, LARGEST_WRITTEN)
-                    .ok_or_else(|| outside(format!("argument {arg:#x}")))?;
+                let never_mapped = arg >= NEVER_MAPPED.start
+                    && arg
+                        .checked_add(LARGEST_WRITTEN)
+                        .is_some_and(|end| end <= NEVER_MAPPED.end);
+                if !never_mapped {
+                    holder(arg, LARGEST_WRITTEN)
+                        .ok_or_else(|| outside(format!("argument {arg:#x}")))?;
+                }
             }
             Hypercall::MachineMemoryMap { arg } => {
                 let abi = self.kernel_abi()?;
@@ -491,7 +518,7 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert_eq!(buf.kind(), MappingKind::LockedAnonymous);
-        assert_eq!(buf.as_bytes().len(), 24);
+        assert_eq!(buf.as_bytes().map(<[u8]>::len), Some(24));
         let arg = buf.guest_addr();
         // An argument outside the call's buffers is never passed to the kernel.
         let outside = t.kexec_op(KexecCmd::STATUS, arg + 4096 - 8, &mut [&mut buf]);
@@ -499,6 +526,23 @@ mod tests {
             matches!(&outside, Err(CallError::Transport(TransportError::Ioctl { source })) if source.to_string().contains("not inside")),
             "{outside:?}"
         );
+        // A non-canonical argument no mapping can hold goes to the kernel (its write
+        // would fault in the hypervisor); a canonical one outside the buffers does not.
+        let never = t.kexec_op(KexecCmd::GET_RANGE, NEVER_MAPPED.start, &mut [&mut buf]);
+        assert!(
+            matches!(
+                &never,
+                Err(CallError::Transport(TransportError::NotPrivcmd { .. }))
+            ),
+            "{never:?}"
+        );
+        for arg in [NEVER_MAPPED.start - 8, NEVER_MAPPED.end - 8] {
+            let refused = t.kexec_op(KexecCmd::GET_RANGE, arg, &mut [&mut buf]);
+            assert!(
+                matches!(&refused, Err(CallError::Transport(TransportError::Ioctl { source })) if source.to_string().contains("not inside")),
+                "{arg:#x}: {refused:?}"
+            );
+        }
         match t.kexec_op(KexecCmd::STATUS, arg, &mut [&mut buf]) {
             Err(CallError::Transport(TransportError::NotPrivcmd { path })) => {
                 assert_eq!(path, fake);

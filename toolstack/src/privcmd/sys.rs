@@ -14,8 +14,10 @@
 //!   `nr_entries` e820 entries at its `buffer` (nothing there for a null buffer); these
 //!   are the only hypercalls the safe API can make, and [`hypercall`] is only given one
 //!   whose written bytes all lie inside those mappings, `nr_entries` and `buffer` read
-//!   from the very mapped bytes the hypervisor reads (checked by the caller, see
-//!   `PrivcmdTransport::check_writes`).
+//!   from the very mapped bytes the hypervisor reads, or, for a `kexec_op` argument
+//!   only, inside [`super::NEVER_MAPPED`], non-canonical addresses that no mapping of
+//!   any x86_64 process can hold, where the hypervisor's write faults (EFAULT) and
+//!   touches nothing (checked by the caller, see `PrivcmdTransport::check_writes`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -87,7 +89,8 @@ pub(super) fn hypercall(
     // address the process has not mapped, and writes only what the
     // module documentation lists (the get_range answer, the machine memory map and its
     // argument), which the caller has checked lies inside mappings it holds
-    // exclusively for the duration of this call.
+    // exclusively for the duration of this call, or at non-canonical addresses that no
+    // mapping holds (`NEVER_MAPPED`), where the hypervisor's write faults.
     unsafe { rustix::ioctl::ioctl(fd, Hypercall(call)) }.map_err(io::Error::from)
 }
 

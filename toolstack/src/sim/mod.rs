@@ -32,16 +32,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xen_kexec_abi::consts::XENMEM_machine_memory_map;
-use xen_kexec_abi::guest_mem::{GuestRegion, SparseMemory};
 use xen_kexec_abi::GuestAbi;
 use xen_kexec_abi::KexecCmd;
 use xen_kexec_hypervisor::sim::{Entered, PageMap, Sim, SimConfig, SimPages, SIM_PAGE_LEN};
 use xen_kexec_hypervisor::Error as EngineError;
 
+use self::dom0::Dom0Memory;
+pub use self::dom0::{SimBuffer, SOURCE_PIECE};
 use crate::input::InputError;
 use crate::store::{self, LockedFile, StoreError};
 use crate::transport::{
-    CallError, Hypercall, HypercallBuffer, Refused, StatusMeaning, Transport, TransportError,
+    CallError, FillPart, Hypercall, Refused, StatusMeaning, Transport, TransportError,
 };
 
 /// The `format` of a state file this version writes (and reads).
@@ -54,6 +55,8 @@ pub const FORMAT_1: &str = "xen-kexec-sim 1";
 const GUEST_BASE: u64 = 0x0010_0000;
 /// The end of the simulated dom0's buffer addresses: below 4 GiB.
 const GUEST_END: u64 = 0xffff_f000;
+
+mod dom0;
 
 /// The state file's header (format 2), or all of a format-1 file.
 #[derive(Deserialize)]
@@ -175,27 +178,6 @@ mod abi_by_name {
         let name = String::deserialize(d)?;
         GuestAbi::from_name(&name)
             .ok_or_else(|| D::Error::unknown_variant(&name, &["x86_32", "x86_64"]))
-    }
-}
-
-/// A hypercall buffer of the simulated dom0.
-#[derive(Debug)]
-pub struct SimBuffer {
-    addr: u64,
-    bytes: Vec<u8>,
-}
-
-impl HypercallBuffer for SimBuffer {
-    fn guest_addr(&self) -> u64 {
-        self.addr
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    fn as_mut_bytes(&mut self) -> &mut [u8] {
-        &mut self.bytes
     }
 }
 
@@ -382,6 +364,23 @@ impl SimTransport {
         &self.sim
     }
 
+    /// The guest address of a new buffer of `len` bytes, below 4 GiB, with a page
+    /// between it and the next, so that a read past a buffer faults.
+    fn reserve(&mut self, len: usize) -> Result<u64, TransportError> {
+        let addr = self.next_addr;
+        let end = u64::try_from(len)
+            .ok()
+            .and_then(|n| addr.checked_add(n))
+            .and_then(|e| e.checked_next_multiple_of(0x1000))
+            .filter(|&e| e <= GUEST_END)
+            .ok_or_else(|| TransportError::Memory {
+                what: format!("simulated dom0 buffer of {len} bytes"),
+                source: std::io::Error::other("the simulated dom0's 4 GiB are used up"),
+            })?;
+        self.next_addr = end + 0x1000;
+        Ok(addr)
+    }
+
     /// The last image the simulated host entered.
     pub fn entered(&self) -> Option<Entered> {
         self.sim.host().entered()
@@ -401,22 +400,17 @@ impl Transport for SimTransport {
     }
 
     fn alloc(&mut self, len: usize) -> Result<SimBuffer, TransportError> {
-        let addr = self.next_addr;
-        let end = u64::try_from(len)
-            .ok()
-            .and_then(|n| addr.checked_add(n))
-            .and_then(|e| e.checked_next_multiple_of(0x1000))
-            .filter(|&e| e <= GUEST_END)
-            .ok_or_else(|| TransportError::Memory {
-                what: format!("simulated dom0 buffer of {len} bytes"),
-                source: std::io::Error::other("the simulated dom0's 4 GiB are used up"),
-            })?;
-        // A page between buffers, so that a read past one faults.
-        self.next_addr = end + 0x1000;
-        Ok(SimBuffer {
-            addr,
-            bytes: vec![0; len],
-        })
+        Ok(SimBuffer::whole(self.reserve(len)?, len))
+    }
+
+    /// A source kept in pieces, each given back once the hypervisor has read it
+    /// ([`SimBuffer`]).
+    fn alloc_source<E: From<TransportError>>(
+        &mut self,
+        len: usize,
+        fill: &mut FillPart<'_, E>,
+    ) -> Result<SimBuffer, E> {
+        SimBuffer::source(self.reserve(len)?, len, fill)
     }
 
     fn hypercall(
@@ -424,15 +418,7 @@ impl Transport for SimTransport {
         call: Hypercall,
         buffers: &mut [&mut SimBuffer],
     ) -> Result<i64, CallError> {
-        let mut regions: Vec<GuestRegion<&mut [u8]>> = buffers
-            .iter_mut()
-            .map(|b| GuestRegion {
-                base: b.addr,
-                bytes: &mut b.bytes[..],
-            })
-            .collect();
-        let mut mem = SparseMemory::new(&mut regions)
-            .map_err(|e| sim_error(format!("simulated dom0 memory: {e}")))?;
+        let mut mem = Dom0Memory::new(buffers);
         // The simulated kernel makes the hypercall: its width is the layout the
         // hypervisor reads, whatever layout the client chose.
         if let Hypercall::KexecOp { cmd, .. } = call {
