@@ -7,8 +7,8 @@
 //!   absolute relocation (Xen is not linked in the top 2 GiB);
 //! - no SSE register (the target is soft-float; Xen saves no vector state);
 //! - nothing of `core::panicking`, and no `ud2`: no panic path is even linked;
-//! - no indirect jump, indirect calls only through registers (the caller's copy
-//!   callbacks, `cf_check` functions in Xen), and no relocation that takes the address
+//! - no indirect jump, indirect calls only through registers or stack slots (the
+//!   caller's copy callbacks, `cf_check` functions in Xen), and no relocation that takes the address
 //!   of a function: so no function of the object can be an indirect-branch target, and
 //!   none needs `endbr64`;
 //! - no `endbr64`, `endbr32` or `nopw (%rcx)` byte pattern anywhere in its code, the
@@ -24,9 +24,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The stack bound each entry point must keep, callbacks excluded (Xen's stack is 8
-/// pages). Measured 2026-12-06: decode 1760 bytes, encode_load 2880 (the toolstack's
-/// function, not called by Xen), complete_get_range less.
-const STACK_LIMIT: u64 = 3072;
+/// pages). Measured 2026-12-06: decode 1168 bytes, encode_load 208, complete_get_range 64.
+const STACK_LIMIT: u64 = 2048;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -114,7 +113,18 @@ fn the_xen_object_has_no_sse() {
 #[test]
 fn the_xen_object_links_no_panic_path() {
     assert!(!tool("nm", &[]).contains("panic"));
-    assert!(!disassembly().contains("ud2"));
+    // The one `ud2` is the weak personality routine (ffi/src/raw.rs), which nothing
+    // calls: no relocation names it.
+    let mut in_personality = false;
+    for line in disassembly().lines() {
+        if line.ends_with(">:") {
+            in_personality = line.ends_with("<rust_eh_personality>:");
+        }
+        assert!(!line.contains("ud2") || in_personality, "a trap: {line}");
+    }
+    assert!(relocations()
+        .iter()
+        .all(|(_, _, t)| !t.contains("rust_eh_personality")));
 }
 
 #[test]
@@ -125,10 +135,13 @@ fn the_xen_object_has_no_indirect_branch_target() {
         .filter(|l| l.contains("jmp    *") || l.contains("call   *"))
         .collect();
     assert!(
-        indirect.iter().all(|l| l.contains("call   *%r")),
-        "an indirect jump, or a call through memory: {indirect:?}"
+        indirect
+            .iter()
+            .all(|l| l.contains("call   *%r") || l.contains("(%rsp)")),
+        "an indirect jump, or a call through other memory than the stack: {indirect:?}"
     );
-    // The copy callbacks are called; nothing else is.
+    // The copy callbacks are called (through a register, or a stack slot they were
+    // spilled to); nothing else is, since no function's address is taken (below).
     assert!(!indirect.is_empty());
     // No function's address is taken: every relocation against code is a direct call
     // or jump (PLT32), and PC32 ones (`lea`, loads) point at data only.

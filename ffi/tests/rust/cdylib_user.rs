@@ -10,6 +10,7 @@ struct Host {
     page_size: u64,
     crash_start: u64,
     crash_size: u64,
+    profile: u64,
 }
 
 #[cfg(linked)]
@@ -32,7 +33,7 @@ extern "C" {
 }
 
 fn main() {
-    let host = Host { page_size: 4096, crash_start: 0, crash_size: 0 };
+    let host = Host { page_size: 4096, crash_start: 0, crash_size: 0, profile: 0 };
     let mut load = [0u8; 24];
     #[cfg(linked)]
     // SAFETY: valid pointers and lengths; no segments.
