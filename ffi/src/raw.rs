@@ -37,6 +37,76 @@ macro_rules! personality {
     };
 }
 
+/// A guest copy function of a `xen_kexec_guest_t`, called.
+type CopyFrom = unsafe extern "C" fn(*mut c_void, *mut c_void, u64, usize) -> c_int;
+/// A guest copy-out function of a `xen_kexec_guest_t`, called.
+type CopyTo = unsafe extern "C" fn(*mut c_void, u64, *const c_void, usize) -> c_int;
+
+// The host's call of a copy function, in the Xen build (`--cfg xen_kexec_host_calls`,
+// `xen/build-object`): the host defines these two C functions, each one line that calls
+// `f` with the other arguments. Its compiler makes that indirect call with the host's own
+// protection (Xen: a retpoline thunk, and an `endbr64`-checked `cf_check` target), so
+// this object makes only direct calls: none of its branches is indirect.
+#[cfg(xen_kexec_host_calls)]
+extern "C" {
+    fn xen_kexec_host_copy_from_guest(
+        f: CopyFrom,
+        ctx: *mut c_void,
+        dst: *mut c_void,
+        guest_addr: u64,
+        len: usize,
+    ) -> c_int;
+    fn xen_kexec_host_copy_to_guest(
+        f: CopyTo,
+        ctx: *mut c_void,
+        guest_addr: u64,
+        src: *const c_void,
+        len: usize,
+    ) -> c_int;
+}
+
+/// Calls `f(ctx, dst, addr, len)`: through the host in the Xen build, else directly.
+///
+/// # Safety
+/// `f` and `ctx` are a guest's copy function and its argument, and `dst` is valid for
+/// writes of `len` bytes.
+unsafe fn call_copy_from(
+    f: CopyFrom,
+    ctx: *mut c_void,
+    dst: *mut c_void,
+    addr: u64,
+    len: usize,
+) -> c_int {
+    #[cfg(xen_kexec_host_calls)]
+    // SAFETY: the host's function calls `f` with these arguments, which the caller
+    // vouches for.
+    return unsafe { xen_kexec_host_copy_from_guest(f, ctx, dst, addr, len) };
+    #[cfg(not(xen_kexec_host_calls))]
+    // SAFETY: the caller vouches for `f`, `ctx` and `dst`.
+    return unsafe { f(ctx, dst, addr, len) };
+}
+
+/// Calls `f(ctx, addr, src, len)`: through the host in the Xen build, else directly.
+///
+/// # Safety
+/// `f` and `ctx` are a guest's copy-out function and its argument, and `src` is valid
+/// for reads of `len` bytes.
+unsafe fn call_copy_to(
+    f: CopyTo,
+    ctx: *mut c_void,
+    addr: u64,
+    src: *const c_void,
+    len: usize,
+) -> c_int {
+    #[cfg(xen_kexec_host_calls)]
+    // SAFETY: the host's function calls `f` with these arguments, which the caller
+    // vouches for.
+    return unsafe { xen_kexec_host_copy_to_guest(f, ctx, addr, src, len) };
+    #[cfg(not(xen_kexec_host_calls))]
+    // SAFETY: the caller vouches for `f`, `ctx` and `src`.
+    return unsafe { f(ctx, addr, src, len) };
+}
+
 /// A guest's memory reached through the C copy functions of a `xen_kexec_guest_t`.
 ///
 /// Before any callback is called, a range is checked: a length of 0 is a successful
@@ -82,7 +152,15 @@ impl GuestMemory for CallbackMemory {
         // SAFETY: `copy_from_guest` is the caller's function for this guest and `ctx` its
         // argument, as the C contract of the exported functions requires; `buf` is valid
         // for writes of `buf.len()` bytes for the duration of the call.
-        let rc = unsafe { copy_from_guest(self.ctx, buf.as_mut_ptr().cast(), addr, buf.len()) };
+        let rc = unsafe {
+            call_copy_from(
+                copy_from_guest,
+                self.ctx,
+                buf.as_mut_ptr().cast(),
+                addr,
+                buf.len(),
+            )
+        };
         if rc == 0 {
             Ok(())
         } else {
@@ -102,7 +180,15 @@ impl GuestMemory for CallbackMemory {
             return Err(fault);
         }
         // SAFETY: as for `read`; `bytes` is valid for reads of `bytes.len()` bytes.
-        let rc = unsafe { copy_to_guest(self.ctx, addr, bytes.as_ptr().cast(), bytes.len()) };
+        let rc = unsafe {
+            call_copy_to(
+                copy_to_guest,
+                self.ctx,
+                addr,
+                bytes.as_ptr().cast(),
+                bytes.len(),
+            )
+        };
         if rc == 0 {
             Ok(())
         } else {
