@@ -96,8 +96,18 @@ fn config() -> cbindgen::Config {
         ..cbindgen::Config::default()
     };
     config.function.args = cbindgen::Layout::Vertical;
-    // The linker's business, not the interface: see ffi/src/raw.rs.
-    config.export.exclude = vec!["rust_eh_personality".to_owned()];
+    // The linker's business, not the interface: see ffi/src/raw.rs. The host's copy
+    // calls are what the Xen build needs *from* its host (declared by Xen's patch),
+    // not part of the interface.
+    config.export.exclude = [
+        "rust_eh_personality",
+        "xen_kexec_host_copy_from_guest",
+        "xen_kexec_host_copy_to_guest",
+        "CopyFrom",
+        "CopyTo",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     config
 }
 
