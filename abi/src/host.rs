@@ -200,29 +200,26 @@ mod tests {
 /// assert_eq!(RuleProfile::Strict.reserved(0xff), 0xff); // refused by the rules
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum RuleProfile {
     /// This crate's rules: 16 segments accepted, a non-zero `_pad` refused.
     #[default]
-    Strict,
+    Strict = 0,
     /// Xen's answers: at most 15 segments, `_pad` ignored.
-    Xen,
+    Xen = 1,
 }
 
 impl RuleProfile {
     /// The most segments a load may have.
     pub const fn max_segments(self) -> u32 {
-        match self {
-            RuleProfile::Strict => crate::consts::KEXEC_SEGMENT_MAX,
-            RuleProfile::Xen => crate::consts::KEXEC_SEGMENT_MAX - 1,
-        }
+        // Without a branch (the decoder's hot path): Strict is 0, Xen 1.
+        crate::consts::KEXEC_SEGMENT_MAX - self as u32
     }
 
     /// The reserved byte the rules check: `pad` itself, or 0 where it is ignored.
     pub const fn reserved(self, pad: u8) -> u8 {
-        match self {
-            RuleProfile::Strict => pad,
-            RuleProfile::Xen => 0,
-        }
+        // A mask without a branch: 0xff for Strict (0), 0 for Xen (1).
+        pad & (self as u8).wrapping_sub(1)
     }
 }
 
