@@ -5,23 +5,12 @@
 //! report. (clang's sanitizer runtimes are not installed here; gcc's are, by
 //! scripts/setup's gcc.)
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+use common::{root, staticlib};
 
-fn staticlib() -> PathBuf {
-    let out = Command::new(root().join("scripts/ffi-staticlib"))
-        .env("CARGO", env!("CARGO"))
-        .current_dir(root())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/ffi-staticlib runs");
-    assert!(out.status.success(), "scripts/ffi-staticlib failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
+mod common;
 
 #[test]
 fn the_hardened_c_interface_holds_under_asan_and_ubsan() {

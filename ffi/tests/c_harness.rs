@@ -34,32 +34,9 @@ use xen_kexec_abi::{
 };
 use zerocopy::IntoBytes;
 
-/// The workspace root.
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+use common::{root, staticlib};
 
-/// Builds the staticlib C programs link, with the `ffi` profile and localized by
-/// `scripts/ffi-staticlib` (once per test run), and gives its path.
-fn staticlib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let out = Command::new(root().join("scripts/ffi-staticlib"))
-            .env("CARGO", env!("CARGO"))
-            .current_dir(root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/ffi-staticlib runs");
-        assert!(out.status.success(), "scripts/ffi-staticlib failed");
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(
-            path.is_file(),
-            "scripts/ffi-staticlib printed {}",
-            path.display()
-        );
-        path
-    })
-}
+mod common;
 
 /// Compiles and links C `sources` with the header and the staticlib into `name` under
 /// the test's scratch directory, with `extra` flags; panics with gcc's output on failure.

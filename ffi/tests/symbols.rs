@@ -9,32 +9,15 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Output};
 
-/// The workspace root.
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+use common::{root, staticlib};
+
+mod common;
 
 /// A scratch path for this test run.
 fn scratch(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
-}
-
-/// `scripts/ffi-staticlib`'s archive (it also builds the `ffi` profile's cdylib beside it).
-fn staticlib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let out = Command::new(root().join("scripts/ffi-staticlib"))
-            .env("CARGO", env!("CARGO"))
-            .current_dir(root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/ffi-staticlib runs");
-        assert!(out.status.success(), "scripts/ffi-staticlib failed");
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
 }
 
 /// The `ffi` profile's cdylib.

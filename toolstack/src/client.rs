@@ -983,6 +983,50 @@ mod tests {
         }
     }
 
+    /// A transport whose buffers are not in one piece (as a simulated source is), which
+    /// no transport of this crate gives from `alloc`.
+    struct InPieces;
+
+    struct Piecewise(u64);
+
+    impl HypercallBuffer for Piecewise {
+        fn guest_addr(&self) -> u64 {
+            self.0
+        }
+        fn as_bytes(&self) -> Option<&[u8]> {
+            None
+        }
+        fn as_mut_bytes(&mut self) -> Option<&mut [u8]> {
+            None
+        }
+    }
+
+    impl Transport for InPieces {
+        type Buffer = Piecewise;
+
+        fn kernel_abi(&self) -> Result<GuestAbi, TransportError> {
+            Ok(GuestAbi::X86_64)
+        }
+
+        fn alloc(&mut self, _len: usize) -> Result<Piecewise, TransportError> {
+            Ok(Piecewise(0x10_0000))
+        }
+
+        fn hypercall(&mut self, _: Hypercall, _: &mut [&mut Piecewise]) -> Result<i64, CallError> {
+            panic!("no call is made with an argument that cannot be written")
+        }
+    }
+
+    #[test]
+    fn a_buffer_not_in_one_piece_is_a_transport_error_before_any_call() {
+        let mut client = Client::new(InPieces, None).expect("client");
+        let err = client.status(KexecType::DEFAULT).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "hypercall buffer of 1 bytes: the transport gave a buffer not in one piece"
+        );
+    }
+
     #[test]
     fn an_entry_that_is_empty_or_wraps_is_refused_by_its_index() {
         let cases = [
